@@ -1,0 +1,30 @@
+"""fastconv: fast convolution, pooling and GEMM for NumPy arrays.
+
+Hot paths are plain C parallelised with OpenMP, with AVX2/AVX-512 kernels
+chosen at run time; the API follows NumPy, SciPy and PyTorch.
+
+Multiprocessing: fastconv uses OpenMP.  A process forked after an OpenMP
+parallel region has run may hang in the child with some runtimes (GNU
+libgomp); prefer the ``spawn`` or ``forkserver`` start methods.
+"""
+from ._version import __version__
+from . import _dispatch
+from ._config import config, show_config
+from ._dispatch import available_isas, get_isa, set_isa
+from ._threads import get_num_threads, set_num_threads, threads
+from .linalg import gemm
+
+_dispatch._apply_environment()
+
+__all__ = [
+    "__version__",
+    "available_isas",
+    "config",
+    "gemm",
+    "get_isa",
+    "get_num_threads",
+    "set_isa",
+    "set_num_threads",
+    "show_config",
+    "threads",
+]

@@ -1,0 +1,58 @@
+"""Argument checks and dtype rules shared by the public functions."""
+from __future__ import annotations
+
+import numpy as np
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def compute_dtype(*arrays, name="inputs") -> np.dtype:
+    """The float dtype fastconv computes in for these arrays.
+
+    NumPy's promotion, then: float32/float64 stay; float16 computes in
+    float32; integers and bool compute in float64; complex raises TypeError.
+    """
+    dt = np.result_type(*arrays)
+    if dt.kind == "c":
+        raise TypeError(f"{name}: complex dtype {dt} is not supported")
+    if dt.kind in "biu":
+        return np.dtype(np.float64)
+    if dt.kind == "f":
+        if dt == np.float16:
+            return np.dtype(np.float32)
+        if dt in _FLOATS:
+            return dt
+        return np.dtype(np.float64)  # longdouble computes in float64
+    raise TypeError(f"{name}: unsupported dtype {dt}")
+
+
+def as_float_array(x, dtype: np.dtype, name: str) -> np.ndarray:
+    """``x`` as an ndarray of ``dtype`` whose strides are whole elements.
+
+    Views are kept as they are when possible (the C core takes any element
+    strides, negative and zero included); a copy is made only for another
+    dtype or for byte strides that are not a multiple of the item size.
+    """
+    arr = np.asarray(x)
+    if arr.dtype.kind == "c":
+        raise TypeError(f"{name}: complex dtype {arr.dtype} is not supported")
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name}: unsupported dtype {arr.dtype}")
+    if arr.dtype != dtype or not arr.dtype.isnative:
+        arr = arr.astype(dtype)
+    if any(s % arr.itemsize for s in arr.strides):
+        arr = np.array(arr, order="C")
+    return arr
+
+
+def check_out(out, shape, dtype, name="out") -> np.ndarray:
+    """Validate a user-provided output array."""
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray, got {type(out).__name__}")
+    if out.shape != tuple(shape):
+        raise ValueError(f"{name} has shape {out.shape}, expected {tuple(shape)}")
+    if out.dtype != dtype:
+        raise ValueError(f"{name} has dtype {out.dtype}, expected {dtype}")
+    if not out.flags.writeable:
+        raise ValueError(f"{name} is not writeable")
+    return out

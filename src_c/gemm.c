@@ -1,0 +1,31 @@
+/*
+ * gemm.c -- packed, cache-blocked GEMM for float32 and float64.
+ * The driver lives in gemm_impl.h, instantiated here once per type.
+ */
+#include "internal.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#define FT float
+#define FSUF _s
+#define FC_GEMM_NAME fc_sgemm
+#define FC_GEMM_FIELD_BLOCKING s
+#define FC_GEMM_FIELD_UKERNEL sgemm
+#define FC_GEMM_UKERNEL_T fc_sgemm_ukernel_fn
+#include "gemm_impl.h"
+#undef FT
+#undef FSUF
+#undef FC_GEMM_NAME
+#undef FC_GEMM_FIELD_BLOCKING
+#undef FC_GEMM_FIELD_UKERNEL
+#undef FC_GEMM_UKERNEL_T
+
+#define FT double
+#define FSUF _d
+#define FC_GEMM_NAME fc_dgemm
+#define FC_GEMM_FIELD_BLOCKING d
+#define FC_GEMM_FIELD_UKERNEL dgemm
+#define FC_GEMM_UKERNEL_T fc_dgemm_ukernel_fn
+#include "gemm_impl.h"

@@ -1,0 +1,24 @@
+/*
+ * internal.h -- declarations shared between the C files of the core that are
+ * not part of the public API (the kernel table filled by cpu.c).
+ */
+#ifndef FC_INTERNAL_H
+#define FC_INTERNAL_H
+
+#include "fastconv.h"
+
+typedef struct {
+    fc_gemm_blocking s;           /* float32 blocking */
+    fc_gemm_blocking d;           /* float64 blocking */
+    fc_sgemm_ukernel_fn sgemm;
+    fc_dgemm_ukernel_fn dgemm;
+} fc_kernel_table;
+
+/* The table of the active ISA level; never NULL. */
+const fc_kernel_table *fc_kernels(void);
+
+#define FC_ALIGN 64
+#define FC_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define FC_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+#endif
