@@ -34,6 +34,8 @@ cdef extern from "fastconv.h" nogil:
                  const double *b, Py_ssize_t rs_b, Py_ssize_t cs_b,
                  double beta, double *c, Py_ssize_t rs_c, int nthreads)
 
+    double fc_fma_probe(long iters, int nthreads)
+
     ctypedef struct fc_gemm_blocking:
         int mr, nr, mc, kc, nc
     void fc_gemm_get_blocking(int dtype_size, fc_gemm_blocking *out)

@@ -8,18 +8,29 @@ the CPU cannot run is refused with a clear error.
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
 import os
+import pkgutil
 
 from . import _runtime
 
 ISA_LEVELS = ("generic", "avx2", "avx512")
 
-# Every compiled module that carries C kernels; new modules are added here.
-_KERNEL_MODULES = ["fastconv._runtime", "fastconv._gemm"]
-
-
 def _modules():
-    return [importlib.import_module(name) for name in _KERNEL_MODULES]
+    """Every compiled module of the package (each includes _isa.pxi)."""
+    package_dir = os.path.dirname(os.path.abspath(__file__))
+    names = sorted(
+        info.name
+        for info in pkgutil.iter_modules([package_dir])
+        if info.name.startswith("_")
+        and isinstance(info.module_finder, importlib.machinery.FileFinder)
+        and any(
+            os.path.exists(os.path.join(package_dir, info.name + suffix))
+            for suffix in importlib.machinery.EXTENSION_SUFFIXES
+        )
+    )
+    mods = [importlib.import_module(f"{__package__}.{name}") for name in names]
+    return [m for m in mods if hasattr(m, "_set_isa")]
 
 
 def isa_best() -> str:

@@ -2,7 +2,7 @@
 from fastconv._cfastconv cimport (
     fc_isa_best, fc_isa_name, fc_isa_compiled, fc_get_num_threads,
     fc_set_num_threads, fc_have_openmp, fc_openmp_version, fc_compiler,
-    fc_gemm_blocking, fc_gemm_get_blocking,
+    fc_gemm_blocking, fc_gemm_get_blocking, fc_fma_probe,
 )
 
 include "_isa.pxi"
@@ -44,3 +44,11 @@ def gemm_blocking(int dtype_size):
     cdef fc_gemm_blocking b
     fc_gemm_get_blocking(dtype_size, &b)
     return {"mr": b.mr, "nr": b.nr, "mc": b.mc, "kc": b.kc, "nc": b.nc}
+
+
+def fma_probe(long iters, int nthreads=0):
+    """Run the FMA throughput probe; returns the float32 FLOPs executed (time it outside)."""
+    cdef double flops
+    with nogil:
+        flops = fc_fma_probe(iters, nthreads)
+    return flops

@@ -238,6 +238,22 @@ const char *fc_compiler(void)
 #endif
 }
 
+/* ---- FMA probe ---------------------------------------------------------- */
+
+double fc_fma_probe(long iters, int nthreads)
+{
+    double (*probe)(long) = fc_fma_probe_ref;
+#ifdef FC_HAVE_X86_KERNELS
+    if (fc_isa_active() == FC_ISA_AVX512) probe = fc_fma_probe_avx512;
+    else if (fc_isa_active() == FC_ISA_AVX2) probe = fc_fma_probe_avx2;
+#endif
+    int nt = fc_resolve_threads(nthreads);
+    double flops = 0;
+#pragma omp parallel num_threads(nt) reduction(+ : flops)
+    flops += probe(iters);
+    return flops;
+}
+
 /* ---- memory --------------------------------------------------------------- */
 
 int fc_size_mul3(size_t a, size_t b, size_t c, size_t *out)

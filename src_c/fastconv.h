@@ -84,6 +84,14 @@ typedef struct {
 } fc_gemm_blocking;
 void fc_gemm_get_blocking(int dtype_size, fc_gemm_blocking *out);
 
+/* ---- FMA throughput probe (benchmarks time it to report the peak) ------- */
+/* Runs `iters` iterations of independent FMA chains at the active ISA level
+ * on `nthreads` threads (<= 0: all); returns the float32 FLOPs executed. */
+double fc_fma_probe(long iters, int nthreads);
+double fc_fma_probe_ref(long iters);
+double fc_fma_probe_avx2(long iters);
+double fc_fma_probe_avx512(long iters);
+
 /* ---- micro-kernels --------------------------------------------------------- */
 /*
  * One signature per data type.  a: packed MR x kc panel (MR values per k),

@@ -1,0 +1,225 @@
+"""Shared benchmark harness: machine header, alternating timing, tables, JSON.
+
+Rules every fastconv benchmark follows:
+- every competitor runs in the same process, on the same inputs;
+- competitors alternate within each round (A B C, A B C, ...), after a warm-up,
+  so slow drifts of the machine hit all of them alike;
+- the figure is the median of the rounds, with the spread (min..max) beside it;
+- speed is quoted as a ratio against each competitor, with the thread count.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+
+def optional(name):
+    """Import a competitor if it is installed, else None (reported as skipped)."""
+    try:
+        return __import__(name)
+    except Exception:  # noqa: BLE001 - a broken install counts as missing
+        return None
+
+
+torch = optional("torch")
+scipy = optional("scipy")
+threadpoolctl = optional("threadpoolctl")
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def blas_info() -> str:
+    if threadpoolctl is None:
+        return "unknown (threadpoolctl not installed)"
+    infos = [i for i in threadpoolctl.threadpool_info() if i.get("user_api") == "blas"]
+    if not infos:
+        return "none found"
+    return "; ".join(f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')})" for i in infos)
+
+
+class limit_threads:
+    """Run fastconv, NumPy's BLAS and PyTorch with the same thread count."""
+
+    def __init__(self, n: int):
+        self.n = n
+
+    def __enter__(self):
+        import fastconv
+
+        self._fc = fastconv.get_num_threads()
+        fastconv.set_num_threads(self.n)
+        self._tpl = threadpoolctl.threadpool_limits(self.n) if threadpoolctl else None
+        if torch is not None:
+            self._torch = torch.get_num_threads()
+            torch.set_num_threads(self.n)
+        return self
+
+    def __exit__(self, *exc):
+        import fastconv
+
+        fastconv.set_num_threads(self._fc)
+        if self._tpl is not None:
+            self._tpl.unregister()
+        if torch is not None:
+            torch.set_num_threads(self._torch)
+
+
+def measure_peak(nthreads: int, seconds: float = 0.3) -> float:
+    """float32 FMA peak (GFLOP/s) of the active ISA on nthreads threads, measured now."""
+    from fastconv import _runtime
+
+    _runtime.fma_probe(100_000, nthreads)
+    iters = 1_000_000
+    while True:
+        t0 = time.perf_counter()
+        flops = _runtime.fma_probe(iters, nthreads)
+        dt = time.perf_counter() - t0
+        if dt > seconds:
+            break
+        iters *= 2
+    best = flops / dt
+    for _ in range(2):
+        t0 = time.perf_counter()
+        flops = _runtime.fma_probe(iters, nthreads)
+        best = max(best, flops / (time.perf_counter() - t0))
+    return best / 1e9
+
+
+def header(threads) -> dict:
+    import fastconv
+
+    cfg = fastconv.config()
+    info = {
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "isa": cfg["isa"]["active"],
+        "threads": list(threads),
+        "fastconv": cfg["version"],
+        "numpy": np.__version__,
+        "numpy_blas": blas_info(),
+        "scipy": scipy.__version__ if scipy else "not installed (skipped)",
+        "torch": torch.__version__ if torch else "not installed (skipped)",
+        "python": platform.python_version(),
+        "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE", "(unset)"),
+    }
+    return info
+
+
+def print_header(info: dict, title: str) -> None:
+    print(f"## {title}\n")
+    for key, value in info.items():
+        print(f"- {key}: {value}")
+    print()
+
+
+def autorange(fn, target: float = 0.02) -> int:
+    """How many calls make one timing sample last about `target` seconds."""
+    fn()
+    number = 1
+    while True:
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn()
+        dt = time.perf_counter() - t0
+        if dt >= target or number >= 1 << 20:
+            return number
+        number = max(number * 2, int(number * target / max(dt, 1e-9) * 1.2))
+
+
+@dataclass
+class Timing:
+    median: float
+    low: float
+    high: float
+    samples: list = field(default_factory=list)
+
+
+def time_alternating(competitors: dict, repeats: int = 7, warmup: int = 1, target: float = 0.02) -> dict:
+    """Time callables round-robin; returns {name: Timing} in seconds per call."""
+    numbers = {}
+    for name, fn in competitors.items():
+        for _ in range(warmup):
+            fn()
+        numbers[name] = autorange(fn, target)
+    samples = {name: [] for name in competitors}
+    for _ in range(repeats):
+        for name, fn in competitors.items():
+            n = numbers[name]
+            t0 = time.perf_counter()
+            for _ in range(n):
+                fn()
+            samples[name].append((time.perf_counter() - t0) / n)
+    return {
+        name: Timing(statistics.median(s), min(s), max(s), s) for name, s in samples.items()
+    }
+
+
+def geomean(values):
+    values = [v for v in values if v and v > 0 and math.isfinite(v)]
+    if not values:
+        return float("nan")
+    return math.exp(sum(math.log(v) for v in values) / len(values))
+
+
+def markdown_table(headers, rows) -> str:
+    out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    for row in rows:
+        out.append("| " + " | ".join(str(c) for c in row) + " |")
+    return "\n".join(out)
+
+
+class Progress:
+    """A one-line progress bar on stderr (no dependency)."""
+
+    def __init__(self, total: int, label: str = ""):
+        self.total = max(total, 1)
+        self.done = 0
+        self.label = label
+        self.enabled = sys.stderr.isatty() or os.environ.get("FASTCONV_PROGRESS") == "1"
+
+    def step(self, what: str = ""):
+        self.done += 1
+        if not self.enabled:
+            return
+        width = 30
+        filled = int(width * self.done / self.total)
+        bar = "#" * filled + "-" * (width - filled)
+        sys.stderr.write(f"\r{self.label} [{bar}] {self.done}/{self.total} {what[:40]:<40}")
+        if self.done >= self.total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def save_json(path: str, payload: dict) -> None:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+
+    def default(o):
+        if isinstance(o, Timing):
+            return asdict(o)
+        if isinstance(o, (np.floating, np.integer)):
+            return o.item()
+        return str(o)
+
+    with open(path, "w") as f:
+        json.dump(payload, f, indent=2, default=default)
