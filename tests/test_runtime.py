@@ -1,0 +1,121 @@
+"""Configuration report, ISA selection and thread control."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import fastconv
+
+
+def test_config_keys():
+    cfg = fastconv.config()
+    for key in ("version", "compiler", "openmp", "isa", "threads", "gemm_blocking"):
+        assert key in cfg
+    assert cfg["isa"]["active"] in cfg["isa"]["available"]
+    assert cfg["isa"]["best"] == cfg["isa"]["available"][-1]
+    assert cfg["version"] == fastconv.__version__
+
+
+def test_show_config_prints(capsys):
+    fastconv.show_config()
+    out = capsys.readouterr().out
+    assert fastconv.__version__ in out
+    assert "isa" in out and "threads" in out and "openmp" in out
+
+
+def _cpu_flags():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        return None
+    return None
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc/cpuinfo")
+def test_best_isa_matches_cpu_flags():
+    flags = _cpu_flags()
+    if flags is None:
+        pytest.skip("no cpu flags")
+    import platform
+    if platform.machine() not in ("x86_64", "AMD64"):
+        assert fastconv.config()["isa"]["best"] == "generic"
+        return
+    if "avx512f" in flags:
+        expected = "avx512"
+    elif "avx2" in flags and "fma" in flags:
+        expected = "avx2"
+    else:
+        expected = "generic"
+    assert fastconv.config()["isa"]["best"] == expected
+
+
+def test_set_isa_roundtrip_and_errors():
+    previous = fastconv.get_isa()
+    try:
+        for name in fastconv.available_isas():
+            fastconv.set_isa(name)
+            assert fastconv.get_isa() == name
+    finally:
+        fastconv.set_isa(previous)
+    with pytest.raises(ValueError, match="isa"):
+        fastconv.set_isa("sse9")
+    if "avx512" not in fastconv.available_isas():
+        with pytest.raises(RuntimeError, match="not supported"):
+            fastconv.set_isa("avx512")
+
+
+def _run(code, **env):
+    full_env = dict(os.environ)
+    full_env.update(env)
+    return subprocess.run([sys.executable, "-c", code], env=full_env, capture_output=True, text=True, timeout=120)
+
+
+def test_environment_forces_lower_isa():
+    r = _run("import fastconv; print(fastconv.get_isa())", FASTCONV_ISA="generic")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "generic"
+
+
+def test_environment_refuses_unsupported_isa():
+    if "avx512" in fastconv.available_isas():
+        pytest.skip("this CPU runs every level")
+    r = _run("import fastconv", FASTCONV_ISA="avx512")
+    assert r.returncode != 0
+    assert "FASTCONV_ISA" in r.stderr and "not supported" in r.stderr
+    r = _run("import fastconv", FASTCONV_ISA="bogus")
+    assert r.returncode != 0 and "FASTCONV_ISA" in r.stderr
+
+
+def test_threads_api():
+    n0 = fastconv.get_num_threads()
+    with fastconv.threads(1):
+        assert fastconv.get_num_threads() == 1
+        with fastconv.threads(3):
+            assert fastconv.get_num_threads() == 3
+        assert fastconv.get_num_threads() == 1
+    assert fastconv.get_num_threads() == n0
+    with pytest.raises(ValueError):
+        fastconv.set_num_threads(0)
+    with pytest.raises(TypeError):
+        fastconv.set_num_threads(1.5)
+
+
+def test_omp_num_threads_environment():
+    r = _run("import fastconv; print(fastconv.get_num_threads())", OMP_NUM_THREADS="3")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "3"
+
+
+def test_threadpoolctl_controls_fastconv():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    a = np.ones((200, 200))
+    fastconv.gemm(a, a)
+    libs = [i for i in threadpoolctl.threadpool_info() if i["user_api"] == "openmp"]
+    assert libs, "fastconv's OpenMP runtime should be visible to threadpoolctl"
+    with threadpoolctl.threadpool_limits(1, user_api="openmp"):
+        assert fastconv.get_num_threads() == 1
