@@ -31,6 +31,7 @@ static void FN(pack_b_panel)(ptrdiff_t kc, ptrdiff_t nr_eff, int nr, const FT *b
         for (ptrdiff_t p = 0; p < kc; ++p) {
             const FT *src = b + p * rs;
             FT *d = dst + p * nr;
+            if (p + 8 < kc) FC_PREFETCH(src + 8 * rs); /* rows are far apart */
             for (int j = 0; j < nr; ++j) d[j] = src[j];
         }
         return;
@@ -49,20 +50,57 @@ static void FN(pack_b_panel)(ptrdiff_t kc, ptrdiff_t nr_eff, int nr, const FT *b
         for (ptrdiff_t j = nr_eff; j < nr; ++j) dst[p * nr + j] = 0;
 }
 
+/* Micro-panels jp0..jp1-1 of a kc x nc block of op(B) into dst (panel jp at
+ * dst + jp * nr * kc).  With unit column stride, each row of B is read once,
+ * contiguously, and scattered to the panels: packing panel by panel instead
+ * would read one 64-byte piece per row, a whole row of B apart, which the
+ * hardware prefetchers do not follow. */
+static void FN(pack_b_block)(ptrdiff_t kc, ptrdiff_t nc, int nr, ptrdiff_t jp0, ptrdiff_t jp1,
+                             const FT *b, ptrdiff_t rs, ptrdiff_t cs, FT *restrict dst)
+{
+    if (cs != 1) {
+        for (ptrdiff_t jp = jp0; jp < jp1; ++jp)
+            FN(pack_b_panel)(kc, FC_MIN((ptrdiff_t)nr, nc - jp * nr), nr, b + jp * nr * cs, rs, cs,
+                             dst + (size_t)jp * nr * kc);
+        return;
+    }
+    const ptrdiff_t full_end = FC_MIN(jp1, nc / nr); /* panels without an edge */
+    for (ptrdiff_t p = 0; p < kc; ++p) {
+        const FT *src = b + p * rs;
+        ptrdiff_t jp = jp0;
+        for (; jp < full_end; ++jp) {
+            const FT *s = src + jp * nr;
+            FT *d = dst + (size_t)jp * nr * kc + (size_t)p * nr;
+            for (int j = 0; j < nr; ++j) d[j] = s[j];
+        }
+        for (; jp < jp1; ++jp) {
+            const ptrdiff_t nr_eff = nc - jp * nr;
+            const FT *s = src + jp * nr;
+            FT *d = dst + (size_t)jp * nr * kc + (size_t)p * nr;
+            for (ptrdiff_t j = 0; j < nr_eff; ++j) d[j] = s[j];
+            for (ptrdiff_t j = nr_eff; j < nr; ++j) d[j] = 0;
+        }
+    }
+}
+
 /* mr x kc micro-panel of alpha * op(A), element (i, p) at a[i * rs + p * cs],
  * stored k-major (mr values per k); rows past mr_eff are zero. */
 static void FN(pack_a_panel)(ptrdiff_t kc, ptrdiff_t mr_eff, int mr, const FT *a,
                              ptrdiff_t rs, ptrdiff_t cs, FT alpha, FT *restrict dst)
 {
     if (cs == 1) {
-        /* rows of op(A) contiguous: stream each row, scatter with stride mr
-         * into a panel small enough to stay in L1 */
-        for (ptrdiff_t i = 0; i < mr_eff; ++i) {
-            const FT *src = a + i * rs;
+        /* rows of op(A) contiguous: walk all mr rows together (mr streams
+         * keep many cache misses in flight) and write the panel in order */
+        const FT *src[32];
+        for (ptrdiff_t i = 0; i < mr_eff; ++i) src[i] = a + i * rs;
+        for (ptrdiff_t p = 0; p < kc; ++p) {
+            FT *d = dst + p * mr;
+            if ((p & 15) == 0)
+                for (ptrdiff_t i = 0; i < mr_eff; ++i) FC_PREFETCH(src[i] + p + 64);
             if (alpha == 1)
-                for (ptrdiff_t p = 0; p < kc; ++p) dst[p * mr + i] = src[p];
+                for (ptrdiff_t i = 0; i < mr_eff; ++i) d[i] = src[i][p];
             else
-                for (ptrdiff_t p = 0; p < kc; ++p) dst[p * mr + i] = alpha * src[p];
+                for (ptrdiff_t i = 0; i < mr_eff; ++i) d[i] = alpha * src[i][p];
         }
     } else if (rs == 1 && mr_eff == mr) {
         for (ptrdiff_t p = 0; p < kc; ++p) {
@@ -102,6 +140,27 @@ static ptrdiff_t FN(split_first)(ptrdiff_t panels, int ways, int t)
     return t * base + (t < extra ? t : extra);
 }
 
+/* Grid of threads ways_m x ways_n == team minimising the tiles of the
+ * busiest thread; rows are split first (no duplicated A packing).  Fused
+ * mode splits the columns only. */
+static void FN(choose_grid)(int team, int fused, ptrdiff_t pm, ptrdiff_t pn, int *ways_m, int *ways_n)
+{
+    *ways_m = 1;
+    *ways_n = team;
+    if (fused) return;
+    double best = -1;
+    for (int wm = team; wm >= 1; --wm) {
+        if (team % wm) continue;
+        int wn = team / wm;
+        double tiles = (double)((pm + wm - 1) / wm) * (double)((pn + wn - 1) / wn);
+        if (best < 0 || tiles < best) {
+            best = tiles;
+            *ways_m = wm;
+            *ways_n = wn;
+        }
+    }
+}
+
 int FC_GEMM_NAME(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, FT alpha,
                  const FT *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
                  const FT *b, ptrdiff_t rs_b, ptrdiff_t cs_b,
@@ -134,39 +193,36 @@ int FC_GEMM_NAME(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, FT alpha,
 
     const ptrdiff_t pm_total = (m + MR - 1) / MR;
 
-    /* Choose the grid: ways_m x ways_n == nt minimising the tiles of the
-     * busiest thread, preferring to split rows (no duplicated A packing). */
-    ptrdiff_t ncb_max = FC_MIN((ptrdiff_t)bl.nc, ((n + NR - 1) / NR) * NR);
-    int ways_m = 1, ways_n = nt;
-    {
-        double best = -1;
-        for (int wm = nt; wm >= 1; --wm) {
-            if (nt % wm) continue;
-            int wn = nt / wm;
-            ptrdiff_t pn = (ncb_max + NR - 1) / NR;
-            double tiles = (double)((pm_total + wm - 1) / wm) * (double)((pn + wn - 1) / wn);
-            if (best < 0 || tiles < best) {
-                best = tiles;
-                ways_m = wm;
-                ways_n = wn;
-            }
-        }
-    }
+    /* Two schedules.  When every row of C fits one mc block (small m), a B
+     * micro-panel is used by a single IR sweep only: each thread packs it
+     * right before use into a private L1 buffer ("fused"), which saves the
+     * round trip of a whole packed B panel through L3.  Otherwise threads
+     * share one packed B panel, as in BLIS.  Both give identical arithmetic,
+     * so the choice never changes a result. */
+    const int fused = m <= bl.mc;
 
-    /* Workspace: one shared B panel, per thread an A block and an edge tile. */
+    ptrdiff_t ncb_max = FC_MIN((ptrdiff_t)bl.nc, ((n + NR - 1) / NR) * NR);
+
+    /* Workspace: the shared B panel (not in fused mode); per thread an A
+     * block, a B micro-panel buffer and an edge tile. */
     const ptrdiff_t kc_max = FC_MIN((ptrdiff_t)bl.kc, k);
-    const ptrdiff_t rows_max = (FN(split_first)(pm_total, ways_m, 1) - FN(split_first)(pm_total, ways_m, 0)) * MR;
-    const ptrdiff_t mc_max = FC_MIN((ptrdiff_t)bl.mc, rows_max > 0 ? rows_max : MR);
-    size_t b_elems, a_elems, tmp;
-    if (fc_size_mul3((size_t)kc_max, (size_t)ncb_max, 1, &b_elems) ||
-        fc_size_mul3((size_t)kc_max, (size_t)mc_max, 1, &a_elems))
-        return FC_EOVERFLOW;
+    const ptrdiff_t mc_max = FC_MIN((ptrdiff_t)bl.mc, pm_total * MR);
     const size_t align_elems = FC_ALIGN / sizeof(FT);
-    b_elems = (b_elems + align_elems - 1) / align_elems * align_elems;
-    a_elems = (a_elems + align_elems - 1) / align_elems * align_elems;
-    size_t tile_elems = ((size_t)MR * NR + align_elems - 1) / align_elems * align_elems;
-    size_t per_thread = a_elems + tile_elems;
-    if (fc_size_mul3(per_thread, (size_t)nt, 1, &tmp) || tmp > SIZE_MAX - b_elems) return FC_EOVERFLOW;
+#define FC_ROUND_UP(x) (((x) + align_elems - 1) / align_elems * align_elems)
+    size_t b_elems = 0, a_elems, bbuf_elems, tmp;
+    if ((!fused && fc_size_mul3((size_t)kc_max, (size_t)ncb_max, 1, &b_elems)) ||
+        fc_size_mul3((size_t)kc_max, (size_t)mc_max, 1, &a_elems) ||
+        fc_size_mul3((size_t)kc_max, (size_t)NR, 1, &bbuf_elems) ||
+        a_elems > SIZE_MAX / 2 || b_elems > SIZE_MAX / 2 || bbuf_elems > SIZE_MAX / 2)
+        return FC_EOVERFLOW;
+    b_elems = FC_ROUND_UP(b_elems);
+    a_elems = FC_ROUND_UP(a_elems);
+    bbuf_elems = fused ? FC_ROUND_UP(bbuf_elems) : 0;
+    const size_t tile_elems = FC_ROUND_UP((size_t)MR * NR);
+#undef FC_ROUND_UP
+    const size_t per_thread = a_elems + bbuf_elems + tile_elems;
+    if (per_thread < a_elems || fc_size_mul3(per_thread, (size_t)nt, 1, &tmp) || tmp > SIZE_MAX - b_elems)
+        return FC_EOVERFLOW;
     if (fc_size_mul3(tmp + b_elems, sizeof(FT), 1, &tmp)) return FC_EOVERFLOW;
     FT *work_mem = (FT *)fc_aligned_alloc(tmp);
     if (!work_mem) return FC_ENOMEM;
@@ -179,14 +235,27 @@ int FC_GEMM_NAME(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, FT alpha,
 #else
         const int tid = 0;
 #endif
+#ifdef _OPENMP
+        const int team = omp_get_num_threads(); /* may be below nt under OMP_THREAD_LIMIT */
+#else
+        const int team = 1;
+#endif
+        int ways_m, ways_n;
+        FN(choose_grid)(team, fused, pm_total, (ncb_max + NR - 1) / NR, &ways_m, &ways_n);
         const int ti = tid / ways_n, tj = tid % ways_n;
         FT *const apack = work_mem + b_elems + (size_t)tid * per_thread;
-        FT *const tile = apack + a_elems;
+        FT *const bbuf = apack + a_elems;
+        FT *const tile = bbuf + bbuf_elems;
         const ptrdiff_t m0 = FN(split_first)(pm_total, ways_m, ti) * MR;
         const ptrdiff_t m1 = FC_MIN(m, FN(split_first)(pm_total, ways_m, ti + 1) * MR);
+        /* equal IC blocks: 1024 rows as 8 x 128, not 7 x 144 + 16 */
+        const ptrdiff_t nblk = (m1 - m0 + bl.mc - 1) / bl.mc;
+        const ptrdiff_t mc_bal = nblk > 0 ? ((m1 - m0 + nblk - 1) / nblk + MR - 1) / MR * MR : MR;
+        /* fused mode splits all of n among threads; shared mode each nc panel */
+        const ptrdiff_t jc_step = fused ? n : bl.nc;
 
-        for (ptrdiff_t jc = 0; jc < n; jc += bl.nc) {                    /* JC */
-            const ptrdiff_t nc = FC_MIN((ptrdiff_t)bl.nc, n - jc);
+        for (ptrdiff_t jc = 0; jc < n; jc += jc_step) {                  /* JC */
+            const ptrdiff_t nc = FC_MIN(jc_step, n - jc);
             const ptrdiff_t pn = (nc + NR - 1) / NR;
             const ptrdiff_t jp0 = FN(split_first)(pn, ways_n, tj);
             const ptrdiff_t jp1 = FN(split_first)(pn, ways_n, tj + 1);
@@ -195,17 +264,16 @@ int FC_GEMM_NAME(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, FT alpha,
                 const ptrdiff_t kc = FC_MIN((ptrdiff_t)bl.kc, k - pc);
                 const int acc = pc > 0 || c_holds_data;
 
-#pragma omp for schedule(static)
-                for (ptrdiff_t jp = 0; jp < pn; ++jp) {                  /* pack B */
-                    ptrdiff_t j = jp * NR;
-                    FN(pack_b_panel)(kc, FC_MIN((ptrdiff_t)NR, nc - j), NR,
-                                     b + pc * rs_b + (jc + j) * cs_b, rs_b, cs_b,
-                                     bpack + (size_t)jp * NR * kc);
+                if (!fused) {
+                    /* pack B: every thread a contiguous share of the panels */
+                    FN(pack_b_block)(kc, nc, NR, FN(split_first)(pn, team, tid), FN(split_first)(pn, team, tid + 1),
+                                     b + pc * rs_b + jc * cs_b, rs_b, cs_b, bpack);
+#pragma omp barrier
+                    /* (the B panel is complete) */
                 }
-                /* (implicit barrier: the B panel is complete) */
 
-                for (ptrdiff_t ic = m0; ic < m1; ic += bl.mc) {          /* IC */
-                    const ptrdiff_t mc = FC_MIN((ptrdiff_t)bl.mc, m1 - ic);
+                for (ptrdiff_t ic = m0; ic < m1; ic += mc_bal) {         /* IC */
+                    const ptrdiff_t mc = FC_MIN(mc_bal, m1 - ic);
                     for (ptrdiff_t i = 0; i < mc; i += MR)               /* pack A */
                         FN(pack_a_panel)(kc, FC_MIN((ptrdiff_t)MR, mc - i), MR,
                                          a + (ic + i) * rs_a + pc * cs_a, rs_a, cs_a,
@@ -214,7 +282,19 @@ int FC_GEMM_NAME(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, FT alpha,
                     for (ptrdiff_t jp = jp0; jp < jp1; ++jp) {          /* JR */
                         const ptrdiff_t j = jp * NR;
                         const ptrdiff_t nr_eff = FC_MIN((ptrdiff_t)NR, nc - j);
-                        const FT *bp = bpack + (size_t)jp * NR * kc;
+                        const FT *bp;
+                        if (fused) {
+                            FN(pack_b_panel)(kc, nr_eff, NR, b + pc * rs_b + (jc + j) * cs_b,
+                                             rs_b, cs_b, bbuf);
+                            bp = bbuf;
+                            /* B rows lie a whole row of B apart, too far for the
+                             * hardware prefetcher: ask for the next panel now */
+                            if (cs_b == 1 && jp + 1 < jp1)
+                                for (ptrdiff_t p = 0; p < kc; ++p)
+                                    FC_PREFETCH(b + (pc + p) * rs_b + jc + j + NR);
+                        } else {
+                            bp = bpack + (size_t)jp * NR * kc;
+                        }
                         for (ptrdiff_t i = 0; i < mc; i += MR) {         /* IR */
                             const ptrdiff_t mr_eff = FC_MIN((ptrdiff_t)MR, mc - i);
                             FT *ct = c + (ic + i) * rs_c + jc + j;
@@ -237,8 +317,10 @@ int FC_GEMM_NAME(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, FT alpha,
                         }
                     }
                 }
+                if (!fused) {
 #pragma omp barrier
-                /* (every thread is done with the B panel before it is repacked) */
+                    /* (every thread is done with the B panel before it is repacked) */
+                }
             }
         }
     }

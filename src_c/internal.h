@@ -18,6 +18,12 @@ typedef struct {
 const fc_kernel_table *fc_kernels(void);
 
 #define FC_ALIGN 64
+
+#if defined(__GNUC__) || defined(__clang__)
+#define FC_PREFETCH(p) __builtin_prefetch((const void *)(p), 0, 3)
+#else
+#define FC_PREFETCH(p) ((void)0)
+#endif
 #define FC_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define FC_MAX(a, b) ((a) > (b) ? (a) : (b))
 

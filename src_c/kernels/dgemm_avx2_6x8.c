@@ -33,7 +33,10 @@ void fc_dgemm_ukernel_6x8_avx2(ptrdiff_t kc, const double *a, const double *b,
     __m256d c40 = _mm256_setzero_pd(), c41 = _mm256_setzero_pd();
     __m256d c50 = _mm256_setzero_pd(), c51 = _mm256_setzero_pd();
 
-    for (int i = 0; i < 6; ++i) _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+    for (int i = 0; i < 6; ++i) {
+        _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + i * ldc + 7), _MM_HINT_T0); /* row may span two lines */
+    }
 
 #pragma GCC unroll 4
     for (ptrdiff_t p = 0; p < kc; ++p) {

@@ -38,7 +38,10 @@ void fc_sgemm_ukernel_6x16_avx2(ptrdiff_t kc, const float *a, const float *b,
     __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
 
     /* touch the C tile early so its lines arrive while we compute */
-    for (int i = 0; i < 6; ++i) _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+    for (int i = 0; i < 6; ++i) {
+        _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + i * ldc + 15), _MM_HINT_T0); /* row may span two lines */
+    }
 
 #pragma GCC unroll 4
     for (ptrdiff_t p = 0; p < kc; ++p) {
