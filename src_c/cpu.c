@@ -103,14 +103,18 @@ static const fc_kernel_table table_generic = {
     {4, 8, 64, 256, 2048},
     fc_sgemm_ukernel_4x16_ref,
     fc_dgemm_ukernel_4x8_ref,
+    NULL,
+    NULL,
 };
 
 #ifdef FC_HAVE_X86_KERNELS
 static const fc_kernel_table table_avx2 = {
-    {6, 16, 144, 256, 4080},
+    {6, 16, 72, 512, 4080},
     {6, 8, 72, 256, 2040},
     fc_sgemm_ukernel_6x16_avx2,
     fc_dgemm_ukernel_6x8_avx2,
+    fc_sgemm_pack_a6_avx2,
+    fc_dgemm_pack_a6_avx2,
 };
 
 static const fc_kernel_table table_avx512 = {
@@ -118,6 +122,8 @@ static const fc_kernel_table table_avx512 = {
     {12, 16, 120, 192, 1536},
     fc_sgemm_ukernel_12x32_avx512,
     fc_dgemm_ukernel_12x16_avx512,
+    NULL,
+    NULL,
 };
 #endif
 

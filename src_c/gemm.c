@@ -4,6 +4,8 @@
  */
 #include "internal.h"
 
+#include <string.h>
+
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -14,6 +16,8 @@
 #define FC_GEMM_FIELD_BLOCKING s
 #define FC_GEMM_FIELD_UKERNEL sgemm
 #define FC_GEMM_UKERNEL_T fc_sgemm_ukernel_fn
+#define FC_GEMM_FIELD_PACK_A spack_a
+#define FC_GEMM_PACK_A_T fc_sgemm_pack_a_fn
 #include "gemm_impl.h"
 #undef FT
 #undef FSUF
@@ -21,6 +25,8 @@
 #undef FC_GEMM_FIELD_BLOCKING
 #undef FC_GEMM_FIELD_UKERNEL
 #undef FC_GEMM_UKERNEL_T
+#undef FC_GEMM_FIELD_PACK_A
+#undef FC_GEMM_PACK_A_T
 
 #define FT double
 #define FSUF _d
@@ -28,4 +34,6 @@
 #define FC_GEMM_FIELD_BLOCKING d
 #define FC_GEMM_FIELD_UKERNEL dgemm
 #define FC_GEMM_UKERNEL_T fc_dgemm_ukernel_fn
+#define FC_GEMM_FIELD_PACK_A dpack_a
+#define FC_GEMM_PACK_A_T fc_dgemm_pack_a_fn
 #include "gemm_impl.h"

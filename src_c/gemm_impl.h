@@ -2,7 +2,8 @@
  * gemm_impl.h -- the GEMM driver, written once and included by gemm.c once
  * per data type with FT (the element type), FSUF (a name suffix),
  * FC_GEMM_NAME (the public entry point) and the kernel-table fields to use
- * (FC_GEMM_FIELD_BLOCKING, FC_GEMM_FIELD_UKERNEL, FC_GEMM_UKERNEL_T) defined.
+ * (FC_GEMM_FIELD_BLOCKING, FC_GEMM_FIELD_UKERNEL, FC_GEMM_UKERNEL_T,
+ * FC_GEMM_FIELD_PACK_A, FC_GEMM_PACK_A_T) defined.
  *
  * The Goto/BLIS structure, loop by loop:
  *   JC: n in panels of nc columns        -> the packed B panel (kc x nc) lives in L3
@@ -22,6 +23,19 @@
 #define FC_CAT(a, b) FC_CAT_(a, b)
 #define FN(name) FC_CAT(name, FSUF)
 
+/* Copy one nr-wide row of a B micro-panel.  nr is a run-time value, so a
+ * plain loop becomes a memmove call per 64 bytes; constant sizes inline. */
+static inline void FN(copy_nr)(FT *restrict d, const FT *restrict s, int nr)
+{
+    switch (nr) {
+    case 8: memcpy(d, s, 8 * sizeof(FT)); break;
+    case 16: memcpy(d, s, 16 * sizeof(FT)); break;
+    case 32: memcpy(d, s, 32 * sizeof(FT)); break;
+    default:
+        for (int j = 0; j < nr; ++j) d[j] = s[j];
+    }
+}
+
 /* kc x nr micro-panel of op(B), element (p, j) at b[p * rs + j * cs]; columns
  * past nr_eff are zero so edge tiles run the same kernel. */
 static void FN(pack_b_panel)(ptrdiff_t kc, ptrdiff_t nr_eff, int nr, const FT *b,
@@ -30,9 +44,8 @@ static void FN(pack_b_panel)(ptrdiff_t kc, ptrdiff_t nr_eff, int nr, const FT *b
     if (cs == 1 && nr_eff == nr) {
         for (ptrdiff_t p = 0; p < kc; ++p) {
             const FT *src = b + p * rs;
-            FT *d = dst + p * nr;
             if (p + 8 < kc) FC_PREFETCH(src + 8 * rs); /* rows are far apart */
-            for (int j = 0; j < nr; ++j) d[j] = src[j];
+            FN(copy_nr)(dst + p * nr, src, nr);
         }
         return;
     }
@@ -69,9 +82,7 @@ static void FN(pack_b_block)(ptrdiff_t kc, ptrdiff_t nc, int nr, ptrdiff_t jp0, 
         const FT *src = b + p * rs;
         ptrdiff_t jp = jp0;
         for (; jp < full_end; ++jp) {
-            const FT *s = src + jp * nr;
-            FT *d = dst + (size_t)jp * nr * kc + (size_t)p * nr;
-            for (int j = 0; j < nr; ++j) d[j] = s[j];
+            FN(copy_nr)(dst + (size_t)jp * nr * kc + (size_t)p * nr, src + jp * nr, nr);
         }
         for (; jp < jp1; ++jp) {
             const ptrdiff_t nr_eff = nc - jp * nr;
@@ -172,6 +183,7 @@ int FC_GEMM_NAME(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, FT alpha,
     const fc_kernel_table *kt = fc_kernels();
     const fc_gemm_blocking bl = kt->FC_GEMM_FIELD_BLOCKING;
     const FC_GEMM_UKERNEL_T ukernel = kt->FC_GEMM_FIELD_UKERNEL;
+    const FC_GEMM_PACK_A_T pack_a_fast = kt->FC_GEMM_FIELD_PACK_A;
     const int MR = bl.mr, NR = bl.nr;
 
     /* Threads: never more than the work can feed (about one 64^3 block of
@@ -200,6 +212,9 @@ int FC_GEMM_NAME(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, FT alpha,
      * share one packed B panel, as in BLIS.  Both give identical arithmetic,
      * so the choice never changes a result. */
     const int fused = m <= bl.mc;
+    /* micro-panels packed together in fused mode: about 192 KiB, in L2 */
+    const ptrdiff_t fused_nb =
+        FC_MAX(1, (ptrdiff_t)(192 * 1024 / ((size_t)NR * FC_MIN((ptrdiff_t)bl.kc, k) * sizeof(FT))));
 
     ptrdiff_t ncb_max = FC_MIN((ptrdiff_t)bl.nc, ((n + NR - 1) / NR) * NR);
 
@@ -212,7 +227,7 @@ int FC_GEMM_NAME(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, FT alpha,
     size_t b_elems = 0, a_elems, bbuf_elems, tmp;
     if ((!fused && fc_size_mul3((size_t)kc_max, (size_t)ncb_max, 1, &b_elems)) ||
         fc_size_mul3((size_t)kc_max, (size_t)mc_max, 1, &a_elems) ||
-        fc_size_mul3((size_t)kc_max, (size_t)NR, 1, &bbuf_elems) ||
+        fc_size_mul3((size_t)kc_max, (size_t)NR, (size_t)fused_nb, &bbuf_elems) ||
         a_elems > SIZE_MAX / 2 || b_elems > SIZE_MAX / 2 || bbuf_elems > SIZE_MAX / 2)
         return FC_EOVERFLOW;
     b_elems = FC_ROUND_UP(b_elems);
@@ -274,24 +289,41 @@ int FC_GEMM_NAME(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, FT alpha,
 
                 for (ptrdiff_t ic = m0; ic < m1; ic += mc_bal) {         /* IC */
                     const ptrdiff_t mc = FC_MIN(mc_bal, m1 - ic);
-                    for (ptrdiff_t i = 0; i < mc; i += MR)               /* pack A */
-                        FN(pack_a_panel)(kc, FC_MIN((ptrdiff_t)MR, mc - i), MR,
-                                         a + (ic + i) * rs_a + pc * cs_a, rs_a, cs_a,
-                                         alpha, apack + (size_t)i * kc);
+                    for (ptrdiff_t i = 0; i < mc; i += MR) {             /* pack A */
+                        const FT *ai = a + (ic + i) * rs_a + pc * cs_a;
+                        if (pack_a_fast && cs_a == 1 && mc - i >= MR)
+                            pack_a_fast(kc, ai, rs_a, alpha, apack + (size_t)i * kc);
+                        else
+                            FN(pack_a_panel)(kc, FC_MIN((ptrdiff_t)MR, mc - i), MR, ai, rs_a, cs_a,
+                                             alpha, apack + (size_t)i * kc);
+                    }
 
                     for (ptrdiff_t jp = jp0; jp < jp1; ++jp) {          /* JR */
                         const ptrdiff_t j = jp * NR;
                         const ptrdiff_t nr_eff = FC_MIN((ptrdiff_t)NR, nc - j);
                         const FT *bp;
                         if (fused) {
-                            FN(pack_b_panel)(kc, nr_eff, NR, b + pc * rs_b + (jc + j) * cs_b,
-                                             rs_b, cs_b, bbuf);
-                            bp = bbuf;
-                            /* B rows lie a whole row of B apart, too far for the
-                             * hardware prefetcher: ask for the next panel now */
-                            if (cs_b == 1 && jp + 1 < jp1)
-                                for (ptrdiff_t p = 0; p < kc; ++p)
-                                    FC_PREFETCH(b + (pc + p) * rs_b + jc + j + NR);
+                            /* pack the next fused_nb micro-panels together: rows
+                             * of B are read in runs of fused_nb * nr values
+                             * instead of one cache line per row and page */
+                            const ptrdiff_t q = (jp - jp0) % fused_nb;
+                            if (q == 0)
+                                FN(pack_b_block)(kc, FC_MIN(nc - j, fused_nb * NR), NR, 0,
+                                                 FC_MIN(fused_nb, jp1 - jp),
+                                                 b + pc * rs_b + (jc + j) * cs_b, rs_b, cs_b, bbuf);
+                            bp = bbuf + (size_t)q * NR * kc;
+                            /* while this chunk computes, pull a share of the
+                             * next chunk's rows of B towards L2 */
+                            const ptrdiff_t jn = j + (fused_nb - q) * NR;
+                            if (cs_b == 1 && jn < nc) {
+                                const ptrdiff_t w = FC_MIN(nc - jn, fused_nb * NR);
+                                const ptrdiff_t p0 = q * kc / fused_nb, p1 = (q + 1) * kc / fused_nb;
+                                for (ptrdiff_t p = p0; p < p1; ++p) {
+                                    const FT *row = b + (pc + p) * rs_b + jc + jn;
+                                    for (ptrdiff_t x = 0; x < w; x += FC_ALIGN / sizeof(FT))
+                                        FC_PREFETCH_L2(row + x);
+                                }
+                            }
                         } else {
                             bp = bpack + (size_t)jp * NR * kc;
                         }

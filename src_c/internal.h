@@ -12,6 +12,8 @@ typedef struct {
     fc_gemm_blocking d;           /* float64 blocking */
     fc_sgemm_ukernel_fn sgemm;
     fc_dgemm_ukernel_fn dgemm;
+    fc_sgemm_pack_a_fn spack_a; /* NULL: the portable packing routine */
+    fc_dgemm_pack_a_fn dpack_a;
 } fc_kernel_table;
 
 /* The table of the active ISA level; never NULL. */
@@ -21,8 +23,10 @@ const fc_kernel_table *fc_kernels(void);
 
 #if defined(__GNUC__) || defined(__clang__)
 #define FC_PREFETCH(p) __builtin_prefetch((const void *)(p), 0, 3)
+#define FC_PREFETCH_L2(p) __builtin_prefetch((const void *)(p), 0, 2)
 #else
 #define FC_PREFETCH(p) ((void)0)
+#define FC_PREFETCH_L2(p) ((void)0)
 #endif
 #define FC_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define FC_MAX(a, b) ((a) > (b) ? (a) : (b))
