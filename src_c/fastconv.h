@@ -111,6 +111,161 @@ void fc_dgemm_ukernel_6x8_avx2(ptrdiff_t, const double *, const double *, double
 void fc_sgemm_ukernel_12x32_avx512(ptrdiff_t, const float *, const float *, float *, ptrdiff_t, int);
 void fc_dgemm_ukernel_12x16_avx512(ptrdiff_t, const double *, const double *, double *, ptrdiff_t, int);
 
+/* Optional ISA-specific A packing for full mr-row panels with unit column
+ * stride: dst[p * mr + i] = alpha * a[i * rs + p]. */
+typedef void (*fc_sgemm_pack_a_fn)(ptrdiff_t kc, const float *a, ptrdiff_t rs, float alpha, float *dst);
+typedef void (*fc_dgemm_pack_a_fn)(ptrdiff_t kc, const double *a, ptrdiff_t rs, double alpha, double *dst);
+void fc_sgemm_pack_a6_avx2(ptrdiff_t, const float *, ptrdiff_t, float, float *);
+void fc_dgemm_pack_a6_avx2(ptrdiff_t, const double *, ptrdiff_t, double, double *);
+
+/* ---- convolution (im2col.c, conv.c) --------------------------------------- */
+/*
+ * Geometry of one 2-D convolution; a 1-D one is the same with in_h = out_h =
+ * kernel_h = 1.  Every field is explicit: Python resolves padding strings and
+ * checks shapes before any call.  Arrays are dense in their layout:
+ *   NCHW: x (batch, in_channels, in_h, in_w),  y (batch, out_channels, out_h, out_w)
+ *   NHWC: x (batch, in_h, in_w, in_channels),  y (batch, out_h, out_w, out_channels)
+ *   weight always (out_channels, in_channels / groups, kernel_h, kernel_w).
+ * Output (oh, ow) reads input row oh * stride_h - pad_top + r * dilation_h and
+ * column ow * stride_w - pad_left + s * dilation_w (cross-correlation); reads
+ * outside the input are zeros.  out_h / out_w may be smaller than the largest
+ * that fits (a transposed convolution's output_padding); pad_bottom and
+ * pad_right are only checked.
+ */
+enum { FC_LAYOUT_NCHW = 0, FC_LAYOUT_NHWC = 1 };
+enum {
+    FC_CONV_AUTO = 0,     /* the library chooses per layer                  */
+    FC_CONV_GEMM = 1,     /* implicit GEMM (im2col gathered while packing)  */
+    FC_CONV_DIRECT = 2,   /* direct SIMD loops: depthwise (in_channels / groups == 1) only */
+    FC_CONV_WINOGRAD = 3  /* Winograd F(2x2, 3x3): 3x3, stride 1, dilation 1 only */
+};
+
+typedef struct {
+    ptrdiff_t batch, in_channels, in_h, in_w;
+    ptrdiff_t out_channels, out_h, out_w;
+    ptrdiff_t kernel_h, kernel_w;
+    ptrdiff_t stride_h, stride_w;
+    ptrdiff_t dilation_h, dilation_w;
+    ptrdiff_t pad_top, pad_bottom, pad_left, pad_right;
+    ptrdiff_t groups;
+    int layout;       /* FC_LAYOUT_*                        */
+    int algorithm;    /* FC_CONV_*, read by the forward pass */
+} fc_conv_geom;
+
+/* FC_OK when every field is in its domain and consistent, else FC_EINVAL. */
+int fc_conv_geom_check(const fc_conv_geom *g);
+
+/* im2col: col is (batch, in_channels*kernel_h*kernel_w, out_h*out_w) for NCHW
+ * (rows ordered channel, kernel row, kernel column: torch's unfold) and
+ * (batch, out_h*out_w, kernel_h*kernel_w*in_channels) for NHWC.  col2im sums
+ * every window back into x (torch's fold) and overwrites x.  groups and
+ * out_channels are ignored. */
+int fc_im2col_f32(const fc_conv_geom *g, const float *x, float *col);
+int fc_im2col_f64(const fc_conv_geom *g, const double *x, double *col);
+int fc_col2im_f32(const fc_conv_geom *g, const float *col, float *x);
+int fc_col2im_f64(const fc_conv_geom *g, const double *col, double *x);
+
+/* y = conv2d(x, w) (+ bias[k] when bias != NULL). */
+int fc_conv2d_forward_f32(const fc_conv_geom *g, const float *x, const float *w,
+                          const float *bias, float *y);
+int fc_conv2d_forward_f64(const fc_conv_geom *g, const double *x, const double *w,
+                          const double *bias, double *y);
+/* dx = gradient of conv2d with respect to x for output gradient dy
+ * (+ bias[c] when bias != NULL: then it is the transposed convolution of dy). */
+int fc_conv2d_backward_input_f32(const fc_conv_geom *g, const float *dy, const float *w,
+                                 const float *bias, float *dx);
+int fc_conv2d_backward_input_f64(const fc_conv_geom *g, const double *dy, const double *w,
+                                 const double *bias, double *dx);
+/* dw (overwritten) = gradient with respect to the weight. */
+int fc_conv2d_backward_weight_f32(const fc_conv_geom *g, const float *dy, const float *x, float *dw);
+int fc_conv2d_backward_weight_f64(const fc_conv_geom *g, const double *dy, const double *x, double *dw);
+/* db[k] = sum of dy over batch and pixels. */
+int fc_conv2d_backward_bias_f32(const fc_conv_geom *g, const float *dy, float *db);
+int fc_conv2d_backward_bias_f64(const fc_conv_geom *g, const double *dy, double *db);
+
+/* ---- pooling (pool.c) -------------------------------------------------------- */
+/*
+ * Geometry of one 2-D pooling (a 1-D one has in_h = out_h = kernel_h = 1).
+ * "in" is the larger plane (the pooling input, its gradient, the unpooled
+ * output), "out" the pooled one.  Window (oh, ow) covers input rows
+ * oh * stride_h - pad_top + i * dilation_h (i < kernel_h) and the matching
+ * columns; cells outside the input are padding: they never win a max and
+ * count in an average's divisor only with count_include_pad, up to
+ * pad_bottom / pad_right (which matter for nothing else).  out_h / out_w are
+ * the caller's (Python applies PyTorch's size rule).  Adaptive functions
+ * ignore kernel, stride, dilation and padding: window o spans
+ * [floor(o * in / out), ceil((o + 1) * in / out)).
+ *
+ * Arrays are dense in their layout (FC_LAYOUT_*): (batch, channels, h, w) for
+ * NCHW, (batch, h, w, channels) for NHWC, except the forward input x, which
+ * may be any view: x_strides holds its element strides in the order
+ * (batch, channels, h, w) (NULL: dense), with unit stride along w (NCHW) or
+ * the channels (NHWC).  Every output is fully overwritten.  Indices are int64
+ * positions ih * in_w + iw within a plane, in the layout of the pooled array;
+ * an index outside the plane makes backward and unpooling return FC_EINVAL.
+ * Results are bitwise identical for any thread count.
+ */
+typedef struct {
+    ptrdiff_t batch, channels;
+    ptrdiff_t in_h, in_w;
+    ptrdiff_t out_h, out_w;
+    ptrdiff_t kernel_h, kernel_w;
+    ptrdiff_t stride_h, stride_w;
+    ptrdiff_t dilation_h, dilation_w;
+    ptrdiff_t pad_top, pad_bottom, pad_left, pad_right;
+    int layout;       /* FC_LAYOUT_* */
+} fc_pool_geom;
+
+/* y = max over each window (NaN wins, as in PyTorch); indices may be NULL. */
+int fc_max_pool2d_f32(const fc_pool_geom *g, const float *x, const ptrdiff_t *x_strides,
+                      float *y, int64_t *indices);
+int fc_max_pool2d_f64(const fc_pool_geom *g, const double *x, const ptrdiff_t *x_strides,
+                      double *y, int64_t *indices);
+/* y = sum over each window / divisor: divisor_override when non-zero, else the
+ * window's size with (count_include_pad) or without its padded cells. */
+int fc_avg_pool2d_f32(const fc_pool_geom *g, const float *x, const ptrdiff_t *x_strides,
+                      float *y, int count_include_pad, ptrdiff_t divisor_override);
+int fc_avg_pool2d_f64(const fc_pool_geom *g, const double *x, const ptrdiff_t *x_strides,
+                      double *y, int count_include_pad, ptrdiff_t divisor_override);
+int fc_adaptive_max_pool2d_f32(const fc_pool_geom *g, const float *x, const ptrdiff_t *x_strides,
+                               float *y, int64_t *indices);
+int fc_adaptive_max_pool2d_f64(const fc_pool_geom *g, const double *x, const ptrdiff_t *x_strides,
+                               double *y, int64_t *indices);
+int fc_adaptive_avg_pool2d_f32(const fc_pool_geom *g, const float *x, const ptrdiff_t *x_strides,
+                               float *y);
+int fc_adaptive_avg_pool2d_f64(const fc_pool_geom *g, const double *x, const ptrdiff_t *x_strides,
+                               double *y);
+/* Stochastic pooling of non-negative x (no padding, no dilation).  training:
+ * each window outputs one of its values, drawn with probability a_i / sum(a)
+ * from a counter-based hash of (seed, the output's NCHW position), so any
+ * thread count and either layout give the same draws; an all-zero window
+ * outputs 0 (and its first cell).  Otherwise sum(a^2) / sum(a). */
+int fc_stochastic_pool2d_f32(const fc_pool_geom *g, const float *x, const ptrdiff_t *x_strides,
+                             float *y, int64_t *indices, uint64_t seed, int training);
+int fc_stochastic_pool2d_f64(const fc_pool_geom *g, const double *x, const ptrdiff_t *x_strides,
+                             double *y, int64_t *indices, uint64_t seed, int training);
+/* grad_in = 0, then grad_in[plane][indices] += grad_out (max, adaptive max and
+ * stochastic pooling). */
+int fc_max_pool2d_backward_f32(const fc_pool_geom *g, const float *grad_out,
+                               const int64_t *indices, float *grad_in);
+int fc_max_pool2d_backward_f64(const fc_pool_geom *g, const double *grad_out,
+                               const int64_t *indices, double *grad_in);
+/* grad_in = each grad_out / its divisor spread over its window (no dilation). */
+int fc_avg_pool2d_backward_f32(const fc_pool_geom *g, const float *grad_out, float *grad_in,
+                               int count_include_pad, ptrdiff_t divisor_override);
+int fc_avg_pool2d_backward_f64(const fc_pool_geom *g, const double *grad_out, double *grad_in,
+                               int count_include_pad, ptrdiff_t divisor_override);
+int fc_adaptive_avg_pool2d_backward_f32(const fc_pool_geom *g, const float *grad_out, float *grad_in);
+int fc_adaptive_avg_pool2d_backward_f64(const fc_pool_geom *g, const double *grad_out, double *grad_in);
+/* y (the "in" shape) = 0, then y[plane][indices] = x (the "out" shape); the
+ * last write to a cell wins, in row-major order. */
+int fc_max_unpool2d_f32(const fc_pool_geom *g, const float *x, const int64_t *indices, float *y);
+int fc_max_unpool2d_f64(const fc_pool_geom *g, const double *x, const int64_t *indices, double *y);
+/* y (the "in" shape): each cell the mean of x over the windows covering it,
+ * 0 where none does (no dilation). */
+int fc_avg_unpool2d_f32(const fc_pool_geom *g, const float *x, float *y);
+int fc_avg_unpool2d_f64(const fc_pool_geom *g, const double *x, double *y);
+
 #ifdef __cplusplus
 }
 #endif
