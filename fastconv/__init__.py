@@ -13,6 +13,20 @@ from ._config import config, show_config
 from ._dispatch import available_isas, get_isa, set_isa
 from ._threads import get_num_threads, set_num_threads, threads
 from .linalg import gemm
+from .conv import (
+    col2im,
+    conv1d,
+    conv1d_backward,
+    conv2d,
+    conv2d_backward,
+    conv_output_shape,
+    conv_output_size,
+    conv_transpose1d,
+    conv_transpose1d_backward,
+    conv_transpose2d,
+    conv_transpose2d_backward,
+    im2col,
+)
 
 _dispatch._apply_environment()
 
@@ -27,4 +41,18 @@ __all__ = [
     "set_num_threads",
     "show_config",
     "threads",
+]
+__all__ += [
+    "col2im",
+    "conv1d",
+    "conv1d_backward",
+    "conv2d",
+    "conv2d_backward",
+    "conv_output_shape",
+    "conv_output_size",
+    "conv_transpose1d",
+    "conv_transpose1d_backward",
+    "conv_transpose2d",
+    "conv_transpose2d_backward",
+    "im2col",
 ]

@@ -1,0 +1,894 @@
+/*
+ * conv_impl.h -- convolution drivers for one element type, included by
+ * conv.c once per type with FT (the type), FSUF (_f32 / _f64), FC_CONV_BL
+ * (the kernel-table blocking field: s or d) and FC_CONV_UK (the micro-kernel
+ * field: sgemm or dgemm) defined.
+ *
+ * Forward convolution is an implicit GEMM on the project's micro-kernels:
+ *   NCHW  Y_g[Kg x P] = W_g[Kg x Ktot] . col_g[Ktot x P]    weights are A
+ *   NHWC  Y_g[P x Kg] = col_g[P x Ktot] . W_g^T[Ktot x Kg]  weights are B
+ * (P output pixels, Ktot = Cg * kh * kw).  The weights are packed once per
+ * call; the im2col matrix never exists: its micro-panels are gathered from
+ * the image straight into the packed layout the micro-kernel reads, one
+ * cache-sized block at a time.  Work items are (image, group, block of
+ * pixels, block of output channels): every output element belongs to exactly
+ * one item and is summed in the same order (kc blocks, then the kernel's
+ * order) whatever thread runs it, so results are bitwise identical for any
+ * thread count, and the workspace is a few cache-sized blocks per thread.
+ */
+#define FC_CAT_(a, b) a##b
+#define FC_CAT(a, b) FC_CAT_(a, b)
+#define FN(name) FC_CAT(name, FSUF)
+
+typedef void (*FN(ukernel_t))(ptrdiff_t, const FT *, const FT *, FT *, ptrdiff_t, int);
+
+/* ---- packing helpers ---------------------------------------------------- */
+
+/* Store `len` values src[0], src[st], ... at positions jj.. of one k row of a
+ * sequence of NR-wide micro-panels (bk: the row in panel 0; pstride: the
+ * distance between panels). */
+static inline void FN(put_run)(FT *bk, ptrdiff_t pstride, int NR, ptrdiff_t jj,
+                               ptrdiff_t len, const FT *src, ptrdiff_t st)
+{
+    while (len > 0) {
+        const ptrdiff_t lane = jj % NR, take = FC_MIN((ptrdiff_t)NR - lane, len);
+        FT *d = bk + (jj / NR) * pstride + lane;
+        if (st == 1)
+            for (ptrdiff_t t = 0; t < take; ++t) d[t] = src[t];
+        else
+            for (ptrdiff_t t = 0; t < take; ++t) d[t] = src[t * st];
+        src += take * st;
+        jj += take;
+        len -= take;
+    }
+}
+
+static inline void FN(put_zero)(FT *bk, ptrdiff_t pstride, int NR, ptrdiff_t jj, ptrdiff_t len)
+{
+    while (len > 0) {
+        const ptrdiff_t lane = jj % NR, take = FC_MIN((ptrdiff_t)NR - lane, len);
+        FT *d = bk + (jj / NR) * pstride + lane;
+        for (ptrdiff_t t = 0; t < take; ++t) d[t] = 0;
+        jj += take;
+        len -= take;
+    }
+}
+
+/* NCHW: the B micro-panels (kcb x NR, NR values per k) of the implicit im2col
+ * matrix of one image and group (x: its first channel): rows k in
+ * [pc, pc + kcb) ordered (c, r, s), columns the output pixels [j0, j0 + nb).
+ * Each k row is a shifted copy of input rows: walk the output rows the pixel
+ * block covers and copy the part whose taps fall inside the image. */
+static void FN(pack_b_nchw)(const fc_conv_geom *g, const FT *x, ptrdiff_t pc, ptrdiff_t kcb,
+                            ptrdiff_t j0, ptrdiff_t nb, int NR, FT *bp)
+{
+    const ptrdiff_t H = g->in_h, W = g->in_w, OW = g->out_w;
+    const ptrdiff_t KH = g->kernel_h, KW = g->kernel_w;
+    const ptrdiff_t sh = g->stride_h, sw = g->stride_w, dh = g->dilation_h, dw = g->dilation_w;
+    const ptrdiff_t pt = g->pad_top, pl = g->pad_left;
+    const ptrdiff_t pstride = kcb * NR;
+    const ptrdiff_t nb_pad = (nb + NR - 1) / NR * NR;
+    ptrdiff_t s = pc % KW, r = (pc / KW) % KH, c = pc / (KW * KH);
+
+    for (ptrdiff_t p = 0; p < kcb; ++p) {
+        const ptrdiff_t off_w = s * dw - pl;
+        ptrdiff_t lo, hi;
+        fc_valid_range(OW, W, sw, off_w, &lo, &hi);
+        const FT *xc = x + c * H * W;
+        FT *bk = bp + p * NR;
+        ptrdiff_t jj = 0, oh = j0 / OW, ow0 = j0 % OW;
+        while (jj < nb) {                       /* one output row at a time */
+            const ptrdiff_t len = FC_MIN(OW - ow0, nb - jj);
+            const ptrdiff_t ih = oh * sh - pt + r * dh;
+            const ptrdiff_t a = FC_MAX(ow0, lo), b = FC_MIN(ow0 + len, hi);
+            if (ih < 0 || ih >= H || a >= b) {
+                FN(put_zero)(bk, pstride, NR, jj, len);
+            } else {
+                const FT *xr = xc + ih * W + off_w;
+                FN(put_zero)(bk, pstride, NR, jj, a - ow0);
+                FN(put_run)(bk, pstride, NR, jj + a - ow0, b - a, xr + a * sw, sw);
+                FN(put_zero)(bk, pstride, NR, jj + b - ow0, ow0 + len - b);
+            }
+            jj += len;
+            ++oh;
+            ow0 = 0;
+        }
+        FN(put_zero)(bk, pstride, NR, nb, nb_pad - nb);
+        if (++s == KW) {                        /* next k row: (c, r, s) odometer */
+            s = 0;
+            if (++r == KH) {
+                r = 0;
+                ++c;
+            }
+        }
+    }
+}
+
+/* NHWC: the A micro-panels (kcb x MR, MR values per k) of the implicit im2col
+ * matrix of one image and group (x: the image, at the group's first channel):
+ * rows the output pixels [i0, i0 + mb), columns k in [pc, pc + kcb) ordered
+ * (r, s, c).  tab holds 4 * kcb offsets computed once per block so that a
+ * pixel whose whole window is inside the image costs one load per value. */
+static void FN(pack_a_nhwc)(const fc_conv_geom *g, const FT *x, ptrdiff_t pc, ptrdiff_t kcb,
+                            ptrdiff_t i0, ptrdiff_t mb, int MR, FT *ap, ptrdiff_t *tab)
+{
+    const ptrdiff_t H = g->in_h, W = g->in_w, OW = g->out_w, C = g->in_channels;
+    const ptrdiff_t Cg = C / g->groups, KW = g->kernel_w;
+    const ptrdiff_t sh = g->stride_h, sw = g->stride_w, dh = g->dilation_h, dw = g->dilation_w;
+    const ptrdiff_t pt = g->pad_top, pl = g->pad_left;
+    ptrdiff_t *tr = tab, *ts = tab + kcb, *tc = tab + 2 * kcb, *toff = tab + 3 * kcb;
+    ptrdiff_t rmax = 0, smax = 0;
+    {
+        ptrdiff_t c = pc % Cg, rs = pc / Cg;
+        ptrdiff_t s = rs % KW, r = rs / KW;
+        for (ptrdiff_t p = 0; p < kcb; ++p) {
+            tr[p] = r * dh;
+            ts[p] = s * dw;
+            tc[p] = c;
+            toff[p] = (r * dh * W + s * dw) * C + c;
+            rmax = FC_MAX(rmax, tr[p]);
+            smax = FC_MAX(smax, ts[p]);
+            if (++c == Cg) {
+                c = 0;
+                if (++s == KW) {
+                    s = 0;
+                    ++r;
+                }
+            }
+        }
+    }
+    const ptrdiff_t mb_pad = (mb + MR - 1) / MR * MR;
+    for (ptrdiff_t i = 0; i < mb_pad; ++i) {
+        FT *d = ap + (i / MR) * kcb * MR + i % MR;
+        if (i >= mb) {
+            for (ptrdiff_t p = 0; p < kcb; ++p) d[p * MR] = 0;
+            continue;
+        }
+        const ptrdiff_t j = i0 + i, oh = j / OW, ow = j % OW;
+        const ptrdiff_t ih0 = oh * sh - pt, iw0 = ow * sw - pl;
+        if (ih0 >= 0 && ih0 + rmax < H && iw0 >= 0 && iw0 + smax < W) {
+            const FT *base = x + (ih0 * W + iw0) * C;
+            for (ptrdiff_t p = 0; p < kcb; ++p) d[p * MR] = base[toff[p]];
+        } else {
+            for (ptrdiff_t p = 0; p < kcb; ++p) {
+                const ptrdiff_t ih = ih0 + tr[p], iw = iw0 + ts[p];
+                d[p * MR] = (ih >= 0 && ih < H && iw >= 0 && iw < W) ? x[(ih * W + iw) * C + tc[p]] : 0;
+            }
+        }
+    }
+}
+
+/* ---- the implicit-GEMM drivers ------------------------------------------ */
+
+#define FC_CONV_KC 256    /* depth of a packed block: a kc x nr B micro-panel fills half of L1 */
+
+/* C tile update from the micro-kernel: full tiles go straight to C; edge tiles
+ * through a scratch tile so only the valid part is touched (C += T has the
+ * same rounding as the kernel's own accumulate, so the two paths agree). */
+static inline void FN(tile)(FN(ukernel_t) uk, ptrdiff_t kcb, const FT *ap, const FT *bp, FT *c,
+                            ptrdiff_t ldc, int acc, ptrdiff_t mr_eff, ptrdiff_t nr_eff,
+                            int MR, int NR, FT *scratch)
+{
+    if (mr_eff == MR && nr_eff == NR) {
+        uk(kcb, ap, bp, c, ldc, acc);
+        return;
+    }
+    uk(kcb, ap, bp, scratch, NR, 0);
+    for (ptrdiff_t i = 0; i < mr_eff; ++i) {
+        FT *cr = c + i * ldc;
+        const FT *tr = scratch + i * NR;
+        if (acc)
+            for (ptrdiff_t j = 0; j < nr_eff; ++j) cr[j] += tr[j];
+        else
+            for (ptrdiff_t j = 0; j < nr_eff; ++j) cr[j] = tr[j];
+    }
+}
+
+/* Split `panels` into chunks so that items * chunks reaches a few per thread. */
+static ptrdiff_t FN(chunk_panels)(ptrdiff_t panels, ptrdiff_t items, int nt)
+{
+    ptrdiff_t chunks = 1;
+    while (items * chunks < 3 * (ptrdiff_t)nt && chunks * 2 <= panels) chunks *= 2;
+    return (panels + chunks - 1) / chunks;
+}
+
+static ptrdiff_t FN(round_up)(ptrdiff_t a, ptrdiff_t b) { return (a + b - 1) / b * b; }
+
+static int FN(conv_fwd_gemm_nchw)(const fc_conv_geom *g, const FT *x, const FT *w,
+                                  const FT *bias, FT *y, int nt)
+{
+    const fc_kernel_table *kt = fc_kernels();
+    const FN(ukernel_t) uk = kt->FC_CONV_UK;
+    const int MR = kt->FC_CONV_BL.mr, NR = kt->FC_CONV_BL.nr;
+    const ptrdiff_t N = g->batch, G = g->groups, C = g->in_channels, K = g->out_channels;
+    const ptrdiff_t Cg = C / G, Kg = K / G, HW = g->in_h * g->in_w;
+    const ptrdiff_t P = g->out_h * g->out_w, Ktot = Cg * g->kernel_h * g->kernel_w;
+    const ptrdiff_t KC = FC_CONV_KC, Kg_pad = FN(round_up)(Kg, MR);
+
+    /* pixel blocks of about 128 KiB of packed B per kc block (L2), in whole micro-panels */
+    ptrdiff_t nb_target = FC_MAX((ptrdiff_t)NR, (ptrdiff_t)(131072 / (KC * sizeof(FT))) / NR * NR);
+    ptrdiff_t nblk = (P + nb_target - 1) / nb_target;
+    const ptrdiff_t NB = FN(round_up)((P + nblk - 1) / nblk, NR);
+    nblk = (P + NB - 1) / NB;
+    const ptrdiff_t mpanels = Kg_pad / MR;
+    const ptrdiff_t mchunk = FN(chunk_panels)(mpanels, N * G * nblk, nt);
+    const ptrdiff_t msplit = (mpanels + mchunk - 1) / mchunk;
+    const ptrdiff_t items = N * G * nblk * msplit;
+
+    size_t wsz, bsz, tsz, total;
+    const size_t al = FC_ALIGN / sizeof(FT);
+    if (fc_size_mul3((size_t)G, (size_t)Kg_pad, (size_t)Ktot, &wsz) ||
+        fc_size_mul3((size_t)FC_MIN(KC, Ktot), (size_t)NB, 1, &bsz))
+        return FC_EOVERFLOW;
+    wsz = (wsz + al - 1) / al * al;
+    bsz = (bsz + al - 1) / al * al;
+    tsz = ((size_t)MR * NR + al - 1) / al * al;
+    if (fc_size_mul3(bsz + tsz, (size_t)nt, 1, &total) || total > SIZE_MAX - wsz ||
+        fc_size_mul3(total + wsz, sizeof(FT), 1, &total))
+        return FC_EOVERFLOW;
+    FT *ws = (FT *)fc_aligned_alloc(total);
+    if (!ws) return FC_ENOMEM;
+    FT *const wpack = ws;
+
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+#ifdef _OPENMP
+        const int tid = omp_get_thread_num();
+#else
+        const int tid = 0;
+#endif
+        FT *const bpack = ws + wsz + (size_t)tid * (bsz + tsz);
+        FT *const scratch = bpack + bsz;
+
+        /* pack the weights: per group, per kc block, MR-row panels (kc x MR) */
+#pragma omp for schedule(static)
+        for (ptrdiff_t gp = 0; gp < G * mpanels; ++gp) {
+            const ptrdiff_t gi = gp / mpanels, ip = gp % mpanels;
+            for (ptrdiff_t pc = 0; pc < Ktot; pc += KC) {
+                const ptrdiff_t kcb = FC_MIN(KC, Ktot - pc);
+                FT *dst = wpack + gi * Kg_pad * Ktot + pc * Kg_pad + ip * MR * kcb;
+                for (ptrdiff_t i = 0; i < MR; ++i) {
+                    const ptrdiff_t row = ip * MR + i;
+                    if (row < Kg) {
+                        const FT *src = w + (gi * Kg + row) * Ktot + pc;
+                        for (ptrdiff_t p = 0; p < kcb; ++p) dst[p * MR + i] = src[p];
+                    } else {
+                        for (ptrdiff_t p = 0; p < kcb; ++p) dst[p * MR + i] = 0;
+                    }
+                }
+            }
+        }
+        /* (implicit barrier: the packed weights are complete) */
+
+#pragma omp for schedule(dynamic, 1)
+        for (ptrdiff_t it = 0; it < items; ++it) {
+            ptrdiff_t rest = it;
+            const ptrdiff_t mb = rest % msplit; rest /= msplit;
+            const ptrdiff_t jb = rest % nblk; rest /= nblk;
+            const ptrdiff_t gi = rest % G;
+            const ptrdiff_t n = rest / G;
+            const ptrdiff_t j0 = jb * NB, nb = FC_MIN(NB, P - j0);
+            const ptrdiff_t ip0 = mb * mchunk, ip1 = FC_MIN(mpanels, ip0 + mchunk);
+            const FT *xg = x + (n * C + gi * Cg) * HW;
+            FT *yg = y + (n * K + gi * Kg) * P;
+
+            for (ptrdiff_t pc = 0; pc < Ktot; pc += KC) {               /* k blocks */
+                const ptrdiff_t kcb = FC_MIN(KC, Ktot - pc);
+                FN(pack_b_nchw)(g, xg, pc, kcb, j0, nb, NR, bpack);      /* implicit im2col */
+                const FT *wp = wpack + gi * Kg_pad * Ktot + pc * Kg_pad;
+                for (ptrdiff_t ip = ip0; ip < ip1; ++ip) {              /* MR output channels */
+                    const ptrdiff_t mr_eff = FC_MIN((ptrdiff_t)MR, Kg - ip * MR);
+                    const FT *ap = wp + ip * MR * kcb;
+                    for (ptrdiff_t jp = 0; jp * NR < nb; ++jp) {        /* NR pixels */
+                        const ptrdiff_t nr_eff = FC_MIN((ptrdiff_t)NR, nb - jp * NR);
+                        FN(tile)(uk, kcb, ap, bpack + jp * NR * kcb,
+                                 yg + ip * MR * P + j0 + jp * NR, P, pc > 0,
+                                 mr_eff, nr_eff, MR, NR, scratch);
+                    }
+                }
+            }
+            if (bias) {
+                for (ptrdiff_t row = ip0 * MR; row < FC_MIN(Kg, ip1 * MR); ++row) {
+                    const FT b = bias[gi * Kg + row];
+                    FT *yr = yg + row * P + j0;
+                    for (ptrdiff_t j = 0; j < nb; ++j) yr[j] += b;
+                }
+            }
+        }
+    }
+    fc_aligned_free(ws);
+    return FC_OK;
+}
+
+static int FN(conv_fwd_gemm_nhwc)(const fc_conv_geom *g, const FT *x, const FT *w,
+                                  const FT *bias, FT *y, int nt)
+{
+    const fc_kernel_table *kt = fc_kernels();
+    const FN(ukernel_t) uk = kt->FC_CONV_UK;
+    const int MR = kt->FC_CONV_BL.mr, NR = kt->FC_CONV_BL.nr;
+    const ptrdiff_t N = g->batch, G = g->groups, C = g->in_channels, K = g->out_channels;
+    const ptrdiff_t Cg = C / G, Kg = K / G, HWC = g->in_h * g->in_w * C;
+    const ptrdiff_t KH = g->kernel_h, KW = g->kernel_w;
+    const ptrdiff_t P = g->out_h * g->out_w, Ktot = Cg * KH * KW;
+    const ptrdiff_t KC = FC_CONV_KC, Kg_pad = FN(round_up)(Kg, NR);
+
+    /* pixel blocks: an A block of about 144 KiB per kc block (L2), whole MR panels */
+    ptrdiff_t mb_target = FC_MAX((ptrdiff_t)MR, (ptrdiff_t)(147456 / (KC * sizeof(FT))) / MR * MR);
+    ptrdiff_t mblk = (P + mb_target - 1) / mb_target;
+    const ptrdiff_t MB = FN(round_up)((P + mblk - 1) / mblk, MR);
+    mblk = (P + MB - 1) / MB;
+    const ptrdiff_t npanels = Kg_pad / NR;
+    const ptrdiff_t nchunk = FN(chunk_panels)(npanels, N * G * mblk, nt);
+    const ptrdiff_t nsplit = (npanels + nchunk - 1) / nchunk;
+    const ptrdiff_t items = N * G * mblk * nsplit;
+
+    size_t wsz, asz, tsz, tabsz, total;
+    const size_t al = FC_ALIGN / sizeof(FT);
+    if (fc_size_mul3((size_t)G, (size_t)Kg_pad, (size_t)Ktot, &wsz) ||
+        fc_size_mul3((size_t)FC_MIN(KC, Ktot), (size_t)MB, 1, &asz))
+        return FC_EOVERFLOW;
+    wsz = (wsz + al - 1) / al * al;
+    asz = (asz + al - 1) / al * al;
+    tsz = ((size_t)MR * NR + al - 1) / al * al;
+    tabsz = ((size_t)4 * KC * sizeof(ptrdiff_t) + FC_ALIGN - 1) / FC_ALIGN * FC_ALIGN / sizeof(FT);
+    if (fc_size_mul3(asz + tsz + tabsz, (size_t)nt, 1, &total) || total > SIZE_MAX - wsz ||
+        fc_size_mul3(total + wsz, sizeof(FT), 1, &total))
+        return FC_EOVERFLOW;
+    FT *ws = (FT *)fc_aligned_alloc(total);
+    if (!ws) return FC_ENOMEM;
+    FT *const wpack = ws;
+
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+#ifdef _OPENMP
+        const int tid = omp_get_thread_num();
+#else
+        const int tid = 0;
+#endif
+        FT *const apack = ws + wsz + (size_t)tid * (asz + tsz + tabsz);
+        FT *const scratch = apack + asz;
+        ptrdiff_t *const tab = (ptrdiff_t *)(scratch + tsz);
+
+        /* pack the weights as B: per group, per kc block, NR-column panels
+         * (kc x NR); B(k, j) = w[j][c][r][s] with k = (r, s, c) */
+#pragma omp for schedule(static)
+        for (ptrdiff_t gp = 0; gp < G * npanels; ++gp) {
+            const ptrdiff_t gi = gp / npanels, jp = gp % npanels;
+            ptrdiff_t c = 0, s = 0, r = 0;
+            for (ptrdiff_t pc = 0; pc < Ktot; pc += KC) {
+                const ptrdiff_t kcb = FC_MIN(KC, Ktot - pc);
+                FT *dst = wpack + gi * Kg_pad * Ktot + pc * Kg_pad + jp * NR * kcb;
+                for (ptrdiff_t p = 0; p < kcb; ++p) {
+                    const ptrdiff_t idx = (c * KH + r) * KW + s;
+                    for (ptrdiff_t j = 0; j < NR; ++j) {
+                        const ptrdiff_t col = jp * NR + j;
+                        dst[p * NR + j] = col < Kg ? w[(gi * Kg + col) * Ktot + idx] : 0;
+                    }
+                    if (++c == Cg) {
+                        c = 0;
+                        if (++s == KW) {
+                            s = 0;
+                            ++r;
+                        }
+                    }
+                }
+            }
+        }
+        /* (implicit barrier: the packed weights are complete) */
+
+#pragma omp for schedule(dynamic, 1)
+        for (ptrdiff_t it = 0; it < items; ++it) {
+            ptrdiff_t rest = it;
+            const ptrdiff_t nbk = rest % nsplit; rest /= nsplit;
+            const ptrdiff_t ib = rest % mblk; rest /= mblk;
+            const ptrdiff_t gi = rest % G;
+            const ptrdiff_t n = rest / G;
+            const ptrdiff_t i0 = ib * MB, mb = FC_MIN(MB, P - i0);
+            const ptrdiff_t jp0 = nbk * nchunk, jp1 = FC_MIN(npanels, jp0 + nchunk);
+            const FT *xg = x + n * HWC + gi * Cg;
+            FT *yg = y + (n * P + i0) * K + gi * Kg;
+
+            for (ptrdiff_t pc = 0; pc < Ktot; pc += KC) {               /* k blocks */
+                const ptrdiff_t kcb = FC_MIN(KC, Ktot - pc);
+                FN(pack_a_nhwc)(g, xg, pc, kcb, i0, mb, MR, apack, tab);  /* implicit im2col */
+                const FT *wp = wpack + gi * Kg_pad * Ktot + pc * Kg_pad;
+                for (ptrdiff_t jp = jp0; jp < jp1; ++jp) {              /* NR output channels */
+                    const ptrdiff_t nr_eff = FC_MIN((ptrdiff_t)NR, Kg - jp * NR);
+                    const FT *bp = wp + jp * NR * kcb;
+                    for (ptrdiff_t ip = 0; ip * MR < mb; ++ip) {        /* MR pixels */
+                        const ptrdiff_t mr_eff = FC_MIN((ptrdiff_t)MR, mb - ip * MR);
+                        FN(tile)(uk, kcb, apack + ip * MR * kcb, bp,
+                                 yg + ip * MR * K + jp * NR, K, pc > 0,
+                                 mr_eff, nr_eff, MR, NR, scratch);
+                    }
+                }
+            }
+            if (bias) {
+                const ptrdiff_t c0 = jp0 * NR, c1 = FC_MIN(Kg, jp1 * NR);
+                const FT *bg = bias + gi * Kg;
+                for (ptrdiff_t i = 0; i < mb; ++i) {
+                    FT *yr = yg + i * K;
+                    for (ptrdiff_t j = c0; j < c1; ++j) yr[j] += bg[j];
+                }
+            }
+        }
+    }
+    fc_aligned_free(ws);
+    return FC_OK;
+}
+
+/* ---- depthwise: direct loops (in_channels / groups == 1) --------------- */
+/*
+ * Output channel k reads input channel k / M (M = out_channels / in_channels,
+ * the channel multiplier).  Every output is bias, then the taps added in
+ * (r, s) order, in both the portable loops and the SIMD kernels.
+ */
+
+/* One NCHW output plane: yp = bias + sum over taps of w[r][s] * shifted xp. */
+static void FN(dw_plane_nchw)(const fc_conv_geom *g, const FT *xp, const FT *wk, FT b, FT *yp)
+{
+    const ptrdiff_t H = g->in_h, W = g->in_w, OH = g->out_h, OW = g->out_w;
+    const ptrdiff_t KH = g->kernel_h, KW = g->kernel_w;
+    const ptrdiff_t sh = g->stride_h, sw = g->stride_w, dh = g->dilation_h, dw = g->dilation_w;
+    const ptrdiff_t pt = g->pad_top, pl = g->pad_left;
+    for (ptrdiff_t oh = 0; oh < OH; ++oh) {
+        FT *yr = yp + oh * OW;
+        for (ptrdiff_t ow = 0; ow < OW; ++ow) yr[ow] = b;
+        for (ptrdiff_t r = 0; r < KH; ++r) {
+            const ptrdiff_t ih = oh * sh - pt + r * dh;
+            if (ih < 0 || ih >= H) continue;
+            const FT *xr = xp + ih * W;
+            for (ptrdiff_t s = 0; s < KW; ++s) {
+                const ptrdiff_t off = s * dw - pl;
+                ptrdiff_t lo, hi;
+                fc_valid_range(OW, W, sw, off, &lo, &hi);
+                const FT wv = wk[r * KW + s];
+                const FT *xo = xr + off;
+                if (sw == 1)
+                    for (ptrdiff_t ow = lo; ow < hi; ++ow) yr[ow] += wv * xo[ow];
+                else
+                    for (ptrdiff_t ow = lo; ow < hi; ++ow) yr[ow] += wv * xo[ow * sw];
+            }
+        }
+    }
+}
+
+/* One NHWC output row (oh) of image x: wt holds the weights as
+ * [kernel_h * kernel_w][out_channels]. */
+static void FN(dw_row_nhwc)(const fc_conv_geom *g, const FT *x, const FT *wt, const FT *bias,
+                            ptrdiff_t oh, FT *yrow)
+{
+    const ptrdiff_t H = g->in_h, W = g->in_w, OW = g->out_w, C = g->in_channels, K = g->out_channels;
+    const ptrdiff_t KH = g->kernel_h, KW = g->kernel_w, M = K / C;
+    const ptrdiff_t sh = g->stride_h, sw = g->stride_w, dh = g->dilation_h, dw = g->dilation_w;
+    const ptrdiff_t pt = g->pad_top, pl = g->pad_left;
+    for (ptrdiff_t ow = 0; ow < OW; ++ow) {
+        FT *yp = yrow + ow * K;
+        if (bias)
+            for (ptrdiff_t k = 0; k < K; ++k) yp[k] = bias[k];
+        else
+            for (ptrdiff_t k = 0; k < K; ++k) yp[k] = 0;
+        for (ptrdiff_t r = 0; r < KH; ++r) {
+            const ptrdiff_t ih = oh * sh - pt + r * dh;
+            if (ih < 0 || ih >= H) continue;
+            for (ptrdiff_t s = 0; s < KW; ++s) {
+                const ptrdiff_t iw = ow * sw - pl + s * dw;
+                if (iw < 0 || iw >= W) continue;
+                const FT *xp = x + (ih * W + iw) * C;
+                const FT *wr = wt + (r * KW + s) * K;
+                if (M == 1)
+                    for (ptrdiff_t k = 0; k < K; ++k) yp[k] += wr[k] * xp[k];
+                else
+                    for (ptrdiff_t k = 0; k < K; ++k) yp[k] += wr[k] * xp[k / M];
+            }
+        }
+    }
+}
+
+static int FN(conv_fwd_depthwise)(const fc_conv_geom *g, const FT *x, const FT *w,
+                                  const FT *bias, FT *y, int nt)
+{
+    const ptrdiff_t N = g->batch, C = g->in_channels, K = g->out_channels, M = K / C;
+    const ptrdiff_t HW = g->in_h * g->in_w, P = g->out_h * g->out_w;
+    const ptrdiff_t T = g->kernel_h * g->kernel_w;
+#if FC_CONV_IS_F32 && defined(FC_HAVE_X86_KERNELS)
+    const int simd = fc_isa_active() >= FC_ISA_AVX2;
+#else
+    const int simd = 0;
+#endif
+    if (g->layout == FC_LAYOUT_NCHW) {
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+        for (ptrdiff_t task = 0; task < N * K; ++task) {          /* one output plane */
+            const ptrdiff_t n = task / K, k = task % K;
+            const FT *xp = x + (n * C + k / M) * HW;
+            const FT b = bias ? bias[k] : 0;
+            FT *yp = y + task * P;
+#if FC_CONV_IS_F32 && defined(FC_HAVE_X86_KERNELS)
+            if (simd && fc_dwconv_plane_nchw_avx2_f32(g, xp, w + k * T, b, yp)) continue;
+#endif
+            (void)simd;
+            FN(dw_plane_nchw)(g, xp, w + k * T, b, yp);
+        }
+        return FC_OK;
+    }
+    /* NHWC: the weights transposed to [tap][channel] so a pixel's channels
+     * meet their weights contiguously */
+    size_t bytes;
+    if (fc_size_mul3((size_t)T, (size_t)K, sizeof(FT), &bytes)) return FC_EOVERFLOW;
+    FT *wt = (FT *)fc_aligned_alloc(bytes);
+    if (!wt) return FC_ENOMEM;
+    for (ptrdiff_t k = 0; k < K; ++k)
+        for (ptrdiff_t t = 0; t < T; ++t) wt[t * K + k] = w[k * T + t];
+    const ptrdiff_t OH = g->out_h;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (ptrdiff_t task = 0; task < N * OH; ++task) {             /* one output row */
+        const ptrdiff_t n = task / OH, oh = task % OH;
+        FT *yrow = y + task * g->out_w * K;
+#if FC_CONV_IS_F32 && defined(FC_HAVE_X86_KERNELS)
+        if (simd && M == 1 && fc_dwconv_row_nhwc_avx2_f32(g, x + n * HW * C, wt, bias, oh, yrow)) continue;
+#endif
+        FN(dw_row_nhwc)(g, x + n * HW * C, wt, bias, oh, yrow);
+    }
+    fc_aligned_free(wt);
+    return FC_OK;
+}
+
+/* ---- forward entry point ------------------------------------------------ */
+
+int FN(fc_conv2d_forward)(const fc_conv_geom *g, const FT *x, const FT *w, const FT *bias, FT *y)
+{
+    int st = fc_conv_geom_check(g);
+    if (st) return st;
+    if (!x || !w || !y) return FC_EINVAL;
+    if (g->batch == 0) return FC_OK;
+    const int nt = fc_resolve_threads(0);
+    const int depthwise = g->in_channels == g->groups;
+    switch (g->algorithm) {
+    case FC_CONV_DIRECT:
+        if (!depthwise) return FC_EINVAL;
+        return FN(conv_fwd_depthwise)(g, x, w, bias, y, nt);
+    case FC_CONV_WINOGRAD:
+        return FC_EUNSUPPORTED;
+    case FC_CONV_AUTO:
+        if (depthwise) return FN(conv_fwd_depthwise)(g, x, w, bias, y, nt);
+        /* fall through */
+    default:
+        if (g->layout == FC_LAYOUT_NCHW) return FN(conv_fwd_gemm_nchw)(g, x, w, bias, y, nt);
+        return FN(conv_fwd_gemm_nhwc)(g, x, w, bias, y, nt);
+    }
+}
+
+/* ---- backward: input gradient -------------------------------------------- */
+
+/* Add bias[c] to every pixel of channel c of a batch in the layout. */
+static void FN(add_channel_bias)(const fc_conv_geom *g, ptrdiff_t channels, ptrdiff_t pixels,
+                                 const FT *bias, FT *z, int nt)
+{
+    const ptrdiff_t N = g->batch;
+    if (g->layout == FC_LAYOUT_NCHW) {
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+        for (ptrdiff_t t = 0; t < N * channels; ++t) {
+            const FT b = bias[t % channels];
+            FT *zp = z + t * pixels;
+            for (ptrdiff_t j = 0; j < pixels; ++j) zp[j] += b;
+        }
+    } else {
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+        for (ptrdiff_t t = 0; t < N * pixels; ++t) {
+            FT *zp = z + t * channels;
+            for (ptrdiff_t c = 0; c < channels; ++c) zp[c] += bias[c];
+        }
+    }
+}
+
+/* Depthwise input gradient (NCHW), direct: each task owns one input plane and
+ * scatters into it the taps of the output planes that read it, in a fixed
+ * order (multiplier, r, s, output row). */
+static void FN(dw_backward_input_nchw)(const fc_conv_geom *g, const FT *dy, const FT *w, FT *dx, int nt)
+{
+    const ptrdiff_t N = g->batch, C = g->in_channels, K = g->out_channels, M = K / C;
+    const ptrdiff_t H = g->in_h, W = g->in_w, OH = g->out_h, OW = g->out_w;
+    const ptrdiff_t KH = g->kernel_h, KW = g->kernel_w;
+    const ptrdiff_t sh = g->stride_h, sw = g->stride_w, dh = g->dilation_h, dw = g->dilation_w;
+    const ptrdiff_t pt = g->pad_top, pl = g->pad_left;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (ptrdiff_t task = 0; task < N * C; ++task) {
+        const ptrdiff_t n = task / C, c = task % C;
+        FT *xp = dx + task * H * W;
+        for (ptrdiff_t i = 0; i < H * W; ++i) xp[i] = 0;
+        for (ptrdiff_t m = 0; m < M; ++m) {
+            const ptrdiff_t k = c * M + m;
+            const FT *yp = dy + (n * K + k) * OH * OW;
+            const FT *wk = w + k * KH * KW;
+            for (ptrdiff_t r = 0; r < KH; ++r)
+                for (ptrdiff_t s = 0; s < KW; ++s) {
+                    const FT wv = wk[r * KW + s];
+                    const ptrdiff_t off = s * dw - pl;
+                    ptrdiff_t lo, hi;
+                    fc_valid_range(OW, W, sw, off, &lo, &hi);
+                    for (ptrdiff_t oh = 0; oh < OH; ++oh) {
+                        const ptrdiff_t ih = oh * sh - pt + r * dh;
+                        if (ih < 0 || ih >= H) continue;
+                        FT *xo = xp + ih * W + off;
+                        const FT *yr = yp + oh * OW;
+                        if (sw == 1)
+                            for (ptrdiff_t ow = lo; ow < hi; ++ow) xo[ow] += wv * yr[ow];
+                        else
+                            for (ptrdiff_t ow = lo; ow < hi; ++ow) xo[ow * sw] += wv * yr[ow];
+                    }
+                }
+        }
+    }
+}
+
+/* Stride 1: the input gradient is a forward convolution of dy with the
+ * weights flipped in space and transposed per group, padded by
+ * dilation * (k - 1) - pad.  Returns 1 when it applies (and ran, *status set). */
+static int FN(backward_input_as_conv)(const fc_conv_geom *g, const FT *dy, const FT *w,
+                                      const FT *bias, FT *dx, int *status)
+{
+    if (g->stride_h != 1 || g->stride_w != 1) return 0;
+    const ptrdiff_t KH = g->kernel_h, KW = g->kernel_w;
+    fc_conv_geom t = *g;
+    t.in_channels = g->out_channels;
+    t.out_channels = g->in_channels;
+    t.in_h = g->out_h;
+    t.in_w = g->out_w;
+    t.out_h = g->in_h;
+    t.out_w = g->in_w;
+    t.pad_top = g->dilation_h * (KH - 1) - g->pad_top;
+    t.pad_left = g->dilation_w * (KW - 1) - g->pad_left;
+    t.pad_bottom = t.out_h - t.in_h - t.pad_top + g->dilation_h * (KH - 1);
+    t.pad_right = t.out_w - t.in_w - t.pad_left + g->dilation_w * (KW - 1);
+    t.algorithm = FC_CONV_AUTO;
+    if (t.pad_top < 0 || t.pad_left < 0 || t.pad_bottom < 0 || t.pad_right < 0) return 0;
+    if (fc_conv_geom_check(&t) != FC_OK) return 0;
+
+    const ptrdiff_t G = g->groups, Kg = g->out_channels / G, Cg = g->in_channels / G;
+    const ptrdiff_t T = KH * KW;
+    size_t bytes;
+    if (fc_size_mul3((size_t)g->out_channels, (size_t)Cg * T, sizeof(FT), &bytes)) {
+        *status = FC_EOVERFLOW;
+        return 1;
+    }
+    FT *wf = (FT *)fc_aligned_alloc(bytes);
+    if (!wf) {
+        *status = FC_ENOMEM;
+        return 1;
+    }
+    /* wf[(gi*Cg + c)][ko][r][s] = w[(gi*Kg + ko)][c][KH-1-r][KW-1-s] */
+    for (ptrdiff_t gi = 0; gi < G; ++gi)
+        for (ptrdiff_t c = 0; c < Cg; ++c)
+            for (ptrdiff_t ko = 0; ko < Kg; ++ko) {
+                FT *d = wf + ((gi * Cg + c) * Kg + ko) * T;
+                const FT *src = w + ((gi * Kg + ko) * Cg + c) * T;
+                for (ptrdiff_t q = 0; q < T; ++q) d[q] = src[T - 1 - q];
+            }
+    *status = FN(fc_conv2d_forward)(&t, dy, wf, bias, dx);
+    fc_aligned_free(wf);
+    return 1;
+}
+
+int FN(fc_conv2d_backward_input)(const fc_conv_geom *g, const FT *dy, const FT *w,
+                                 const FT *bias, FT *dx)
+{
+    int st = fc_conv_geom_check(g);
+    if (st) return st;
+    if (!dy || !w || !dx) return FC_EINVAL;
+    if (g->batch == 0) return FC_OK;
+    const int nt = fc_resolve_threads(0);
+    if (FN(backward_input_as_conv)(g, dy, w, bias, dx, &st)) return st;
+
+    const ptrdiff_t N = g->batch, G = g->groups, C = g->in_channels, K = g->out_channels;
+    const ptrdiff_t Cg = C / G, Kg = K / G, HW = g->in_h * g->in_w;
+    const ptrdiff_t P = g->out_h * g->out_w, T = g->kernel_h * g->kernel_w, Ktot = Cg * T;
+    const int nchw = g->layout == FC_LAYOUT_NCHW;
+
+    if (Cg == 1 && nchw) {
+        FN(dw_backward_input_nchw)(g, dy, w, dx, nt);
+        if (bias) FN(add_channel_bias)(g, C, HW, bias, dx, nt);
+        return FC_OK;
+    }
+
+    /* General case, image by image and group by group:
+     *   NCHW dcol[Ktot x P] = W_g^T . dy_g,  NHWC dcol[P x Ktot] = dy_g . W_g (k as (r, s, c))
+     * then col2im into the group's channels.  With several images and the
+     * memory to spare, images run in parallel on serial GEMMs (the same
+     * GEMM call per image, so the same bits). */
+    size_t colsz, wpsz = 0, bytes;
+    if (fc_size_mul3((size_t)Ktot, (size_t)P, sizeof(FT), &colsz)) return FC_EOVERFLOW;
+    colsz = (colsz + FC_ALIGN - 1) / FC_ALIGN * FC_ALIGN;
+    if (!nchw && fc_size_mul3((size_t)K, (size_t)Ktot, sizeof(FT), &wpsz)) return FC_EOVERFLOW;
+    const size_t budget = FC_MAX(colsz, (size_t)64 << 20);
+    int ways = 1;
+    if (N > 1 && nt > 1 && colsz * (size_t)nt <= budget) ways = (int)FC_MIN((ptrdiff_t)nt, N);
+    if (fc_size_mul3(colsz, (size_t)ways, 1, &bytes) || bytes > SIZE_MAX - wpsz) return FC_EOVERFLOW;
+    FT *ws = (FT *)fc_aligned_alloc(bytes + wpsz);
+    if (!ws) return FC_ENOMEM;
+    FT *wp = (FT *)((char *)ws + bytes);
+    if (!nchw) {
+        /* weights with k ordered (r, s, c): wp[ko][(r*KW + s)*Cg + c] */
+        for (ptrdiff_t ko = 0; ko < K; ++ko)
+            for (ptrdiff_t c = 0; c < Cg; ++c)
+                for (ptrdiff_t q = 0; q < T; ++q) wp[ko * Ktot + q * Cg + c] = w[(ko * Cg + c) * T + q];
+    }
+    int err = 0;
+#pragma omp parallel for num_threads(ways) schedule(static) if (ways > 1) reduction(| : err)
+    for (ptrdiff_t n = 0; n < N; ++n) {
+#ifdef _OPENMP
+        const int tid = ways > 1 ? omp_get_thread_num() : 0;
+#else
+        const int tid = 0;
+#endif
+        const int inner = ways > 1 ? 1 : nt;
+        FT *col = (FT *)((char *)ws + (size_t)tid * colsz);
+        for (ptrdiff_t gi = 0; gi < G; ++gi) {
+            int e;
+            if (nchw) {
+                e = FC_CONV_GEMM_FN(Ktot, P, Kg, 1, w + gi * Kg * Ktot, 1, Ktot,
+                                    dy + (n * K + gi * Kg) * P, P, 1, 0, col, P, inner);
+                if (!e) FN(fc_col2im_image)(g, Cg, 1, col, dx + (n * C + gi * Cg) * HW, inner);
+            } else {
+                e = FC_CONV_GEMM_FN(P, Ktot, Kg, 1, dy + n * P * K + gi * Kg, K, 1,
+                                    wp + gi * Kg * Ktot, Ktot, 1, 0, col, Ktot, inner);
+                if (!e) FN(fc_col2im_image)(g, Cg, C, col, dx + n * HW * C + gi * Cg, inner);
+            }
+            err |= e ? 1 : 0;
+        }
+    }
+    fc_aligned_free(ws);
+    if (err) return FC_ENOMEM;
+    if (bias) FN(add_channel_bias)(g, C, HW, bias, dx, nt);
+    return FC_OK;
+}
+
+/* ---- backward: weight and bias gradients ----------------------------------- */
+
+/* Depthwise weight gradient, direct: dw[k][r][s] = sum over images and pixels
+ * of dy[k] * shifted x[k / M], one task per output channel, images in order;
+ * eight partial sums per tap, fixed by the pixel index. */
+static void FN(dw_backward_weight_nchw)(const fc_conv_geom *g, const FT *dy, const FT *x, FT *dwt, int nt)
+{
+    const ptrdiff_t N = g->batch, C = g->in_channels, K = g->out_channels, M = K / C;
+    const ptrdiff_t H = g->in_h, W = g->in_w, OH = g->out_h, OW = g->out_w;
+    const ptrdiff_t KH = g->kernel_h, KW = g->kernel_w;
+    const ptrdiff_t sh = g->stride_h, sw = g->stride_w, dh = g->dilation_h, dw = g->dilation_w;
+    const ptrdiff_t pt = g->pad_top, pl = g->pad_left;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (ptrdiff_t k = 0; k < K; ++k) {
+        for (ptrdiff_t r = 0; r < KH; ++r)
+            for (ptrdiff_t s = 0; s < KW; ++s) {
+                FT acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+                const ptrdiff_t off = s * dw - pl;
+                ptrdiff_t lo, hi;
+                fc_valid_range(OW, W, sw, off, &lo, &hi);
+                for (ptrdiff_t n = 0; n < N; ++n) {
+                    const FT *xp = x + (n * C + k / M) * H * W;
+                    const FT *yp = dy + (n * K + k) * OH * OW;
+                    for (ptrdiff_t oh = 0; oh < OH; ++oh) {
+                        const ptrdiff_t ih = oh * sh - pt + r * dh;
+                        if (ih < 0 || ih >= H) continue;
+                        const FT *xo = xp + ih * W + off;
+                        const FT *yr = yp + oh * OW;
+                        ptrdiff_t ow = lo;
+                        if (sw == 1) {
+                            for (; ow + 8 <= hi; ow += 8)
+                                for (int l = 0; l < 8; ++l) acc[l] += yr[ow + l] * xo[ow + l];
+                        } else {
+                            for (; ow + 8 <= hi; ow += 8)
+                                for (int l = 0; l < 8; ++l) acc[l] += yr[ow + l] * xo[(ow + l) * sw];
+                        }
+                        for (int l = 0; ow < hi; ++ow, ++l) acc[l] += yr[ow] * xo[ow * sw];
+                    }
+                }
+                dwt[(k * KH + r) * KW + s] =
+                    ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+            }
+    }
+}
+
+int FN(fc_conv2d_backward_weight)(const fc_conv_geom *g, const FT *dy, const FT *x, FT *dwt)
+{
+    int st = fc_conv_geom_check(g);
+    if (st) return st;
+    if (!dy || !x || !dwt) return FC_EINVAL;
+    const ptrdiff_t N = g->batch, G = g->groups, C = g->in_channels, K = g->out_channels;
+    const ptrdiff_t Cg = C / G, Kg = K / G, HW = g->in_h * g->in_w;
+    const ptrdiff_t P = g->out_h * g->out_w, T = g->kernel_h * g->kernel_w, Ktot = Cg * T;
+    const int nchw = g->layout == FC_LAYOUT_NCHW;
+    const int nt = fc_resolve_threads(0);
+    if (N == 0) {
+        for (ptrdiff_t i = 0; i < K * Ktot; ++i) dwt[i] = 0;
+        return FC_OK;
+    }
+    if (Cg == 1 && nchw) {
+        FN(dw_backward_weight_nchw)(g, dy, x, dwt, nt);
+        return FC_OK;
+    }
+    /* dW_g = sum over images of dy_g . col_g^T, images accumulated in order by
+     * the GEMM (beta = 1); a 1x1, stride-1, unpadded layer uses x as it lies. */
+    const int plain = g->kernel_h == 1 && g->kernel_w == 1 && g->stride_h == 1 && g->stride_w == 1 &&
+                      g->pad_top == 0 && g->pad_left == 0 && g->out_h == g->in_h && g->out_w == g->in_w;
+    size_t colsz = 0, accsz = 0;
+    if (!plain && fc_size_mul3((size_t)Ktot, (size_t)P, sizeof(FT), &colsz)) return FC_EOVERFLOW;
+    colsz = (colsz + FC_ALIGN - 1) / FC_ALIGN * FC_ALIGN;
+    if (!nchw && fc_size_mul3((size_t)K, (size_t)Ktot, sizeof(FT), &accsz)) return FC_EOVERFLOW;
+    if (colsz > SIZE_MAX - accsz) return FC_EOVERFLOW;
+    FT *ws = (FT *)fc_aligned_alloc(colsz + accsz);
+    if (!ws) return FC_ENOMEM;
+    FT *col = ws;
+    FT *acc = nchw ? dwt : (FT *)((char *)ws + colsz);   /* NHWC: k ordered (r, s, c) */
+    int err = 0;
+    for (ptrdiff_t n = 0; n < N && !err; ++n) {
+        for (ptrdiff_t gi = 0; gi < G && !err; ++gi) {
+            const FT beta = n > 0 ? 1 : 0;
+            if (nchw) {
+                const FT *b = x + (n * C + gi * Cg) * HW;
+                if (!plain) {
+                    FN(fc_im2col_image)(g, Cg, 1, b, col, nt);
+                    b = col;
+                }
+                err = FC_CONV_GEMM_FN(Kg, Ktot, P, 1, dy + (n * K + gi * Kg) * P, P, 1,
+                                      b, 1, P, beta, acc + gi * Kg * Ktot, Ktot, nt);
+            } else {
+                const FT *b = x + n * HW * C + gi * Cg;
+                ptrdiff_t rs_b = C;
+                if (!plain) {
+                    FN(fc_im2col_image)(g, Cg, C, b, col, nt);
+                    b = col;
+                    rs_b = Ktot;
+                }
+                err = FC_CONV_GEMM_FN(Kg, Ktot, P, 1, dy + n * P * K + gi * Kg, 1, K,
+                                      b, rs_b, 1, beta, acc + gi * Kg * Ktot, Ktot, nt);
+            }
+        }
+    }
+    if (!err && !nchw) {
+        for (ptrdiff_t ko = 0; ko < K; ++ko)
+            for (ptrdiff_t c = 0; c < Cg; ++c)
+                for (ptrdiff_t q = 0; q < T; ++q) dwt[(ko * Cg + c) * T + q] = acc[ko * Ktot + q * Cg + c];
+    }
+    fc_aligned_free(ws);
+    return err ? err : FC_OK;
+}
+
+int FN(fc_conv2d_backward_bias)(const fc_conv_geom *g, const FT *dy, FT *db)
+{
+    int st = fc_conv_geom_check(g);
+    if (st) return st;
+    if (!dy || !db) return FC_EINVAL;
+    const ptrdiff_t N = g->batch, K = g->out_channels, P = g->out_h * g->out_w;
+    const int nt = fc_resolve_threads(0);
+    if (g->layout == FC_LAYOUT_NCHW) {
+        /* per channel: images in order, eight partial sums fixed by pixel index */
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+        for (ptrdiff_t k = 0; k < K; ++k) {
+            FT acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+            for (ptrdiff_t n = 0; n < N; ++n) {
+                const FT *yp = dy + (n * K + k) * P;
+                ptrdiff_t j = 0;
+                for (; j + 8 <= P; j += 8)
+                    for (int l = 0; l < 8; ++l) acc[l] += yp[j + l];
+                for (int l = 0; j < P; ++j, ++l) acc[l] += yp[j];
+            }
+            db[k] = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+        }
+    } else {
+        /* column sums of the (N * P) x K matrix, 64 channels per task, rows in order */
+        const ptrdiff_t chunks = (K + 63) / 64, rows = N * P;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+        for (ptrdiff_t ch = 0; ch < chunks; ++ch) {
+            const ptrdiff_t k0 = ch * 64, k1 = FC_MIN(K, k0 + 64);
+            for (ptrdiff_t k = k0; k < k1; ++k) db[k] = 0;
+            for (ptrdiff_t i = 0; i < rows; ++i) {
+                const FT *yr = dy + i * K;
+                for (ptrdiff_t k = k0; k < k1; ++k) db[k] += yr[k];
+            }
+        }
+    }
+    return FC_OK;
+}
+
+#undef FN
+#undef FC_CAT
+#undef FC_CAT_

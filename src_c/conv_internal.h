@@ -1,0 +1,55 @@
+/*
+ * conv_internal.h -- helpers shared by the convolution files (im2col.c,
+ * conv.c, kernels/dwconv_avx2.c); not part of the public API.
+ */
+#ifndef FC_CONV_INTERNAL_H
+#define FC_CONV_INTERNAL_H
+
+#include "internal.h"
+
+/* floor(a / b) for b > 0 and a of either sign */
+static inline ptrdiff_t fc_floordiv(ptrdiff_t a, ptrdiff_t b)
+{
+    ptrdiff_t q = a / b;
+    return (a % b != 0 && a < 0) ? q - 1 : q;
+}
+
+/* The outputs o in [0, n_out) whose tap o * stride + off lies inside [0, n_in):
+ * a contiguous range [*lo, *hi) (empty when *lo == *hi). */
+static inline void fc_valid_range(ptrdiff_t n_out, ptrdiff_t n_in, ptrdiff_t stride,
+                                  ptrdiff_t off, ptrdiff_t *lo, ptrdiff_t *hi)
+{
+    ptrdiff_t l = off >= 0 ? 0 : (-off + stride - 1) / stride;
+    ptrdiff_t h = n_in - 1 - off < 0 ? 0 : (n_in - 1 - off) / stride + 1;
+    if (h > n_out) h = n_out;
+    if (h < l) h = l;
+    *lo = l;
+    *hi = h;
+}
+
+/* Per-image im2col / col2im on a slice of `channels` channels (the slice of
+ * one group), x pointing at the slice's first channel of the image.
+ *   NCHW: x planes of in_h * in_w; col rows (c, r, s), out_h * out_w columns.
+ *   NHWC: pixels `pixel_stride` elements apart; col rows are output pixels,
+ *         columns (r, s, c).
+ * col2im writes (overwrites) only the slice.  nt threads (1: serial). */
+void fc_im2col_image_f32(const fc_conv_geom *g, ptrdiff_t channels, ptrdiff_t pixel_stride,
+                         const float *x, float *col, int nt);
+void fc_im2col_image_f64(const fc_conv_geom *g, ptrdiff_t channels, ptrdiff_t pixel_stride,
+                         const double *x, double *col, int nt);
+void fc_col2im_image_f32(const fc_conv_geom *g, ptrdiff_t channels, ptrdiff_t pixel_stride,
+                         const float *col, float *x, int nt);
+void fc_col2im_image_f64(const fc_conv_geom *g, ptrdiff_t channels, ptrdiff_t pixel_stride,
+                         const double *col, double *x, int nt);
+
+/* AVX2 + FMA depthwise kernels (kernels/dwconv_avx2.c), float32, for
+ * stride_w == 1; they return 0 (and do nothing) when the geometry is not
+ * theirs, so the portable loops run instead.  Same summation order as the
+ * portable loops: bias, then taps in (r, s) order. */
+int fc_dwconv_plane_nchw_avx2_f32(const fc_conv_geom *g, const float *xp, const float *wk,
+                                  float bias, float *yp);
+/* One NHWC output row, channel multiplier 1; wt is [kernel_h*kernel_w][channels]. */
+int fc_dwconv_row_nhwc_avx2_f32(const fc_conv_geom *g, const float *x, const float *wt,
+                                const float *bias, ptrdiff_t oh, float *yrow);
+
+#endif
