@@ -28,6 +28,23 @@ from .conv import (
     im2col,
 )
 
+from .pooling import (
+    adaptive_avg_pool2d,
+    adaptive_avg_pool2d_backward,
+    adaptive_max_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    avg_pool2d_backward,
+    avg_unpool2d,
+    global_avg_pool2d,
+    global_max_pool2d,
+    max_pool1d,
+    max_pool2d,
+    max_pool2d_backward,
+    max_unpool2d,
+    stochastic_pool2d,
+)
+
 _dispatch._apply_environment()
 
 __all__ = [
@@ -55,4 +72,20 @@ __all__ += [
     "conv_transpose2d",
     "conv_transpose2d_backward",
     "im2col",
+]
+__all__ += [
+    "adaptive_avg_pool2d",
+    "adaptive_avg_pool2d_backward",
+    "adaptive_max_pool2d",
+    "avg_pool1d",
+    "avg_pool2d",
+    "avg_pool2d_backward",
+    "avg_unpool2d",
+    "global_avg_pool2d",
+    "global_max_pool2d",
+    "max_pool1d",
+    "max_pool2d",
+    "max_pool2d_backward",
+    "max_unpool2d",
+    "stochastic_pool2d",
 ]
