@@ -155,10 +155,27 @@ class Timing:
     samples: list = field(default_factory=list)
 
 
-def time_alternating(competitors: dict, repeats: int = 7, warmup: int = 1, target: float = 0.02) -> dict:
-    """Time callables round-robin; returns {name: Timing} in seconds per call."""
+# Idle worker threads of a thread pool keep spinning after a call: OpenBLAS's
+# for about 0.1 s (2**28 cycles), OpenMP runtimes for up to their block time.
+# Run right after another library, a multi-threaded competitor would share
+# its cores with those spinners; a pause between competitors lets them sleep.
+COOLDOWN_SECONDS = 0.15
+
+
+def time_alternating(competitors: dict, repeats: int = 7, warmup: int = 1, target: float = 0.02,
+                     cooldown: float | None = None) -> dict:
+    """Time callables round-robin; returns {name: Timing} in seconds per call.
+
+    ``cooldown`` (seconds) is slept before each competitor's sample; by default
+    COOLDOWN_SECONDS when more than one thread is in use, else 0.
+    """
+    if cooldown is None:
+        import fastconv
+
+        cooldown = COOLDOWN_SECONDS if fastconv.get_num_threads() > 1 else 0.0
     numbers = {}
     for name, fn in competitors.items():
+        time.sleep(cooldown)
         for _ in range(warmup):
             fn()
         numbers[name] = autorange(fn, target)
@@ -166,6 +183,9 @@ def time_alternating(competitors: dict, repeats: int = 7, warmup: int = 1, targe
     for _ in range(repeats):
         for name, fn in competitors.items():
             n = numbers[name]
+            if cooldown:
+                time.sleep(cooldown)
+                fn()  # one untimed call wakes the pool
             t0 = time.perf_counter()
             for _ in range(n):
                 fn()

@@ -1,0 +1,176 @@
+"""fastconv's benchmark comparisons: every area against every competitor installed.
+
+    python benchmarks/run.py [--quick] [--threads 1,2] [--only gemm,conv,...] [--out DIR]
+
+Each area (gemm, conv, pool, signal, local, train) runs in its own process
+(benchmarks/bench_<area>.py) so that one area's memory and thread pools never
+disturb the next.  Inside an area, competitors (NumPy, SciPy, PyTorch; a
+missing one is reported as skipped) run in the same process, alternating,
+after a warm-up; the median of several rounds is reported with its spread.
+
+Writes DIR/results.json and DIR/speedup_<area>.png (speed-up per case, and
+GFLOP/s against the measured FMA peak where the area reports it).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+AREAS = ["gemm", "conv", "pool", "signal", "local", "train"]
+
+
+def ratio_columns(row):
+    """{competitor: speed-up} from a result row (keys ratio_vs_X / speedup_vs_X)."""
+    out = {}
+    for key, value in row.items():
+        m = re.match(r"^(?:ratio|speedup)_vs_(\w+)$", key)
+        if m and isinstance(value, (int, float)) and math.isfinite(value):
+            out[m.group(1)] = float(value)
+    if isinstance(row.get("speedup"), dict):
+        out.update({k: float(v) for k, v in row["speedup"].items() if isinstance(v, (int, float))})
+    return out
+
+
+def case_label(row):
+    if "case" in row:
+        label = str(row["case"])
+    elif {"m", "k", "n"} <= row.keys():
+        label = f"{row.get('dtype', '')} {row['m']}x{row['k']}x{row['n']}"
+    else:
+        label = " ".join(str(v) for k, v in row.items() if isinstance(v, str))[:40]
+    return f"{label} t{row.get('threads', '?')}"
+
+
+def plot(area, result, out_dir):
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except Exception:  # noqa: BLE001
+        print("  (matplotlib not installed: no plot)")
+        return []
+    rows = result.get("rows", [])
+    labels = [case_label(r) for r in rows]
+    comps = sorted({c for r in rows for c in ratio_columns(r)})
+    if not rows or not comps:
+        return []
+    files = []
+    fig, ax = plt.subplots(figsize=(max(8, 0.35 * len(rows) * len(comps)), 5))
+    width = 0.8 / len(comps)
+    for i, comp in enumerate(comps):
+        vals = [ratio_columns(r).get(comp, float("nan")) for r in rows]
+        ax.bar([x + i * width for x in range(len(rows))], vals, width, label=f"vs {comp}")
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.set_yscale("log")
+    ax.set_ylabel("speed-up of fastconv (x, log scale)")
+    ax.set_title(f"fastconv {area}: speed-up per case (higher is better)")
+    ax.set_xticks([x + 0.4 - width / 2 for x in range(len(rows))])
+    ax.set_xticklabels(labels, rotation=70, ha="right", fontsize=7)
+    ax.legend()
+    fig.tight_layout()
+    path = os.path.join(out_dir, f"speedup_{area}.png")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    files.append(path)
+
+    peaks = result.get("peak_gflops")
+    gf = [r.get("fastconv_gflops") for r in rows]
+    if peaks and all(isinstance(g, (int, float)) for g in gf):
+        fig, ax = plt.subplots(figsize=(max(8, 0.3 * len(rows)), 5))
+        ax.bar(range(len(rows)), gf, color="tab:blue", label="fastconv")
+        others = [k for k in rows[0] if k.endswith("_gflops") and k != "fastconv_gflops"]
+        for k in others:
+            ax.plot(range(len(rows)), [r.get(k) for r in rows], "o", label=k.replace("_gflops", ""))
+        for nt, peak in peaks.items():
+            ax.axhline(peak, linestyle="--", linewidth=0.8, label=f"measured fp32 FMA peak, {nt} thread(s)")
+        ax.set_ylabel("GFLOP/s")
+        ax.set_xticks(range(len(rows)))
+        ax.set_xticklabels(labels, rotation=70, ha="right", fontsize=7)
+        ax.set_title(f"fastconv {area}: GFLOP/s against the measured peak")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        path = os.path.join(out_dir, f"gflops_{area}.png")
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        files.append(path)
+    return files
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="fewer cases and rounds (about 3 minutes on 2 cores)")
+    p.add_argument("--threads", default="1,2", help="comma-separated thread counts (default 1,2)")
+    p.add_argument("--only", default=",".join(AREAS), help=f"areas to run, from {','.join(AREAS)}")
+    p.add_argument("--out", default="benchmark-results", help="folder for results.json and plots")
+    args = p.parse_args(argv)
+
+    areas = [a.strip() for a in args.only.split(",") if a.strip()]
+    unknown = [a for a in areas if a not in AREAS]
+    if unknown:
+        p.error(f"unknown area(s) {unknown}; choose from {AREAS}")
+    threads = [int(t) for t in args.threads.split(",")]
+    os.makedirs(args.out, exist_ok=True)
+
+    import harness
+
+    info = harness.header(threads)
+    harness.print_header(info, "fastconv benchmark comparisons")
+    print(f"Ratios are speed-ups of fastconv (competitor time / fastconv time): above 1 is faster.\n")
+    sys.stdout.flush()
+
+    summary = {"machine": info, "areas": {}}
+    started = time.perf_counter()
+    for area in areas:
+        script = os.path.join(HERE, f"bench_{area}.py")
+        if not os.path.exists(script):
+            print(f"### {area}: skipped (no benchmark for this area yet)\n")
+            summary["areas"][area] = {"skipped": "not implemented"}
+            continue
+        json_path = os.path.join(args.out, f"{area}.json")
+        cmd = [sys.executable, script, "--threads", args.threads, "--json", json_path]
+        if args.quick:
+            cmd.append("--quick")
+        print(f"### {area}\n")
+        sys.stdout.flush()
+        env = dict(os.environ, FASTCONV_PROGRESS=os.environ.get("FASTCONV_PROGRESS", "1"))
+        proc = subprocess.run(cmd, env=env)
+        if proc.returncode != 0 or not os.path.exists(json_path):
+            print(f"\n{area}: FAILED (exit code {proc.returncode})\n")
+            summary["areas"][area] = {"failed": proc.returncode}
+            continue
+        with open(json_path) as f:
+            result = json.load(f)
+        summary["areas"][area] = result
+        files = plot(area, result, args.out)
+        ratios = {}
+        for row in result.get("rows", []):
+            for comp, r in ratio_columns(row).items():
+                ratios.setdefault((comp, row.get("threads")), []).append(r)
+        if ratios:
+            print()
+            for (comp, nt), vals in sorted(ratios.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):
+                print(f"{area}: geometric-mean speed-up vs {comp} at {nt} thread(s): "
+                      f"{harness.geomean(vals):.2f}x over {len(vals)} cases")
+        for path in files:
+            print(f"plot: {path}")
+        print()
+        sys.stdout.flush()
+
+    summary["wall_seconds"] = time.perf_counter() - started
+    out_json = os.path.join(args.out, "results.json")
+    harness.save_json(out_json, summary)
+    print(f"results: {out_json} (total {summary['wall_seconds']:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
