@@ -1,0 +1,636 @@
+"""Pooling and unpooling against the slow NumPy reference and PyTorch.
+
+Max pooling, indices and index scatters are exact, so they are compared
+bitwise.  Sums (average pooling and its gradient) are compared with the
+float64 result under the rounding bound of a sum: (terms + 2) * eps * the same
+operation applied to |x|.
+"""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import fastconv
+
+import reference_pool as ref
+
+DTYPES = [np.float32, np.float64]
+LAYOUTS = ["NCHW", "NHWC"]
+
+
+# ---- helpers ---------------------------------------------------------------------------
+
+def to_layout(a, layout):
+    """An NCHW array in `layout` (a dense copy)."""
+    return np.ascontiguousarray(a.transpose(0, 2, 3, 1)) if layout == "NHWC" else a
+
+
+def to_nchw(a, layout):
+    return a.transpose(0, 3, 1, 2) if layout == "NHWC" else a
+
+
+def assert_sum_close(got, exact, scale, terms, dtype):
+    """|got - exact| <= (terms + 2) * eps * scale elementwise (NaN where exact is NaN)."""
+    got = np.asarray(got, np.float64)
+    exact = np.asarray(exact, np.float64)
+    assert got.shape == exact.shape
+    nan = np.isnan(exact)
+    np.testing.assert_array_equal(np.isnan(got), nan)
+    tol = (terms + 2) * np.finfo(dtype).eps * np.abs(scale) + np.finfo(dtype).tiny
+    err = np.abs(got - exact)
+    bad = ~nan & ~(err <= tol)
+    assert not bad.any(), f"max error {err[bad].max()} over tolerance at {np.argwhere(bad)[:3].tolist()}"
+
+
+def torch_nchw(torch, a):
+    return torch.from_numpy(np.ascontiguousarray(a))
+
+
+def random_input(rng, shape, dtype, kind="normal"):
+    if kind == "ties":  # few distinct values: many ties, the index rule matters
+        return rng.integers(-2, 3, size=shape).astype(dtype)
+    return rng.standard_normal(shape).astype(dtype)
+
+
+# ---- max pooling -------------------------------------------------------------------------
+
+# (kernel, stride, padding, dilation, ceil_mode)
+MAX_CASES = [
+    ((2, 2), (2, 2), (0, 0), (1, 1), False),
+    ((2, 2), (2, 2), (0, 0), (1, 1), True),
+    ((3, 3), (2, 2), (1, 1), (1, 1), False),
+    ((3, 3), (2, 2), (1, 1), (1, 1), True),
+    ((3, 3), (1, 1), (1, 1), (1, 1), False),
+    ((2, 3), (1, 2), (1, 1), (1, 1), True),
+    ((3, 2), (2, 3), (0, 1), (2, 1), True),
+    ((3, 3), (3, 1), (1, 0), (2, 3), False),
+    ((1, 1), (2, 3), (0, 0), (1, 1), True),
+    ((4, 5), (3, 2), (2, 2), (1, 2), True),
+    ((2, 2), (1, 1), (1, 0), (3, 1), False),
+]
+
+
+@pytest.mark.parametrize("case", MAX_CASES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kind", ["normal", "ties"])
+def test_max_pool2d(isa, rng, torch, case, layout, dtype, kind):
+    k, s, p, d, ceil_mode = case
+    x = random_input(rng, (2, 3, 11, 13), dtype, kind)
+    x_before = x.copy()
+    xl = to_layout(x, layout)
+    y, idx = fastconv.max_pool2d(xl, k, s, p, d, ceil_mode, return_indices=True, layout=layout)
+    y_only = fastconv.max_pool2d(xl, k, s, p, d, ceil_mode, layout=layout)
+    np.testing.assert_array_equal(x, x_before)
+    assert y.dtype == dtype and idx.dtype == np.int64
+    y_ref, idx_ref = ref.max_pool2d(x, k, s, p, d, ceil_mode)
+    np.testing.assert_array_equal(to_nchw(y, layout), y_ref)
+    np.testing.assert_array_equal(to_nchw(idx, layout), idx_ref)
+    np.testing.assert_array_equal(y_only, y)
+    yt, it = torch.nn.functional.max_pool2d(torch_nchw(torch, x), k, s, p, d, ceil_mode, True)
+    np.testing.assert_array_equal(to_nchw(y, layout), yt.numpy())
+    np.testing.assert_array_equal(to_nchw(idx, layout), it.numpy())
+
+
+@pytest.mark.parametrize("h,k,s,p,d", [
+    (5, 2, 2, 1, 1), (6, 3, 2, 1, 1), (7, 3, 3, 1, 1), (4, 2, 3, 0, 1), (10, 4, 3, 2, 1),
+    (9, 3, 2, 1, 2), (1, 2, 2, 1, 1), (2, 3, 2, 1, 1), (8, 2, 5, 1, 1),
+])
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_ceil_mode_edges(isa, rng, torch, h, k, s, p, d, layout):
+    """Sizes where ceil_mode adds a partial window, or drops one starting in the padding."""
+    x = rng.standard_normal((1, 2, h, h + 1))
+    xt = torch_nchw(torch, x)
+    y, idx = fastconv.max_pool2d(to_layout(x, layout), k, s, p, d, True, True, layout=layout)
+    yt, it = torch.nn.functional.max_pool2d(xt, k, s, p, d, True, True)
+    np.testing.assert_array_equal(to_nchw(y, layout), yt.numpy())
+    np.testing.assert_array_equal(to_nchw(idx, layout), it.numpy())
+    if d == 1:
+        for cip in (True, False):
+            ya = fastconv.avg_pool2d(to_layout(x, layout), k, s, p, True, cip, layout=layout)
+            ya_t = torch.nn.functional.avg_pool2d(xt, k, s, p, True, cip).numpy()
+            ya_abs = torch.nn.functional.avg_pool2d(xt.abs(), k, s, p, True, cip).numpy()
+            assert_sum_close(to_nchw(ya, layout), ya_t, ya_abs, k * k, np.float64)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_max_pool2d_nan_inf(isa, rng, torch, layout, dtype):
+    x = rng.standard_normal((2, 3, 9, 10)).astype(dtype)
+    mask = rng.random(x.shape)
+    x[mask < 0.08] = np.nan
+    x[(mask >= 0.08) & (mask < 0.16)] = np.inf
+    x[(mask >= 0.16) & (mask < 0.3)] = -np.inf
+    x[0, 0, :4, :4] = -np.inf  # whole windows of -inf
+    xt = torch_nchw(torch, x)
+    for k, s, p, ceil_mode in [(2, 2, 0, False), (3, 2, 1, True), (3, 1, 1, False)]:
+        y, idx = fastconv.max_pool2d(to_layout(x, layout), k, s, p, 1, ceil_mode, True, layout=layout)
+        yt, it = torch.nn.functional.max_pool2d(xt, k, s, p, 1, ceil_mode, True)
+        np.testing.assert_array_equal(to_nchw(y, layout), yt.numpy())
+        np.testing.assert_array_equal(to_nchw(idx, layout), it.numpy())
+        np.testing.assert_array_equal(fastconv.max_pool2d(to_layout(x, layout), k, s, p, 1, ceil_mode,
+                                                          layout=layout), y)
+        ya = fastconv.avg_pool2d(to_layout(x, layout), k, s, p, ceil_mode, layout=layout)
+        yat = torch.nn.functional.avg_pool2d(xt, k, s, p, ceil_mode).numpy()
+        np.testing.assert_array_equal(np.isnan(to_nchw(ya, layout)), np.isnan(yat))
+        finite = np.isinf(yat)
+        np.testing.assert_array_equal(to_nchw(ya, layout)[finite], yat[finite])
+
+
+# ---- average pooling ---------------------------------------------------------------------
+
+# (kernel, stride, padding, ceil_mode)
+AVG_CASES = [
+    ((2, 2), (2, 2), (0, 0), False),
+    ((3, 3), (1, 1), (1, 1), False),
+    ((3, 3), (2, 2), (1, 1), True),
+    ((2, 3), (1, 2), (1, 1), True),
+    ((4, 3), (3, 2), (2, 0), True),
+    ((5, 5), (2, 3), (2, 1), False),
+]
+
+
+@pytest.mark.parametrize("case", AVG_CASES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("count_include_pad,divisor_override", [(True, None), (False, None), (True, 7), (False, -3)])
+def test_avg_pool2d(isa, rng, torch, case, layout, dtype, count_include_pad, divisor_override):
+    k, s, p, ceil_mode = case
+    x = rng.standard_normal((2, 3, 11, 13)).astype(dtype)
+    x_before = x.copy()
+    y = fastconv.avg_pool2d(to_layout(x, layout), k, s, p, ceil_mode, count_include_pad,
+                            divisor_override, layout=layout)
+    np.testing.assert_array_equal(x, x_before)
+    assert y.dtype == dtype
+    x64 = x.astype(np.float64)
+    exact = ref.avg_pool2d(x64, k, s, p, ceil_mode, count_include_pad, divisor_override)
+    scale = ref.avg_pool2d(np.abs(x64), k, s, p, ceil_mode, count_include_pad, divisor_override)
+    assert_sum_close(to_nchw(y, layout), exact, scale, k[0] * k[1], dtype)
+    yt = torch.nn.functional.avg_pool2d(torch_nchw(torch, x64), k, s, p, ceil_mode, count_include_pad,
+                                        divisor_override).numpy()
+    assert_sum_close(to_nchw(y, layout), yt, scale, k[0] * k[1], dtype)
+
+
+# ---- 1-D ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("layout", ["NCL", "NLC"])
+@pytest.mark.parametrize("k,s,p,d,ceil_mode", [(2, 2, 0, 1, False), (3, 2, 1, 1, True), (4, 1, 2, 2, False),
+                                               (3, 3, 1, 1, True)])
+def test_pool1d(isa, rng, torch, layout, k, s, p, d, ceil_mode):
+    x = rng.standard_normal((2, 3, 17))
+    xl = np.ascontiguousarray(x.transpose(0, 2, 1)) if layout == "NLC" else x
+    back = (lambda a: a.transpose(0, 2, 1)) if layout == "NLC" else (lambda a: a)
+    xt = torch.from_numpy(x)
+    y, idx = fastconv.max_pool1d(xl, k, s, p, d, ceil_mode, True, layout=layout)
+    yt, it = torch.nn.functional.max_pool1d(xt, k, s, p, d, ceil_mode, True)
+    np.testing.assert_array_equal(back(y), yt.numpy())
+    np.testing.assert_array_equal(back(idx), it.numpy())
+    for cip in (True, False):
+        ya = fastconv.avg_pool1d(xl, k, s, p, ceil_mode, cip, layout=layout)
+        yat = torch.nn.functional.avg_pool1d(xt, k, s, p, ceil_mode, cip).numpy()
+        scale = torch.nn.functional.avg_pool1d(xt.abs(), k, s, p, ceil_mode, cip).numpy()
+        assert_sum_close(back(ya), yat, scale, k, np.float64)
+    # unbatched
+    np.testing.assert_array_equal(fastconv.max_pool1d(xl[0], k, s, p, d, ceil_mode, layout=layout), y[0])
+
+
+# ---- adaptive and global -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("in_hw,out_size", [((11, 13), 7), ((7, 7), (3, 5)), ((5, 6), (7, 9)),
+                                            ((12, 9), (None, 4)), ((9, 10), 1), ((8, 8), (8, 8))])
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_adaptive(isa, rng, torch, in_hw, out_size, layout, dtype):
+    x = random_input(rng, (2, 3) + in_hw, dtype, "ties" if dtype == np.float64 else "normal")
+    xl = to_layout(x, layout)
+    xt = torch_nchw(torch, x)
+    y, idx = fastconv.adaptive_max_pool2d(xl, out_size, True, layout=layout)
+    yt, it = torch.nn.functional.adaptive_max_pool2d(xt, out_size, True)
+    np.testing.assert_array_equal(to_nchw(y, layout), yt.numpy())
+    np.testing.assert_array_equal(to_nchw(idx, layout), it.numpy())
+    y_ref, idx_ref = ref.adaptive_max_pool2d(x, yt.shape[2:])
+    np.testing.assert_array_equal(to_nchw(idx, layout), idx_ref)
+    np.testing.assert_array_equal(fastconv.adaptive_max_pool2d(xl, out_size, layout=layout), y)
+
+    ya = fastconv.adaptive_avg_pool2d(xl, out_size, layout=layout)
+    x64 = x.astype(np.float64)
+    exact = ref.adaptive_avg_pool2d(x64, yt.shape[2:])
+    scale = ref.adaptive_avg_pool2d(np.abs(x64), yt.shape[2:])
+    terms = int(np.ceil(in_hw[0] / yt.shape[2]) + 1) * int(np.ceil(in_hw[1] / yt.shape[3]) + 1)
+    assert_sum_close(to_nchw(ya, layout), exact, scale, terms, dtype)
+    yat = torch.nn.functional.adaptive_avg_pool2d(torch_nchw(torch, x64), out_size).numpy()
+    assert_sum_close(to_nchw(ya, layout), yat, scale, terms, dtype)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_global(isa, rng, layout, keepdims):
+    x = rng.standard_normal((3, 4, 9, 7)).astype(np.float32)
+    x[1, 2, 3, 3] = np.nan
+    xl = to_layout(x, layout)
+    ym = fastconv.global_max_pool2d(xl, keepdims, layout=layout)
+    ya = fastconv.global_avg_pool2d(xl, keepdims, layout=layout)
+    want_shape = (3, 4) if not keepdims else ((3, 4, 1, 1) if layout == "NCHW" else (3, 1, 1, 4))
+    assert ym.shape == want_shape and ya.shape == want_shape
+    ym, ya = ym.reshape(3, 4), ya.reshape(3, 4)
+    np.testing.assert_array_equal(ym, x.max(axis=(2, 3)))  # NaN propagates like np.max
+    x64 = x.astype(np.float64)
+    assert_sum_close(ya, x64.mean(axis=(2, 3)), np.abs(x64).mean(axis=(2, 3)), 63, np.float32)
+    # unbatched input
+    assert fastconv.global_avg_pool2d(xl[0], layout=layout).shape == (4,)
+
+
+# ---- stochastic pooling -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_stochastic_values_and_indices(isa, rng, layout, dtype):
+    x = np.maximum(rng.standard_normal((2, 3, 10, 9)), 0).astype(dtype)
+    x[0, 0, :2, :3] = 0  # an all-zero window
+    k, s = (2, 3), (2, 2)
+    xl = to_layout(x, layout)
+    y, idx = fastconv.stochastic_pool2d(xl, k, s, rng=123, return_indices=True, layout=layout)
+    y, idx = to_nchw(y, layout), to_nchw(idx, layout)
+    windows = ref.stochastic_windows(x, k, s)
+    assert y.shape == windows.shape
+    for pos, cells in np.ndenumerate(windows):
+        values = dict((i, v) for v, i in cells)
+        assert idx[pos] in values
+        assert y[pos] == values[idx[pos]]
+        if any(v > 0 for v in values.values()):
+            assert y[pos] > 0  # a zero is never drawn from a window with mass
+        else:
+            assert y[pos] == 0 and idx[pos] == cells[0][1]
+    # inference: the probability-weighted average
+    yi = fastconv.stochastic_pool2d(xl, k, s, training=False, layout=layout)
+    exact = ref.stochastic_pool2d_inference(x.astype(np.float64), k, s)
+    np.testing.assert_allclose(to_nchw(yi, layout), exact, rtol=4 * k[0] * k[1] * np.finfo(dtype).eps)
+
+
+def test_stochastic_determinism(rng):
+    x = rng.random((2, 20, 30, 34)).astype(np.float32)
+    runs = []
+    for nt in (1, 2):
+        with fastconv.threads(nt):
+            runs.append(fastconv.stochastic_pool2d(x, 3, 2, rng=7, return_indices=True))
+            runs.append(fastconv.stochastic_pool2d(x, 3, 2, rng=np.random.default_rng(7), return_indices=True))
+    nhwc = fastconv.stochastic_pool2d(to_layout(x, "NHWC"), 3, 2, rng=7, return_indices=True, layout="NHWC")
+    runs.append(tuple(to_nchw(a, "NHWC") for a in nhwc))
+    for y, idx in runs[1:]:
+        np.testing.assert_array_equal(y, runs[0][0])
+        np.testing.assert_array_equal(idx, runs[0][1])
+    other = fastconv.stochastic_pool2d(x, 3, 2, rng=8)
+    assert not np.array_equal(other, runs[0][0])
+
+
+def test_stochastic_distribution():
+    """Chi-square test of the drawn cells against a_i / sum(a), over many windows."""
+    stats = pytest.importorskip("scipy.stats")
+    window = np.array([[0.0, 1.0, 2.0], [3.0, 0.5, 3.5]])
+    reps = 40000
+    x = np.tile(window, (1, reps))[None, None]  # (1, 1, 2, 3 * reps): reps copies of the window
+    for rng in (2024, np.random.default_rng(99)):
+        y, idx = fastconv.stochastic_pool2d(x, (2, 3), return_indices=True, rng=rng)
+        cell = (idx // x.shape[3]) * 3 + idx % x.shape[3] % 3  # position within the window
+        counts = np.bincount(cell.ravel(), minlength=6)
+        p = window.ravel() / window.sum()
+        assert counts[p == 0].sum() == 0  # zeros are never drawn
+        res = stats.chisquare(counts[p > 0], reps * p[p > 0])
+        assert res.pvalue > 1e-4, (counts, reps * p)
+        np.testing.assert_array_equal(y.ravel(), window.ravel()[cell.ravel()])
+
+
+# ---- gradients ------------------------------------------------------------------------------------
+
+def torch_grad(torch, fn, x, gy):
+    xt = torch.from_numpy(np.ascontiguousarray(x)).requires_grad_(True)
+    out = fn(xt)
+    out.backward(torch.from_numpy(np.ascontiguousarray(gy)))
+    return xt.grad.numpy()
+
+
+@pytest.mark.parametrize("case", MAX_CASES[:8])
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_max_pool2d_backward(isa, rng, torch, case, layout, dtype):
+    k, s, p, d, ceil_mode = case
+    x = random_input(rng, (2, 3, 11, 13), dtype, "ties")  # ties: overlapping windows share maxima
+    xl = to_layout(x, layout)
+    y, idx = fastconv.max_pool2d(xl, k, s, p, d, ceil_mode, True, layout=layout)
+    gy = rng.standard_normal(y.shape).astype(dtype)
+    gx = fastconv.max_pool2d_backward(gy, idx, xl.shape, layout=layout)
+    assert gx.dtype == dtype and gx.shape == xl.shape
+    gy_nchw, idx_nchw = to_nchw(gy, layout), to_nchw(idx, layout)
+    exact = ref.max_pool2d_backward(gy_nchw.astype(np.float64), idx_nchw, x.shape)
+    scale = ref.max_pool2d_backward(np.abs(gy_nchw.astype(np.float64)), idx_nchw, x.shape)
+    assert_sum_close(to_nchw(gx, layout), exact, scale, k[0] * k[1], dtype)
+    gt = torch_grad(torch, lambda t: torch.nn.functional.max_pool2d(t, k, s, p, d, ceil_mode),
+                    x.astype(np.float64), gy_nchw.astype(np.float64))
+    assert_sum_close(to_nchw(gx, layout), gt, scale, k[0] * k[1], dtype)
+
+
+@pytest.mark.parametrize("case", AVG_CASES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("count_include_pad,divisor_override", [(True, None), (False, None), (True, 5)])
+def test_avg_pool2d_backward(isa, rng, torch, case, layout, count_include_pad, divisor_override):
+    k, s, p, ceil_mode = case
+    for dtype in DTYPES:
+        x = rng.standard_normal((2, 3, 11, 13)).astype(dtype)
+        xl = to_layout(x, layout)
+        y = fastconv.avg_pool2d(xl, k, s, p, ceil_mode, count_include_pad, divisor_override, layout=layout)
+        gy = rng.standard_normal(y.shape).astype(dtype)
+        gx = fastconv.avg_pool2d_backward(gy, xl.shape, k, s, p, ceil_mode, count_include_pad,
+                                          divisor_override, layout=layout)
+        assert gx.dtype == dtype and gx.shape == xl.shape
+        g64 = to_nchw(gy, layout).astype(np.float64)
+        args = (k, s, p, ceil_mode, count_include_pad, divisor_override)
+        exact = ref.avg_pool2d_backward(g64, x.shape, *args)
+        scale = ref.avg_pool2d_backward(np.abs(g64), x.shape, *args)
+        terms = k[0] * k[1]
+        assert_sum_close(to_nchw(gx, layout), exact, scale, terms, dtype)
+        gt = torch_grad(torch, lambda t: torch.nn.functional.avg_pool2d(t, *args), x.astype(np.float64), g64)
+        assert_sum_close(to_nchw(gx, layout), gt, scale, terms, dtype)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("case", [((3, 3), (2, 2), (1, 1), True, False, None),
+                                  ((2, 3), (1, 2), (1, 0), False, True, None),
+                                  ((3, 2), (2, 1), (0, 1), True, True, 4)])
+def test_avg_pool2d_numerical_gradient(isa, rng, layout, case):
+    """Central differences of sum(gy * avg_pool2d(x)) in float64 (linear: exact up to rounding)."""
+    k, s, p, ceil_mode, cip, div = case
+    x = to_layout(rng.standard_normal((1, 2, 6, 7)), layout)
+    y = fastconv.avg_pool2d(x, k, s, p, ceil_mode, cip, div, layout=layout)
+    gy = rng.standard_normal(y.shape)
+    gx = fastconv.avg_pool2d_backward(gy, x.shape, k, s, p, ceil_mode, cip, div, layout=layout)
+    h = 1e-3
+    num = np.empty_like(x)
+    for pos in np.ndindex(x.shape):
+        xp, xm = x.copy(), x.copy()
+        xp[pos] += h
+        xm[pos] -= h
+        fp = np.sum(gy * fastconv.avg_pool2d(xp, k, s, p, ceil_mode, cip, div, layout=layout))
+        fm = np.sum(gy * fastconv.avg_pool2d(xm, k, s, p, ceil_mode, cip, div, layout=layout))
+        num[pos] = (fp - fm) / (2 * h)
+    np.testing.assert_allclose(gx, num, rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("in_hw,out_size", [((11, 13), (4, 5)), ((5, 6), (7, 9)), ((9, 8), 1)])
+def test_adaptive_backward(isa, rng, torch, layout, in_hw, out_size):
+    x = random_input(rng, (2, 3) + in_hw, np.float64, "ties")
+    xl = to_layout(x, layout)
+    y, idx = fastconv.adaptive_max_pool2d(xl, out_size, True, layout=layout)
+    gy = rng.standard_normal(y.shape)
+    g_nchw = to_nchw(gy, layout)
+    gx = fastconv.max_pool2d_backward(gy, idx, xl.shape, layout=layout)
+    gt = torch_grad(torch, lambda t: torch.nn.functional.adaptive_max_pool2d(t, out_size), x, g_nchw)
+    scale = ref.max_pool2d_backward(np.abs(g_nchw), to_nchw(idx, layout), x.shape)
+    assert_sum_close(to_nchw(gx, layout), gt, scale, 16, np.float64)
+
+    gxa = fastconv.adaptive_avg_pool2d_backward(gy, xl.shape, layout=layout)
+    exact = ref.adaptive_avg_pool2d_backward(g_nchw, x.shape)
+    scale = ref.adaptive_avg_pool2d_backward(np.abs(g_nchw), x.shape)
+    assert_sum_close(to_nchw(gxa, layout), exact, scale, 16, np.float64)
+    gt = torch_grad(torch, lambda t: torch.nn.functional.adaptive_avg_pool2d(t, out_size), x, g_nchw)
+    assert_sum_close(to_nchw(gxa, layout), gt, scale, 16, np.float64)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_stochastic_backward_uses_indices(isa, rng, layout):
+    x = to_layout(rng.random((2, 3, 8, 9)), layout)
+    y, idx = fastconv.stochastic_pool2d(x, 3, 2, rng=5, return_indices=True, layout=layout)
+    gy = rng.standard_normal(y.shape)
+    gx = fastconv.max_pool2d_backward(gy, idx, x.shape, layout=layout)
+    exact = ref.max_pool2d_backward(to_nchw(gy, layout), to_nchw(idx, layout), to_nchw(x, layout).shape)
+    scale = ref.max_pool2d_backward(np.abs(to_nchw(gy, layout)), to_nchw(idx, layout), to_nchw(x, layout).shape)
+    assert_sum_close(to_nchw(gx, layout), exact, scale, 9, np.float64)
+
+
+# ---- unpooling ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("k,s,p", [(2, 2, 0), (3, 2, 1), (3, 3, 1), (2, 1, 0)])
+def test_max_unpool2d_round_trip(isa, rng, torch, layout, dtype, k, s, p):
+    x = rng.standard_normal((2, 3, 10, 11)).astype(dtype)
+    y, idx = fastconv.max_pool2d(to_layout(x, layout), k, s, p, return_indices=True, layout=layout)
+    u = fastconv.max_unpool2d(y, idx, k, s, p, output_size=(10, 11), layout=layout)
+    y_n, idx_n = to_nchw(y, layout), to_nchw(idx, layout)
+    ut = torch.nn.functional.max_unpool2d(torch_nchw(torch, y_n), torch_nchw(torch, idx_n), k, s, p, (10, 11))
+    np.testing.assert_array_equal(to_nchw(u, layout), ut.numpy())
+    np.testing.assert_array_equal(to_nchw(u, layout), ref.max_unpool2d(y_n, idx_n, (10, 11)))
+    # the maxima are back in place, everything else is zero
+    kept = np.zeros(x.shape, bool)
+    np.put_along_axis(kept.reshape(2, 3, -1), idx_n.reshape(2, 3, -1), True, axis=2)
+    np.testing.assert_array_equal(to_nchw(u, layout), np.where(kept, x, 0))
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("k,s,p,extra", [(2, 2, 0, (0, 0)), (3, 2, 1, (1, -1)), (3, 3, 1, (-2, 2))])
+def test_max_unpool2d_any_indices(isa, rng, torch, layout, k, s, p, extra):
+    """Arbitrary indices, duplicates included (the last in row-major order wins), and output_size."""
+    x = rng.standard_normal((2, 3, 4, 5))
+    out_hw = (ref.unpooled_size(4, k, s, p) + extra[0], ref.unpooled_size(5, k, s, p) + extra[1])
+    idx = rng.integers(0, out_hw[0] * out_hw[1], size=x.shape)
+    idx[0, 0, 0, :3] = idx[0, 0, 1, 1]  # duplicates
+    out_size = out_hw if extra != (0, 0) else None
+    u = fastconv.max_unpool2d(to_layout(x, layout), to_layout(idx, layout), k, s, p, out_size, layout=layout)
+    ut = torch.nn.functional.max_unpool2d(torch.from_numpy(x), torch.from_numpy(idx), k, s, p, out_size)
+    np.testing.assert_array_equal(to_nchw(u, layout), ut.numpy())
+    np.testing.assert_array_equal(to_nchw(u, layout), ref.max_unpool2d(x, idx, out_hw))
+    # the full shape is accepted as output_size too
+    full = (2, 3) + out_hw if layout == "NCHW" else (2,) + out_hw + (3,)
+    np.testing.assert_array_equal(
+        fastconv.max_unpool2d(to_layout(x, layout), to_layout(idx, layout), k, s, p, full, layout=layout), u)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("k,s,p,extra", [((2, 2), (2, 2), (0, 0), (0, 0)), ((3, 3), (2, 2), (1, 1), (1, 0)),
+                                         ((3, 2), (1, 3), (1, 0), (0, 2)), ((2, 2), (3, 3), (0, 0), (-1, 2))])
+def test_avg_unpool2d(isa, rng, layout, dtype, k, s, p, extra):
+    x = rng.standard_normal((2, 3, 5, 6)).astype(dtype)
+    out_hw = (ref.unpooled_size(5, k[0], s[0], p[0]) + extra[0], ref.unpooled_size(6, k[1], s[1], p[1]) + extra[1])
+    out_size = out_hw if extra != (0, 0) else None
+    u = fastconv.avg_unpool2d(to_layout(x, layout), k, s, p, out_size, layout=layout)
+    x64 = x.astype(np.float64)
+    exact = ref.avg_unpool2d(x64, k, s, p, out_hw)
+    scale = ref.avg_unpool2d(np.abs(x64), k, s, p, out_hw)
+    assert_sum_close(to_nchw(u, layout), exact, scale, 9, dtype)
+    if k == s and p == (0, 0):  # non-overlapping windows: each value copied over its window
+        rep = np.repeat(np.repeat(x, k[0], axis=2), k[1], axis=3)
+        np.testing.assert_array_equal(to_nchw(u, layout)[:, :, :rep.shape[2], :rep.shape[3]],
+                                      rep[:, :, :out_hw[0], :out_hw[1]])
+
+
+# ---- layouts, views, dtypes, threads ---------------------------------------------------------------
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_non_contiguous_inputs(rng, layout):
+    base = rng.standard_normal((3, 8, 15, 16)).astype(np.float32)
+    views = {
+        "strided": base[:, ::2, 1::2, 1:],
+        "negative": base[::-1, :, ::-1, :],
+        "reversed_inner": base[:, :, :, ::-1],
+        "transposed": np.asfortranarray(base),
+        "broadcast": np.broadcast_to(base[0, 0], (2, 3, 15, 16)),
+    }
+    for name, v in views.items():
+        xl = v.transpose(0, 2, 3, 1) if layout == "NHWC" else v  # views in either layout
+        dense = np.ascontiguousarray(xl)
+        for fn in (lambda a: fastconv.max_pool2d(a, 3, 2, 1, return_indices=True, layout=layout),
+                   lambda a: fastconv.avg_pool2d(a, 3, 2, 1, True, False, layout=layout),
+                   lambda a: fastconv.adaptive_avg_pool2d(a, (4, 5), layout=layout),
+                   lambda a: fastconv.adaptive_max_pool2d(a, (4, 5), True, layout=layout),
+                   lambda a: fastconv.stochastic_pool2d(np.abs(a), 2, rng=1, return_indices=True, layout=layout)):
+            got, want = fn(xl), fn(dense)
+            for g, w in zip(got if isinstance(got, tuple) else (got,), want if isinstance(want, tuple) else (want,)):
+                np.testing.assert_array_equal(g, w, err_msg=name)
+
+
+def test_dtypes_and_unbatched(rng, torch):
+    x = rng.standard_normal((3, 9, 8))
+    assert fastconv.max_pool2d(x.astype(np.float16), 2).dtype == np.float32
+    assert fastconv.avg_pool2d(np.arange(64).reshape(1, 1, 8, 8), 2).dtype == np.float64
+    y, idx = fastconv.max_pool2d(x, 3, 2, 1, return_indices=True)
+    yt, it = torch.nn.functional.max_pool2d(torch.from_numpy(x), 3, 2, 1, return_indices=True)
+    assert y.shape == tuple(yt.shape) == (3, 5, 4)
+    np.testing.assert_array_equal(idx, it.numpy())
+    gx = fastconv.max_pool2d_backward(np.ones_like(y), idx, x.shape)
+    assert gx.shape == x.shape
+    u = fastconv.max_unpool2d(y, idx, 3, 2, 1, output_size=x.shape[1:])
+    assert u.shape == x.shape
+    xh = np.ascontiguousarray(x.transpose(1, 2, 0))
+    np.testing.assert_array_equal(fastconv.max_pool2d(xh, 3, 2, 1, layout="NHWC").transpose(2, 0, 1), y)
+    # empty batch
+    assert fastconv.max_pool2d(np.zeros((0, 3, 8, 8)), 2).shape == (0, 3, 4, 4)
+    assert fastconv.adaptive_avg_pool2d(np.ones((1, 2, 5, 5)), 0).shape == (1, 2, 0, 0)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_threads_bitwise_equal(rng, layout, dtype):
+    x = to_layout(rng.standard_normal((2, 40, 37, 42)).astype(dtype), layout)
+    x1 = x[:1]  # batch 1: NHWC scatters split the channels
+    xpos = np.abs(x)
+
+    def run_all():
+        out = []
+        for a in (x, x1):
+            y, idx = fastconv.max_pool2d(a, 3, 2, 1, return_indices=True, layout=layout)
+            out += [y, idx, fastconv.max_pool2d(a, 2, layout=layout),
+                    fastconv.avg_pool2d(a, 3, 1, 1, count_include_pad=False, layout=layout),
+                    fastconv.avg_pool2d(a, 2, ceil_mode=True, layout=layout),
+                    fastconv.adaptive_avg_pool2d(a, 7, layout=layout),
+                    fastconv.adaptive_max_pool2d(a, (5, 6), layout=layout),
+                    fastconv.max_pool2d_backward(y * 3, idx, a.shape, layout=layout),
+                    fastconv.avg_pool2d_backward(y, a.shape, 3, 2, 1, layout=layout),
+                    fastconv.adaptive_avg_pool2d_backward(y, a.shape, layout=layout),
+                    fastconv.max_unpool2d(y, idx, 3, 2, 1, output_size=a.shape, layout=layout),
+                    fastconv.avg_unpool2d(y, 3, 2, 1, layout=layout)]
+        out += list(fastconv.stochastic_pool2d(xpos, 2, rng=3, return_indices=True, layout=layout))
+        out.append(fastconv.stochastic_pool2d(xpos, 3, 2, training=False, layout=layout))
+        return out
+
+    with fastconv.threads(1):
+        one = run_all()
+    with fastconv.threads(2):
+        two = run_all()
+    for a, b in zip(one, two):
+        assert a.tobytes() == b.tobytes()
+
+
+# ---- property test --------------------------------------------------------------------------------
+
+@settings(max_examples=40, deadline=None)
+@given(
+    h=st.integers(1, 12), w=st.integers(1, 12), kh=st.integers(1, 4), kw=st.integers(1, 4),
+    sh=st.integers(1, 4), sw=st.integers(1, 4), dh=st.integers(1, 3), dw=st.integers(1, 3),
+    ph=st.integers(0, 2), pw=st.integers(0, 2), ceil_mode=st.booleans(), cip=st.booleans(),
+    nhwc=st.booleans(), seed=st.integers(0, 2**32 - 1),
+)
+def test_property_against_torch(h, w, kh, kw, sh, sw, dh, dw, ph, pw, ceil_mode, cip, nhwc, seed):
+    torch = pytest.importorskip("torch")
+    ph, pw = min(ph, kh // 2), min(pw, kw // 2)
+    sizes = [ref.pooled_size(h, kh, sh, ph, dh, ceil_mode), ref.pooled_size(w, kw, sw, pw, dw, ceil_mode)]
+    x = np.random.default_rng(seed).standard_normal((2, 3, h, w))
+    layout = "NHWC" if nhwc else "NCHW"
+    xt = torch.from_numpy(x)
+    if min(sizes) < 1:
+        with pytest.raises(ValueError):
+            fastconv.max_pool2d(to_layout(x, layout), (kh, kw), (sh, sw), (ph, pw), (dh, dw), ceil_mode,
+                                layout=layout)
+        return
+    y, idx = fastconv.max_pool2d(to_layout(x, layout), (kh, kw), (sh, sw), (ph, pw), (dh, dw), ceil_mode,
+                                 True, layout=layout)
+    yt, it = torch.nn.functional.max_pool2d(xt, (kh, kw), (sh, sw), (ph, pw), (dh, dw), ceil_mode, True)
+    np.testing.assert_array_equal(to_nchw(y, layout), yt.numpy())
+    np.testing.assert_array_equal(to_nchw(idx, layout), it.numpy())
+    if min(ref.pooled_size(h, kh, sh, ph, 1, ceil_mode), ref.pooled_size(w, kw, sw, pw, 1, ceil_mode)) >= 1:
+        ya = fastconv.avg_pool2d(to_layout(x, layout), (kh, kw), (sh, sw), (ph, pw), ceil_mode, cip, layout=layout)
+        yat = torch.nn.functional.avg_pool2d(xt, (kh, kw), (sh, sw), (ph, pw), ceil_mode, cip).numpy()
+        scale = torch.nn.functional.avg_pool2d(xt.abs(), (kh, kw), (sh, sw), (ph, pw), ceil_mode, cip).numpy()
+        assert_sum_close(to_nchw(ya, layout), yat, scale, kh * kw, np.float64)
+
+
+# ---- invalid arguments ---------------------------------------------------------------------------------
+
+X = np.zeros((1, 2, 6, 6), np.float32)
+
+
+@pytest.mark.parametrize("call,exc,match", [
+    (lambda: fastconv.max_pool2d(X, 0), ValueError, "kernel_size"),
+    (lambda: fastconv.max_pool2d(X, (2, 2, 2)), ValueError, "kernel_size"),
+    (lambda: fastconv.max_pool2d(X, 2.5), TypeError, "kernel_size"),
+    (lambda: fastconv.max_pool2d(X, 2, stride=0), ValueError, "stride"),
+    (lambda: fastconv.max_pool2d(X, 2, padding=-1), ValueError, "padding"),
+    (lambda: fastconv.max_pool2d(X, 3, padding=2), ValueError, "padding"),
+    (lambda: fastconv.max_pool2d(X, 2, dilation=0), ValueError, "dilation"),
+    (lambda: fastconv.max_pool2d(X, 7), ValueError, "empty"),
+    (lambda: fastconv.max_pool2d(X, 2, layout="NCWH"), ValueError, "layout"),
+    (lambda: fastconv.max_pool2d(X, 2, layout=1), TypeError, "layout"),
+    (lambda: fastconv.max_pool2d(X[0, 0], 2), ValueError, "4-D"),
+    (lambda: fastconv.max_pool2d(np.zeros((1, 2, 0, 4)), 2), ValueError, "empty"),
+    (lambda: fastconv.max_pool2d(X.astype(np.complex64), 2), TypeError, "complex"),
+    (lambda: fastconv.avg_pool2d(X, 2, divisor_override=0), ValueError, "divisor_override"),
+    (lambda: fastconv.avg_pool2d(X, 4, padding=3), ValueError, "padding"),
+    (lambda: fastconv.max_pool1d(X[0], 0), ValueError, "kernel_size"),
+    (lambda: fastconv.max_pool1d(X, 2), ValueError, "3-D"),
+    (lambda: fastconv.avg_pool1d(X[0], 2, padding=2), ValueError, "padding"),
+    (lambda: fastconv.adaptive_avg_pool2d(X, -1), ValueError, "output_size"),
+    (lambda: fastconv.adaptive_max_pool2d(X, (1, 2, 3)), ValueError, "output_size"),
+    (lambda: fastconv.stochastic_pool2d(X - 1, 2), ValueError, "non-negative"),
+    (lambda: fastconv.stochastic_pool2d(np.full((1, 1, 2, 2), np.nan), 2), ValueError, "NaN"),
+    (lambda: fastconv.stochastic_pool2d(np.full((1, 1, 2, 2), np.inf), 2), ValueError, "finite"),
+    (lambda: fastconv.stochastic_pool2d(X, 2, training=False, return_indices=True), ValueError, "return_indices"),
+    (lambda: fastconv.stochastic_pool2d(X, 2, rng="seed"), TypeError, "rng"),
+    (lambda: fastconv.max_pool2d_backward(np.ones((1, 2, 3, 3)), np.zeros((1, 2, 3, 3), np.int64), (1, 2, 6)),
+     ValueError, "input_shape"),
+    (lambda: fastconv.max_pool2d_backward(np.ones((1, 2, 3, 3)), np.zeros((1, 2, 3, 3), np.int64), (1, 3, 6, 6)),
+     ValueError, "input_shape"),
+    (lambda: fastconv.max_pool2d_backward(np.ones((1, 2, 3, 3)), np.zeros((1, 2, 3, 2), np.int64), (1, 2, 6, 6)),
+     ValueError, "indices"),
+    (lambda: fastconv.max_pool2d_backward(np.ones((1, 2, 3, 3)), np.full((1, 2, 3, 3), 36), (1, 2, 6, 6)),
+     ValueError, "indices"),
+    (lambda: fastconv.max_pool2d_backward(np.ones((1, 2, 3, 3)), np.full((1, 2, 3, 3), -1), (1, 2, 6, 6)),
+     ValueError, "indices"),
+    (lambda: fastconv.max_pool2d_backward(np.ones((1, 2, 3, 3)), np.zeros((1, 2, 3, 3)), (1, 2, 6, 6)),
+     TypeError, "indices"),
+    (lambda: fastconv.max_pool2d_backward(np.ones((1, 3, 3, 2)), np.full((1, 3, 3, 2), 40), (1, 6, 6, 2),
+                                          layout="NHWC"), ValueError, "indices"),
+    (lambda: fastconv.avg_pool2d_backward(np.ones((1, 2, 3, 4)), (1, 2, 6, 6), 2), ValueError, "grad_out"),
+    (lambda: fastconv.adaptive_avg_pool2d_backward(np.ones((1, 2, 3, 3)), (2, 2, 6, 6)), ValueError, "input_shape"),
+    (lambda: fastconv.max_unpool2d(np.ones((1, 2, 3, 3)), np.full((1, 2, 3, 3), 36), 2), ValueError, "indices"),
+    (lambda: fastconv.max_unpool2d(np.ones((1, 2, 3, 3)), np.zeros((1, 2, 3, 3), np.int64), 2, output_size=(8, 6)),
+     ValueError, "output_size"),
+    (lambda: fastconv.max_unpool2d(np.ones((1, 2, 3, 3)), np.zeros((1, 2, 3, 3), np.int64), 2, output_size=(4, 6)),
+     ValueError, "output_size"),
+    (lambda: fastconv.max_unpool2d(np.ones((1, 2, 3, 3)), np.zeros((1, 2, 3, 3), np.int64), 2, output_size=(1, 2, 3)),
+     ValueError, "output_size"),
+    (lambda: fastconv.max_unpool2d(np.ones((1, 2, 3, 3)), np.zeros((1, 2, 2, 3), np.int64), 2), ValueError, "indices"),
+    (lambda: fastconv.avg_unpool2d(np.ones((1, 2, 3, 3)), 2, output_size=(7, 8)), ValueError, "output_size"),
+    (lambda: fastconv.avg_unpool2d(np.ones((1, 2, 3, 3)), 0), ValueError, "kernel_size"),
+])
+def test_invalid_arguments(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
