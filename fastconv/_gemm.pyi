@@ -1,13 +1,13 @@
 import numpy as np
 import numpy.typing as npt
 
-def gemm(
-    a: npt.NDArray[np.floating],
-    b: npt.NDArray[np.floating],
-    c: npt.NDArray[np.floating],
-    alpha: float,
-    beta: float,
-    nthreads: int = ...,
+def sgemm(
+    a: npt.NDArray[np.float32], b: npt.NDArray[np.float32], c: npt.NDArray[np.float32],
+    alpha: float, beta: float, nthreads: int = ...,
+) -> None: ...
+def dgemm(
+    a: npt.NDArray[np.float64], b: npt.NDArray[np.float64], c: npt.NDArray[np.float64],
+    alpha: float, beta: float, nthreads: int = ...,
 ) -> None: ...
 def _set_isa(level: int) -> int: ...
 def _isa_active() -> int: ...

@@ -33,7 +33,14 @@ def as_float_array(x, dtype: np.dtype, name: str) -> np.ndarray:
     strides, negative and zero included); a copy is made only for another
     dtype or for byte strides that are not a multiple of the item size.
     """
-    arr = np.asarray(x)
+    arr = x if type(x) is np.ndarray else np.asarray(x)
+    if arr.dtype == dtype and arr.dtype.isnative:
+        size = arr.itemsize
+        for st in arr.strides:
+            if st % size:
+                break
+        else:
+            return arr
     if arr.dtype.kind == "c":
         raise TypeError(f"{name}: complex dtype {arr.dtype} is not supported")
     if arr.dtype.kind not in "biuf":

@@ -10,8 +10,12 @@ from ._validate import as_float_array, check_out, compute_dtype
 
 __all__ = ["gemm"]
 
+_FAST_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
 
 def _check_scalar(value, name):
+    if type(value) is float:
+        return value
     if isinstance(value, numbers.Real):
         return float(value)
     if isinstance(value, numbers.Complex):
@@ -67,20 +71,24 @@ def gemm(a, b, c=None, *, alpha=1.0, beta=0.0, trans_a=False, trans_b=False, out
     """
     alpha = _check_scalar(alpha, "alpha")
     beta = _check_scalar(beta, "beta")
-    a_arr = np.asarray(a)
-    b_arr = np.asarray(b)
-    inputs = [a_arr, b_arr]
+    a_arr = a if type(a) is np.ndarray else np.asarray(a)
+    b_arr = b if type(b) is np.ndarray else np.asarray(b)
     c_arr = None
     if c is not None:
-        c_arr = np.asarray(c)
-        inputs.append(c_arr)
-    elif beta != 0:
-        raise ValueError(f"beta={beta} needs a c operand (got c=None)")
-    dtype = compute_dtype(*inputs, name="gemm")
+        c_arr = c if type(c) is np.ndarray else np.asarray(c)
+        dtype = compute_dtype(a_arr, b_arr, c_arr, name="gemm")
+    else:
+        if beta != 0:
+            raise ValueError(f"beta={beta} needs a c operand (got c=None)")
+        if a_arr.dtype == b_arr.dtype and a_arr.dtype in _FAST_DTYPES:
+            dtype = a_arr.dtype
+        else:
+            dtype = compute_dtype(a_arr, b_arr, name="gemm")
 
-    for name, arr in (("a", a_arr), ("b", b_arr)):
-        if arr.ndim != 2:
-            raise ValueError(f"{name} must be 2-D, got shape {arr.shape}")
+    if a_arr.ndim != 2:
+        raise ValueError(f"a must be 2-D, got shape {a_arr.shape}")
+    if b_arr.ndim != 2:
+        raise ValueError(f"b must be 2-D, got shape {b_arr.shape}")
     opa = a_arr.T if trans_a else a_arr
     opb = b_arr.T if trans_b else b_arr
     m, k = opa.shape
@@ -105,14 +113,15 @@ def gemm(a, b, c=None, *, alpha=1.0, beta=0.0, trans_a=False, trans_b=False, out
     opb = as_float_array(opb, dtype, "b")
 
     # Decide where the kernel writes: directly into `out` when its layout and
-    # aliasing allow, otherwise into a fresh array copied over at the end.
+    # aliasing allow (may_share_memory is a cheap, conservative bounds test),
+    # otherwise into a fresh array copied over at the end.
     target = out
     direct = (
         out is not None
         and _unit_col_stride(out)
         and out.strides[0] % out.itemsize == 0
-        and not np.shares_memory(out, opa)
-        and not np.shares_memory(out, opb)
+        and not np.may_share_memory(out, opa)
+        and not np.may_share_memory(out, opb)
     )
     in_place = c_arr is not None and out is not None and direct and c_arr is out
     if not direct:
@@ -133,7 +142,7 @@ def gemm(a, b, c=None, *, alpha=1.0, beta=0.0, trans_a=False, trans_b=False, out
             else:
                 target *= target.dtype.type(kernel_beta)
         else:
-            _gemm.gemm(opa, opb, target, alpha, kernel_beta)
+            (_gemm.sgemm if dtype == np.float32 else _gemm.dgemm)(opa, opb, target, alpha, kernel_beta)
     if out is not None and target is not out:
         np.copyto(out, target)
         return out
