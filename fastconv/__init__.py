@@ -8,6 +8,15 @@ parallel region has run may hang in the child with some runtimes (GNU
 libgomp); prefer the ``spawn`` or ``forkserver`` start methods.
 """
 from ._version import __version__
+
+try:
+    from . import _runtime
+except ImportError as exc:  # pragma: no cover - only in an unbuilt source tree
+    raise ImportError(
+        "fastconv's compiled modules could not be imported. Build them with "
+        "'pip install .' (or 'pip install -e .' for development), and run Python "
+        f"from outside the source tree when fastconv is installed normally. ({exc})"
+    ) from exc
 from . import _dispatch
 from ._config import config, show_config
 from ._dispatch import available_isas, get_isa, set_isa
