@@ -109,6 +109,8 @@ static const fc_kernel_table table_generic = {
     fc_dgemm_ukernel_4x8_ref,
     NULL,
     NULL,
+    fc_sgemm_ukernel_4x8_ref,
+    fc_dgemm_ukernel_4x4_ref,
 };
 
 #ifdef FC_HAVE_X86_KERNELS
@@ -119,6 +121,8 @@ static const fc_kernel_table table_avx2 = {
     fc_dgemm_ukernel_6x8_avx2,
     fc_sgemm_pack_a6_avx2,
     fc_dgemm_pack_a6_avx2,
+    fc_sgemm_ukernel_6x8_avx2,
+    fc_dgemm_ukernel_6x4_avx2,
 };
 
 static const fc_kernel_table table_avx512 = {
@@ -128,6 +132,8 @@ static const fc_kernel_table table_avx512 = {
     fc_dgemm_ukernel_12x16_avx512,
     NULL,
     NULL,
+    fc_sgemm_ukernel_12x16_avx512,
+    fc_dgemm_ukernel_12x8_avx512,
 };
 #endif
 

@@ -110,6 +110,13 @@ void fc_sgemm_ukernel_6x16_avx2(ptrdiff_t, const float *, const float *, float *
 void fc_dgemm_ukernel_6x8_avx2(ptrdiff_t, const double *, const double *, double *, ptrdiff_t, int);
 void fc_sgemm_ukernel_12x32_avx512(ptrdiff_t, const float *, const float *, float *, ptrdiff_t, int);
 void fc_dgemm_ukernel_12x16_avx512(ptrdiff_t, const double *, const double *, double *, ptrdiff_t, int);
+/* half-width companions (nr / 2 columns) used for column edges */
+void fc_sgemm_ukernel_4x8_ref(ptrdiff_t, const float *, const float *, float *, ptrdiff_t, int);
+void fc_dgemm_ukernel_4x4_ref(ptrdiff_t, const double *, const double *, double *, ptrdiff_t, int);
+void fc_sgemm_ukernel_6x8_avx2(ptrdiff_t, const float *, const float *, float *, ptrdiff_t, int);
+void fc_dgemm_ukernel_6x4_avx2(ptrdiff_t, const double *, const double *, double *, ptrdiff_t, int);
+void fc_sgemm_ukernel_12x16_avx512(ptrdiff_t, const float *, const float *, float *, ptrdiff_t, int);
+void fc_dgemm_ukernel_12x8_avx512(ptrdiff_t, const double *, const double *, double *, ptrdiff_t, int);
 
 /* Optional ISA-specific A packing for full mr-row panels with unit column
  * stride: dst[p * mr + i] = alpha * a[i * rs + p]. */

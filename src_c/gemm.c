@@ -17,6 +17,7 @@
 #define FC_GEMM_FIELD_UKERNEL sgemm
 #define FC_GEMM_UKERNEL_T fc_sgemm_ukernel_fn
 #define FC_GEMM_FIELD_PACK_A spack_a
+#define FC_GEMM_FIELD_HALF sgemm_half
 #define FC_GEMM_PACK_A_T fc_sgemm_pack_a_fn
 #include "gemm_impl.h"
 #undef FT
@@ -26,6 +27,7 @@
 #undef FC_GEMM_FIELD_UKERNEL
 #undef FC_GEMM_UKERNEL_T
 #undef FC_GEMM_FIELD_PACK_A
+#undef FC_GEMM_FIELD_HALF
 #undef FC_GEMM_PACK_A_T
 
 #define FT double
@@ -35,5 +37,6 @@
 #define FC_GEMM_FIELD_UKERNEL dgemm
 #define FC_GEMM_UKERNEL_T fc_dgemm_ukernel_fn
 #define FC_GEMM_FIELD_PACK_A dpack_a
+#define FC_GEMM_FIELD_HALF dgemm_half
 #define FC_GEMM_PACK_A_T fc_dgemm_pack_a_fn
 #include "gemm_impl.h"

@@ -3,7 +3,7 @@
  * per data type with FT (the element type), FSUF (a name suffix),
  * FC_GEMM_NAME (the public entry point) and the kernel-table fields to use
  * (FC_GEMM_FIELD_BLOCKING, FC_GEMM_FIELD_UKERNEL, FC_GEMM_UKERNEL_T,
- * FC_GEMM_FIELD_PACK_A, FC_GEMM_PACK_A_T) defined.
+ * FC_GEMM_FIELD_PACK_A, FC_GEMM_PACK_A_T, FC_GEMM_FIELD_HALF) defined.
  *
  * The Goto/BLIS structure, loop by loop:
  *   JC: n in panels of nc columns        -> the packed B panel (kc x nc) lives in L3
@@ -68,13 +68,17 @@ static void FN(pack_b_panel)(ptrdiff_t kc, ptrdiff_t nr_eff, int nr, const FT *b
  * contiguously, and scattered to the panels: packing panel by panel instead
  * would read one 64-byte piece per row, a whole row of B apart, which the
  * hardware prefetchers do not follow. */
-static void FN(pack_b_block)(ptrdiff_t kc, ptrdiff_t nc, int nr, ptrdiff_t jp0, ptrdiff_t jp1,
+static void FN(pack_b_block)(ptrdiff_t kc, ptrdiff_t nc, int nr, int nr_edge, ptrdiff_t jp0, ptrdiff_t jp1,
                              const FT *b, ptrdiff_t rs, ptrdiff_t cs, FT *restrict dst)
 {
+    /* nr_edge: the width the edge panel (nc % nr columns) is padded to,
+     * nr or nr / 2 when the half-width kernel computes it */
     if (cs != 1) {
-        for (ptrdiff_t jp = jp0; jp < jp1; ++jp)
-            FN(pack_b_panel)(kc, FC_MIN((ptrdiff_t)nr, nc - jp * nr), nr, b + jp * nr * cs, rs, cs,
+        for (ptrdiff_t jp = jp0; jp < jp1; ++jp) {
+            ptrdiff_t w = FC_MIN((ptrdiff_t)nr, nc - jp * nr);
+            FN(pack_b_panel)(kc, w, w < nr ? nr_edge : nr, b + jp * nr * cs, rs, cs,
                              dst + (size_t)jp * nr * kc);
+        }
         return;
     }
     const ptrdiff_t full_end = FC_MIN(jp1, nc / nr); /* panels without an edge */
@@ -87,9 +91,9 @@ static void FN(pack_b_block)(ptrdiff_t kc, ptrdiff_t nc, int nr, ptrdiff_t jp0, 
         for (; jp < jp1; ++jp) {
             const ptrdiff_t nr_eff = nc - jp * nr;
             const FT *s = src + jp * nr;
-            FT *d = dst + (size_t)jp * nr * kc + (size_t)p * nr;
+            FT *d = dst + (size_t)jp * nr * kc + (size_t)p * nr_edge;
             for (ptrdiff_t j = 0; j < nr_eff; ++j) d[j] = s[j];
-            for (ptrdiff_t j = nr_eff; j < nr; ++j) d[j] = 0;
+            for (ptrdiff_t j = nr_eff; j < nr_edge; ++j) d[j] = 0;
         }
     }
 }
@@ -184,6 +188,7 @@ int FC_GEMM_NAME(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, FT alpha,
     const fc_gemm_blocking bl = kt->FC_GEMM_FIELD_BLOCKING;
     const FC_GEMM_UKERNEL_T ukernel = kt->FC_GEMM_FIELD_UKERNEL;
     const FC_GEMM_PACK_A_T pack_a_fast = kt->FC_GEMM_FIELD_PACK_A;
+    const FC_GEMM_UKERNEL_T ukernel_half = kt->FC_GEMM_FIELD_HALF;
     const int MR = bl.mr, NR = bl.nr;
 
     /* Threads: never more than the work can feed (about one 64^3 block of
@@ -274,6 +279,10 @@ int FC_GEMM_NAME(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, FT alpha,
             const ptrdiff_t pn = (nc + NR - 1) / NR;
             const ptrdiff_t jp0 = FN(split_first)(pn, ways_n, tj);
             const ptrdiff_t jp1 = FN(split_first)(pn, ways_n, tj + 1);
+            /* a narrow last panel (49 = 3 x 16 + 1 columns) runs the
+             * half-width kernel: less padding computed for nothing */
+            const int half_last = ukernel_half && nc - (pn - 1) * NR <= NR / 2;
+            const int nr_edge = half_last ? NR / 2 : NR;
 
             for (ptrdiff_t pc = 0; pc < k; pc += bl.kc) {                /* PC */
                 const ptrdiff_t kc = FC_MIN((ptrdiff_t)bl.kc, k - pc);
@@ -281,7 +290,8 @@ int FC_GEMM_NAME(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, FT alpha,
 
                 if (!fused) {
                     /* pack B: every thread a contiguous share of the panels */
-                    FN(pack_b_block)(kc, nc, NR, FN(split_first)(pn, team, tid), FN(split_first)(pn, team, tid + 1),
+                    FN(pack_b_block)(kc, nc, NR, nr_edge, FN(split_first)(pn, team, tid),
+                                     FN(split_first)(pn, team, tid + 1),
                                      b + pc * rs_b + jc * cs_b, rs_b, cs_b, bpack);
 #pragma omp barrier
                     /* (the B panel is complete) */
@@ -308,7 +318,7 @@ int FC_GEMM_NAME(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, FT alpha,
                              * instead of one cache line per row and page */
                             const ptrdiff_t q = (jp - jp0) % fused_nb;
                             if (q == 0)
-                                FN(pack_b_block)(kc, FC_MIN(nc - j, fused_nb * NR), NR, 0,
+                                FN(pack_b_block)(kc, FC_MIN(nc - j, fused_nb * NR), NR, nr_edge, 0,
                                                  FC_MIN(fused_nb, jp1 - jp),
                                                  b + pc * rs_b + (jc + j) * cs_b, rs_b, cs_b, bbuf);
                             bp = bbuf + (size_t)q * NR * kc;
@@ -327,19 +337,22 @@ int FC_GEMM_NAME(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, FT alpha,
                         } else {
                             bp = bpack + (size_t)jp * NR * kc;
                         }
+                        const int half = half_last && jp == pn - 1;
+                        const FC_GEMM_UKERNEL_T kern = half ? ukernel_half : ukernel;
+                        const ptrdiff_t nr_k = half ? NR / 2 : NR;
                         for (ptrdiff_t i = 0; i < mc; i += MR) {         /* IR */
                             const ptrdiff_t mr_eff = FC_MIN((ptrdiff_t)MR, mc - i);
                             FT *ct = c + (ic + i) * rs_c + jc + j;
                             const FT *ap = apack + (size_t)i * kc;
-                            if (mr_eff == MR && nr_eff == NR) {
-                                ukernel(kc, ap, bp, ct, rs_c, acc);
+                            if (mr_eff == MR && nr_eff == nr_k) {
+                                kern(kc, ap, bp, ct, rs_c, acc);
                             } else {
                                 /* edge tile: same kernel into a scratch tile,
                                  * then only the valid part touches C */
-                                ukernel(kc, ap, bp, tile, NR, 0);
+                                kern(kc, ap, bp, tile, nr_k, 0);
                                 for (ptrdiff_t ii = 0; ii < mr_eff; ++ii) {
                                     FT *cr = ct + ii * rs_c;
-                                    const FT *tr = tile + ii * NR;
+                                    const FT *tr = tile + ii * nr_k;
                                     if (acc)
                                         for (ptrdiff_t jj = 0; jj < nr_eff; ++jj) cr[jj] += tr[jj];
                                     else

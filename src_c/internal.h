@@ -14,6 +14,8 @@ typedef struct {
     fc_dgemm_ukernel_fn dgemm;
     fc_sgemm_pack_a_fn spack_a; /* NULL: the portable packing routine */
     fc_dgemm_pack_a_fn dpack_a;
+    fc_sgemm_ukernel_fn sgemm_half; /* mr x nr/2 companions for column edges */
+    fc_dgemm_ukernel_fn dgemm_half;
 } fc_kernel_table;
 
 /* The table of the active ISA level; never NULL. */

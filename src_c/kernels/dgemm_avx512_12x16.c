@@ -48,3 +48,23 @@ void fc_dgemm_ukernel_12x16_avx512(ptrdiff_t kc, const double *a, const double *
     STORE(0); STORE(1); STORE(2); STORE(3); STORE(4); STORE(5);
     STORE(6); STORE(7); STORE(8); STORE(9); STORE(10); STORE(11);
 }
+
+/* Half-width companion (12 x 8) for column edges of at most 8: one vector
+ * per row, the same per-element FMA chain as the full kernel. */
+void fc_dgemm_ukernel_12x8_avx512(ptrdiff_t kc, const double *a, const double *b,
+                                  double *c, ptrdiff_t ldc, int accumulate)
+{
+    __m512d r[12];
+    for (int i = 0; i < 12; ++i) r[i] = _mm512_setzero_pd();
+    for (ptrdiff_t p = 0; p < kc; ++p) {
+        __m512d b0 = _mm512_load_pd(b);
+#pragma GCC unroll 12
+        for (int i = 0; i < 12; ++i) r[i] = _mm512_fmadd_pd(_mm512_set1_pd(a[i]), b0, r[i]);
+        a += 12;
+        b += 8;
+    }
+    for (int i = 0; i < 12; ++i) {
+        double *ci = c + i * ldc;
+        _mm512_storeu_pd(ci, accumulate ? _mm512_add_pd(_mm512_loadu_pd(ci), r[i]) : r[i]);
+    }
+}

@@ -30,3 +30,6 @@
 
 REF_KERNEL(fc_sgemm_ukernel_4x16_ref, float, 4, 16)
 REF_KERNEL(fc_dgemm_ukernel_4x8_ref, double, 4, 8)
+/* half-width companions for column edges */
+REF_KERNEL(fc_sgemm_ukernel_4x8_ref, float, 4, 8)
+REF_KERNEL(fc_dgemm_ukernel_4x4_ref, double, 4, 4)

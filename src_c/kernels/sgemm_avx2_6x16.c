@@ -53,3 +53,30 @@ void fc_sgemm_ukernel_6x16_avx2(ptrdiff_t kc, const float *a, const float *b,
     }
     STORE(0); STORE(1); STORE(2); STORE(3); STORE(4); STORE(5);
 }
+
+/* Half-width companion (6 x 8) for column edges of at most 8: the same
+ * per-element FMA chain as the 6 x 16 kernel, so results do not depend on
+ * which of the two computed a column. */
+void fc_sgemm_ukernel_6x8_avx2(ptrdiff_t kc, const float *a, const float *b,
+                               float *c, ptrdiff_t ldc, int accumulate)
+{
+    __m256 r0 = _mm256_setzero_ps(), r1 = _mm256_setzero_ps(), r2 = _mm256_setzero_ps();
+    __m256 r3 = _mm256_setzero_ps(), r4 = _mm256_setzero_ps(), r5 = _mm256_setzero_ps();
+#pragma GCC unroll 4
+    for (ptrdiff_t p = 0; p < kc; ++p) {
+        __m256 b0 = _mm256_load_ps(b);
+        r0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 0), b0, r0);
+        r1 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 1), b0, r1);
+        r2 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 2), b0, r2);
+        r3 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 3), b0, r3);
+        r4 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 4), b0, r4);
+        r5 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 5), b0, r5);
+        a += 6;
+        b += 8;
+    }
+    __m256 r[6] = {r0, r1, r2, r3, r4, r5};
+    for (int i = 0; i < 6; ++i) {
+        float *ci = c + i * ldc;
+        _mm256_storeu_ps(ci, accumulate ? _mm256_add_ps(_mm256_loadu_ps(ci), r[i]) : r[i]);
+    }
+}

@@ -53,3 +53,23 @@ void fc_sgemm_ukernel_12x32_avx512(ptrdiff_t kc, const float *a, const float *b,
     STORE(0); STORE(1); STORE(2); STORE(3); STORE(4); STORE(5);
     STORE(6); STORE(7); STORE(8); STORE(9); STORE(10); STORE(11);
 }
+
+/* Half-width companion (12 x 16) for column edges of at most 16: one vector
+ * per row, the same per-element FMA chain as the full kernel. */
+void fc_sgemm_ukernel_12x16_avx512(ptrdiff_t kc, const float *a, const float *b,
+                                   float *c, ptrdiff_t ldc, int accumulate)
+{
+    __m512 r[12];
+    for (int i = 0; i < 12; ++i) r[i] = _mm512_setzero_ps();
+    for (ptrdiff_t p = 0; p < kc; ++p) {
+        __m512 b0 = _mm512_load_ps(b);
+#pragma GCC unroll 12
+        for (int i = 0; i < 12; ++i) r[i] = _mm512_fmadd_ps(_mm512_set1_ps(a[i]), b0, r[i]);
+        a += 12;
+        b += 16;
+    }
+    for (int i = 0; i < 12; ++i) {
+        float *ci = c + i * ldc;
+        _mm512_storeu_ps(ci, accumulate ? _mm512_add_ps(_mm512_loadu_ps(ci), r[i]) : r[i]);
+    }
+}
