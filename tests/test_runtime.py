@@ -2,6 +2,7 @@
 import os
 import subprocess
 import sys
+import tempfile
 
 import numpy as np
 import pytest
@@ -72,7 +73,9 @@ def test_set_isa_roundtrip_and_errors():
 def _run(code, **env):
     full_env = dict(os.environ)
     full_env.update(env)
-    return subprocess.run([sys.executable, "-c", code], env=full_env, capture_output=True, text=True, timeout=120)
+    # run outside the source tree, so that the installed package is imported
+    return subprocess.run([sys.executable, "-c", code], env=full_env, capture_output=True, text=True,
+                          timeout=120, cwd=tempfile.gettempdir())
 
 
 def test_environment_forces_lower_isa():
