@@ -54,6 +54,8 @@ from .pooling import (
     stochastic_pool2d,
 )
 
+from .signal import convolve, convolve2d, correlate, correlate2d, filter2d
+
 _dispatch._apply_environment()
 
 __all__ = [
@@ -98,3 +100,4 @@ __all__ += [
     "max_unpool2d",
     "stochastic_pool2d",
 ]
+__all__ += ["convolve", "convolve2d", "correlate", "correlate2d", "filter2d"]

@@ -273,6 +273,50 @@ int fc_max_unpool2d_f64(const fc_pool_geom *g, const double *x, const int64_t *i
 int fc_avg_unpool2d_f32(const fc_pool_geom *g, const float *x, float *y);
 int fc_avg_unpool2d_f64(const fc_pool_geom *g, const double *x, double *y);
 
+/* ---- signal filtering (signal.c) ------------------------------------------ */
+/*
+ * Direct 2-D cross-correlation of a stack of planes with SciPy's boundary
+ * rules: the engine of fastconv.convolve / correlate / convolve2d /
+ * correlate2d / filter2d.  A 1-D signal is a plane of one row; a convolution
+ * is a correlation with the flipped kernel (Python flips it).
+ *
+ *   y[i][oh][ow] = sum over c < channels, r < kernel_h, s < kernel_w of
+ *                  k[k_off[i*channels + c] + r*kernel_w + s]
+ *                * xe_c(oh - pad_top + r, ow - pad_left + s)
+ *
+ * accumulated from zero in that (c, r, s) order.  xe_c(u, v) is the input
+ * plane x + x_off[i*channels + c] extended beyond its in_h x in_w elements
+ * (element (u, v) at u*in_rs + v*in_cs, any strides): FC_BOUNDARY_FILL reads
+ * fill[c] outside the plane, FC_BOUNDARY_WRAP is periodic, FC_BOUNDARY_SYMM
+ * mirrors with the edge repeated (... 1 0 | 0 1 ... n-1 | n-1 n-2 ...), both
+ * as far as needed; they need in_h, in_w >= 1.  Kernels are dense
+ * kernel_h x kernel_w at k + k_off[...]; y is dense (items, out_h, out_w).
+ * Several channels sum several planes into one output (a complex
+ * correlation is two real channels).  The i64 variant computes modulo 2^64,
+ * so truncating the result to a narrower integer type gives NumPy's and
+ * SciPy's wrap-around.  Results are bitwise identical for every thread count.
+ */
+enum { FC_BOUNDARY_FILL = 0, FC_BOUNDARY_WRAP = 1, FC_BOUNDARY_SYMM = 2 };
+
+typedef struct {
+    ptrdiff_t items, channels;          /* output planes; input planes per output */
+    ptrdiff_t in_h, in_w;               /* input plane (may be 0 with FILL)        */
+    ptrdiff_t in_rs, in_cs;             /* element strides of its rows, columns    */
+    ptrdiff_t kernel_h, kernel_w;       /* >= 1                                    */
+    ptrdiff_t out_h, out_w;             /* >= 1                                    */
+    ptrdiff_t pad_top, pad_left;        /* output (0, 0) reads xe(-pad_top, -pad_left) */
+    int boundary;                       /* FC_BOUNDARY_*                           */
+} fc_corr2d_geom;
+
+/* FC_OK when every field is in its domain, else FC_EINVAL (or FC_EOVERFLOW). */
+int fc_corr2d_geom_check(const fc_corr2d_geom *g);
+int fc_corr2d_f32(const fc_corr2d_geom *g, const float *x, const ptrdiff_t *x_off,
+                  const float *k, const ptrdiff_t *k_off, const float *fill, float *y);
+int fc_corr2d_f64(const fc_corr2d_geom *g, const double *x, const ptrdiff_t *x_off,
+                  const double *k, const ptrdiff_t *k_off, const double *fill, double *y);
+int fc_corr2d_i64(const fc_corr2d_geom *g, const int64_t *x, const ptrdiff_t *x_off,
+                  const int64_t *k, const ptrdiff_t *k_off, const int64_t *fill, int64_t *y);
+
 #ifdef __cplusplus
 }
 #endif

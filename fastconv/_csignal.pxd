@@ -1,0 +1,25 @@
+# Cython view of the signal-filtering section of src_c/fastconv.h.
+from libc.stdint cimport int64_t
+
+cdef extern from "fastconv.h" nogil:
+    enum:
+        FC_BOUNDARY_FILL
+        FC_BOUNDARY_WRAP
+        FC_BOUNDARY_SYMM
+
+    ctypedef struct fc_corr2d_geom:
+        Py_ssize_t items, channels
+        Py_ssize_t in_h, in_w
+        Py_ssize_t in_rs, in_cs
+        Py_ssize_t kernel_h, kernel_w
+        Py_ssize_t out_h, out_w
+        Py_ssize_t pad_top, pad_left
+        int boundary
+
+    int fc_corr2d_geom_check(const fc_corr2d_geom *g)
+    int fc_corr2d_f32(const fc_corr2d_geom *g, const float *x, const Py_ssize_t *x_off,
+                      const float *k, const Py_ssize_t *k_off, const float *fill, float *y)
+    int fc_corr2d_f64(const fc_corr2d_geom *g, const double *x, const Py_ssize_t *x_off,
+                      const double *k, const Py_ssize_t *k_off, const double *fill, double *y)
+    int fc_corr2d_i64(const fc_corr2d_geom *g, const int64_t *x, const Py_ssize_t *x_off,
+                      const int64_t *k, const Py_ssize_t *k_off, const int64_t *fill, int64_t *y)

@@ -1,0 +1,67 @@
+# Signal-filtering wrapper: flat memoryviews in, one C call without the GIL,
+# status -> exception.  fastconv.signal validates every argument, resolves
+# modes and boundaries to numbers, lays the operands out and allocates the
+# output; this module only converts.
+from libc.stdint cimport int64_t
+
+from fastconv._csignal cimport *
+from fastconv._common cimport check_status
+
+include "_isa.pxi"
+
+cdef int fill_geom(fc_corr2d_geom *g, tuple geom) except -1:
+    """geom: (items, channels, in_h, in_w, in_rs, in_cs, kernel_h, kernel_w,
+    out_h, out_w, pad_top, pad_left, boundary)."""
+    (g.items, g.channels, g.in_h, g.in_w, g.in_rs, g.in_cs, g.kernel_h, g.kernel_w,
+     g.out_h, g.out_w, g.pad_top, g.pad_left, g.boundary) = geom
+    return 0
+
+
+def geom_check(tuple geom):
+    """0 when the C core accepts the geometry, else its status code."""
+    cdef fc_corr2d_geom g
+    fill_geom(&g, geom)
+    return fc_corr2d_geom_check(&g)
+
+
+# One def per type (a fused def dispatches through slow signature matching on
+# every call, which costs more than a short convolution).  x may be empty (a
+# plane with no element: FILL boundary only); fill holds one value per channel.
+
+def corr2d_f32(tuple geom, const float[::1] x, const Py_ssize_t[::1] x_off,
+               const float[::1] k, const Py_ssize_t[::1] k_off,
+               const float[::1] fill, float[::1] y):
+    """y = the extended cross-correlation of fastconv.h's fc_corr2d_f32."""
+    cdef fc_corr2d_geom g
+    fill_geom(&g, geom)
+    cdef const float *xp = &x[0] if x.shape[0] > 0 else NULL
+    cdef int st
+    with nogil:
+        st = fc_corr2d_f32(&g, xp, &x_off[0], &k[0], &k_off[0], &fill[0], &y[0])
+    check_status(st, "signal correlation")
+
+
+def corr2d_f64(tuple geom, const double[::1] x, const Py_ssize_t[::1] x_off,
+               const double[::1] k, const Py_ssize_t[::1] k_off,
+               const double[::1] fill, double[::1] y):
+    """y = the extended cross-correlation of fastconv.h's fc_corr2d_f64."""
+    cdef fc_corr2d_geom g
+    fill_geom(&g, geom)
+    cdef const double *xp = &x[0] if x.shape[0] > 0 else NULL
+    cdef int st
+    with nogil:
+        st = fc_corr2d_f64(&g, xp, &x_off[0], &k[0], &k_off[0], &fill[0], &y[0])
+    check_status(st, "signal correlation")
+
+
+def corr2d_i64(tuple geom, const int64_t[::1] x, const Py_ssize_t[::1] x_off,
+               const int64_t[::1] k, const Py_ssize_t[::1] k_off,
+               const int64_t[::1] fill, int64_t[::1] y):
+    """y = the extended cross-correlation of fastconv.h's fc_corr2d_i64 (modulo 2**64)."""
+    cdef fc_corr2d_geom g
+    fill_geom(&g, geom)
+    cdef const int64_t *xp = &x[0] if x.shape[0] > 0 else NULL
+    cdef int st
+    with nogil:
+        st = fc_corr2d_i64(&g, xp, &x_off[0], &k[0], &k_off[0], &fill[0], &y[0])
+    check_status(st, "signal correlation")

@@ -1,0 +1,42 @@
+/*
+ * signal_avx2.c -- AVX2 + FMA block kernels of the signal-filtering engine
+ * (float32, float64); the body is signal_avx2_impl.h, included once per type.
+ */
+#include <immintrin.h>
+#include <math.h>
+
+#include "../signal_internal.h"
+
+#define FT float
+#define VT __m256
+#define VL 8
+#define VZERO _mm256_setzero_ps
+#define VSET1 _mm256_set1_ps
+#define VLOAD _mm256_loadu_ps
+#define VSTORE _mm256_storeu_ps
+#define VFMA _mm256_fmadd_ps
+#define SFMA fmaf
+#define FN(name) name##_f32_avx2
+#include "signal_avx2_impl.h"
+#undef FT
+#undef VT
+#undef VL
+#undef VZERO
+#undef VSET1
+#undef VLOAD
+#undef VSTORE
+#undef VFMA
+#undef SFMA
+#undef FN
+
+#define FT double
+#define VT __m256d
+#define VL 4
+#define VZERO _mm256_setzero_pd
+#define VSET1 _mm256_set1_pd
+#define VLOAD _mm256_loadu_pd
+#define VSTORE _mm256_storeu_pd
+#define VFMA _mm256_fmadd_pd
+#define SFMA fma
+#define FN(name) name##_f64_avx2
+#include "signal_avx2_impl.h"

@@ -1,0 +1,93 @@
+/*
+ * signal_impl.h -- driver of the signal-filtering engine, included once per
+ * type by signal.c with FT (element type), FN(name) (name suffix) and
+ * FC_BLOCK_FN_T (the block-kernel pointer type) defined.
+ */
+
+/* dst[t] = the extended input row at columns v0 + t, t < n; src < 0: a fill row */
+static void FN(extend_row)(const FT *plane, ptrdiff_t src, const fc_corr2d_geom *g,
+                           ptrdiff_t v0, ptrdiff_t n, FT fill, FT *dst)
+{
+    if (src < 0) {
+        for (ptrdiff_t t = 0; t < n; ++t) dst[t] = fill;
+        return;
+    }
+    const FT *row = plane + src * g->in_rs;
+    const ptrdiff_t W = g->in_w, cs = g->in_cs;
+    /* [t0, t1): the columns inside the plane, copied straight */
+    const ptrdiff_t t0 = FC_MIN(FC_MAX(-v0, (ptrdiff_t)0), n);
+    const ptrdiff_t t1 = FC_MAX(FC_MIN(W - v0, n), t0);
+    for (ptrdiff_t t = 0; t < t0; ++t) {
+        const ptrdiff_t m = fc_signal_map_index(v0 + t, W, g->boundary);
+        dst[t] = m < 0 ? fill : row[m * cs];
+    }
+    if (t1 > t0) {
+        if (cs == 1) {
+            memcpy(dst + t0, row + v0 + t0, (size_t)(t1 - t0) * sizeof(FT));
+        } else {
+            for (ptrdiff_t t = t0; t < t1; ++t) dst[t] = row[(v0 + t) * cs];
+        }
+    }
+    for (ptrdiff_t t = t1; t < n; ++t) {
+        const ptrdiff_t m = fc_signal_map_index(v0 + t, W, g->boundary);
+        dst[t] = m < 0 ? fill : row[m * cs];
+    }
+}
+
+static int FN(corr2d)(const fc_corr2d_geom *g, const FT *x, const ptrdiff_t *x_off,
+                      const FT *k, const ptrdiff_t *k_off, const FT *fill, FT *y,
+                      FC_BLOCK_FN_T block)
+{
+    int st = fc_corr2d_geom_check(g);
+    if (st != FC_OK) return st;
+    if (!x_off || !k || !k_off || !y || (g->boundary == FC_BOUNDARY_FILL && !fill)) return FC_EINVAL;
+    if (!x && g->in_h > 0 && g->in_w > 0) return FC_EINVAL;
+
+    const ptrdiff_t C = g->channels, KH = g->kernel_h, KW = g->kernel_w;
+    const ptrdiff_t OH = g->out_h, OW = g->out_w;
+    fc_signal_tiling tl;
+    st = fc_signal_tiling_choose(g, sizeof(FT), &tl);
+    if (st != FC_OK) return st;
+    const int nt = tl.nthreads;
+    const ptrdiff_t BR = tl.band_rows, CW = tl.chunk_cols;
+    const ptrdiff_t nrb = (OH + BR - 1) / BR, ncc = (OW + CW - 1) / CW;
+    const ptrdiff_t tiles = g->items * nrb * ncc;
+    /* per thread: the extended block of every channel, BR + KH - 1 rows of CW + KW - 1 */
+    const ptrdiff_t lde = CW + KW - 1, ehe = BR + KH - 1;
+    const size_t al = FC_ALIGN / sizeof(FT);
+    size_t che, per, total;
+    if (fc_size_mul3((size_t)lde, (size_t)ehe, 1, &che)) return FC_EOVERFLOW;
+    che = (che + al - 1) / al * al;
+    if (fc_size_mul3(che, (size_t)C, 1, &per) || fc_size_mul3(per, (size_t)nt, sizeof(FT), &total))
+        return FC_EOVERFLOW;
+    FT *ws = (FT *)fc_aligned_alloc(total);
+    if (!ws) return FC_ENOMEM;
+
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1)
+    for (ptrdiff_t t = 0; t < tiles; ++t) {
+#ifdef _OPENMP
+        const int tid = nt > 1 ? omp_get_thread_num() : 0;
+#else
+        const int tid = 0;
+#endif
+        FT *const E = ws + (size_t)tid * per;
+        const ptrdiff_t item = t / (nrb * ncc), rest = t % (nrb * ncc);
+        const ptrdiff_t oh0 = (rest / ncc) * BR, ow0 = (rest % ncc) * CW;
+        const ptrdiff_t nr = FC_MIN(BR, OH - oh0), ncols = FC_MIN(CW, OW - ow0);
+        /* gather the extended rows this tile reads: rows oh0 - pad_top + [0, nr + KH - 1),
+         * columns ow0 - pad_left + [0, ncols + KW - 1) */
+        for (ptrdiff_t c = 0; c < C; ++c) {
+            const FT *plane = x ? x + x_off[item * C + c] : x;
+            const FT fv = g->boundary == FC_BOUNDARY_FILL ? fill[c] : (FT)0;
+            FT *ec = E + (size_t)c * che;
+            for (ptrdiff_t rr = 0; rr < nr + KH - 1; ++rr) {
+                const ptrdiff_t src = fc_signal_map_index(oh0 - g->pad_top + rr, g->in_h, g->boundary);
+                FN(extend_row)(plane, src, g, ow0 - g->pad_left, ncols + KW - 1, fv, ec + rr * lde);
+            }
+        }
+        block(nr, ncols, C, E, lde, (ptrdiff_t)che, k, k_off + item * C, KH, KW,
+              y + (item * OH + oh0) * OW + ow0, OW);
+    }
+    fc_aligned_free(ws);
+    return FC_OK;
+}
