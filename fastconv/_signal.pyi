@@ -1,0 +1,23 @@
+import numpy as np
+import numpy.typing as npt
+
+_Geom = tuple[int, int, int, int, int, int, int, int, int, int, int, int, int]
+
+def geom_check(geom: _Geom) -> int: ...
+def corr2d_f32(
+    geom: _Geom, x: npt.NDArray[np.float32], x_off: npt.NDArray[np.intp],
+    k: npt.NDArray[np.float32], k_off: npt.NDArray[np.intp],
+    fill: npt.NDArray[np.float32], y: npt.NDArray[np.float32],
+) -> None: ...
+def corr2d_f64(
+    geom: _Geom, x: npt.NDArray[np.float64], x_off: npt.NDArray[np.intp],
+    k: npt.NDArray[np.float64], k_off: npt.NDArray[np.intp],
+    fill: npt.NDArray[np.float64], y: npt.NDArray[np.float64],
+) -> None: ...
+def corr2d_i64(
+    geom: _Geom, x: npt.NDArray[np.int64], x_off: npt.NDArray[np.intp],
+    k: npt.NDArray[np.int64], k_off: npt.NDArray[np.intp],
+    fill: npt.NDArray[np.int64], y: npt.NDArray[np.int64],
+) -> None: ...
+def _set_isa(level: int) -> int: ...
+def _isa_active() -> int: ...
