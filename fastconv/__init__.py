@@ -55,6 +55,16 @@ from .pooling import (
 )
 
 from .signal import convolve, convolve2d, correlate, correlate2d, filter2d
+from .local import (
+    linear,
+    linear_backward,
+    local_conv2d,
+    local_conv2d_backward,
+    local_weights_from_keras,
+    param_count,
+    tiled_conv2d,
+    tiled_conv2d_backward,
+)
 
 _dispatch._apply_environment()
 
@@ -101,3 +111,13 @@ __all__ += [
     "stochastic_pool2d",
 ]
 __all__ += ["convolve", "convolve2d", "correlate", "correlate2d", "filter2d"]
+__all__ += [
+    "linear",
+    "linear_backward",
+    "local_conv2d",
+    "local_conv2d_backward",
+    "local_weights_from_keras",
+    "param_count",
+    "tiled_conv2d",
+    "tiled_conv2d_backward",
+]

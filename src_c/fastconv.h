@@ -317,6 +317,69 @@ int fc_corr2d_f64(const fc_corr2d_geom *g, const double *x, const ptrdiff_t *x_o
 int fc_corr2d_i64(const fc_corr2d_geom *g, const int64_t *x, const ptrdiff_t *x_off,
                   const int64_t *k, const ptrdiff_t *k_off, const int64_t *fill, int64_t *y);
 
+/* ---- unshared convolutions and the fully connected layer (local.c) ------- */
+/*
+ * Tiled convolution: output position (i, j) uses the filter bank
+ * w[i % tiles_h][j % tiles_w]; the locally connected (unshared) layer is the
+ * tiled convolution with tiles_h = out_h and tiles_w = out_w, an ordinary
+ * convolution the one with 1 x 1 tiles.  g is the geometry of fastconv's
+ * convolutions (groups must be 1; algorithm is ignored) and the arrays are
+ * dense in g->layout:
+ *   w     (tiles_h, tiles_w, out_channels, in_channels, kernel_h, kernel_w)
+ *   bias  NULL, (out_channels) or, with bias_per_position, (out_channels, out_h, out_w)
+ * Tiles larger than the output are allowed: the banks past it are unused
+ * (their weight gradient is zero).  Workspaces are bounded (cache-sized
+ * blocks per thread, and at most a few MiB of window gradients for the input
+ * gradient); results are bitwise identical for any thread count.
+ */
+int fc_tiled_conv2d_check(const fc_conv_geom *g, ptrdiff_t tiles_h, ptrdiff_t tiles_w);
+int fc_tiled_conv2d_forward_f32(const fc_conv_geom *g, ptrdiff_t tiles_h, ptrdiff_t tiles_w,
+                                const float *x, const float *w, const float *bias,
+                                int bias_per_position, float *y);
+int fc_tiled_conv2d_forward_f64(const fc_conv_geom *g, ptrdiff_t tiles_h, ptrdiff_t tiles_w,
+                                const double *x, const double *w, const double *bias,
+                                int bias_per_position, double *y);
+/* dx (overwritten) = gradient with respect to x for output gradient dy. */
+int fc_tiled_conv2d_backward_input_f32(const fc_conv_geom *g, ptrdiff_t tiles_h, ptrdiff_t tiles_w,
+                                       const float *dy, const float *w, float *dx);
+int fc_tiled_conv2d_backward_input_f64(const fc_conv_geom *g, ptrdiff_t tiles_h, ptrdiff_t tiles_w,
+                                       const double *dy, const double *w, double *dx);
+/* dw (overwritten) = gradient with respect to the weights. */
+int fc_tiled_conv2d_backward_weight_f32(const fc_conv_geom *g, ptrdiff_t tiles_h, ptrdiff_t tiles_w,
+                                        const float *dy, const float *x, float *dw);
+int fc_tiled_conv2d_backward_weight_f64(const fc_conv_geom *g, ptrdiff_t tiles_h, ptrdiff_t tiles_w,
+                                        const double *dy, const double *x, double *dw);
+/* db = dy summed over the images (per_position: shape (out_channels, out_h,
+ * out_w)) or over the images and positions (shape (out_channels)). */
+int fc_tiled_conv2d_backward_bias_f32(const fc_conv_geom *g, const float *dy, int per_position, float *db);
+int fc_tiled_conv2d_backward_bias_f64(const fc_conv_geom *g, const double *dy, int per_position, double *db);
+
+/*
+ * Fully connected layer, y = x . w^T + bias (torch.nn.functional.linear):
+ * x (m, in_features) and w (out_features, in_features) take any element
+ * strides; y, dy, dx, dw and db are dense.  A few rows (batch 1) run as
+ * dot / axpy loops that stream w once; more run on the GEMM.
+ */
+int fc_linear_forward_f32(ptrdiff_t m, ptrdiff_t in_features, ptrdiff_t out_features,
+                          const float *x, ptrdiff_t rs_x, ptrdiff_t cs_x,
+                          const float *w, ptrdiff_t rs_w, ptrdiff_t cs_w, const float *bias, float *y);
+int fc_linear_forward_f64(ptrdiff_t m, ptrdiff_t in_features, ptrdiff_t out_features,
+                          const double *x, ptrdiff_t rs_x, ptrdiff_t cs_x,
+                          const double *w, ptrdiff_t rs_w, ptrdiff_t cs_w, const double *bias, double *y);
+/* dx (m, in_features) = dy (m, out_features) . w */
+int fc_linear_backward_input_f32(ptrdiff_t m, ptrdiff_t in_features, ptrdiff_t out_features,
+                                 const float *dy, const float *w, ptrdiff_t rs_w, ptrdiff_t cs_w, float *dx);
+int fc_linear_backward_input_f64(ptrdiff_t m, ptrdiff_t in_features, ptrdiff_t out_features,
+                                 const double *dy, const double *w, ptrdiff_t rs_w, ptrdiff_t cs_w, double *dx);
+/* dw (out_features, in_features) = dy^T . x */
+int fc_linear_backward_weight_f32(ptrdiff_t m, ptrdiff_t in_features, ptrdiff_t out_features,
+                                  const float *dy, const float *x, ptrdiff_t rs_x, ptrdiff_t cs_x, float *dw);
+int fc_linear_backward_weight_f64(ptrdiff_t m, ptrdiff_t in_features, ptrdiff_t out_features,
+                                  const double *dy, const double *x, ptrdiff_t rs_x, ptrdiff_t cs_x, double *dw);
+/* db (out_features) = the column sums of dy (m, out_features) */
+int fc_linear_backward_bias_f32(ptrdiff_t m, ptrdiff_t out_features, const float *dy, float *db);
+int fc_linear_backward_bias_f64(ptrdiff_t m, ptrdiff_t out_features, const double *dy, double *db);
+
 #ifdef __cplusplus
 }
 #endif

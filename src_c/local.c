@@ -1,0 +1,172 @@
+/*
+ * local.c -- unshared convolutions (tiled and locally connected) and the
+ * fully connected layer, forward and backward, on the project's GEMM
+ * micro-kernels.  The per-type code lives in local_impl.h, included once per
+ * type; this file holds what does not depend on the type.
+ *
+ * One engine serves both unshared convolutions: a tiled convolution with
+ * tiles (th, tw) gives output position (i, j) the filter bank
+ * w[i % th][j % tw]; the locally connected layer is the tiled convolution
+ * whose tiles are the whole output (every position its own bank), and an
+ * ordinary convolution the one with 1 x 1 tiles.  The output positions of
+ * one tile class share their bank, so each class is one GEMM:
+ *     Y_t[K x cols_t] = W_t[K x Ktot] . X_t[Ktot x cols_t]
+ * where the columns are the (image, position) pairs of the class and X_t is
+ * their im2col matrix, gathered straight into the micro-kernel's packed
+ * panels block by block (never stored whole), as conv2d does.
+ */
+#include "internal.h"
+
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* ---- geometry shared by both types --------------------------------------- */
+
+int fc_tiled_conv2d_check(const fc_conv_geom *g, ptrdiff_t tiles_h, ptrdiff_t tiles_w)
+{
+    int st = fc_conv_geom_check(g);
+    if (st) return st;
+    if (g->groups != 1 || tiles_h < 1 || tiles_w < 1) return FC_EINVAL;
+    /* every array the engine indexes must stay addressable: the weights
+     * (tiles_h * tiles_w * out_channels * Ktot), the images and outputs */
+    size_t t, ktot;
+    if (fc_size_mul3((size_t)g->in_channels, (size_t)g->kernel_h, (size_t)g->kernel_w, &ktot) ||
+        fc_size_mul3((size_t)tiles_h, (size_t)tiles_w, (size_t)g->out_channels, &t) ||
+        fc_size_mul3(t, ktot, 1, &t) || t > (size_t)PTRDIFF_MAX / 8)
+        return FC_EOVERFLOW;
+    if (fc_size_mul3((size_t)g->batch, (size_t)g->in_channels, (size_t)g->in_h, &t) ||
+        fc_size_mul3(t, (size_t)g->in_w, 1, &t) || t > (size_t)PTRDIFF_MAX / 8)
+        return FC_EOVERFLOW;
+    if (fc_size_mul3((size_t)g->batch, (size_t)g->out_channels, (size_t)g->out_h, &t) ||
+        fc_size_mul3(t, (size_t)g->out_w, 1, &t) || t > (size_t)PTRDIFF_MAX / 8)
+        return FC_EOVERFLOW;
+    return FC_OK;
+}
+
+/*
+ * The taps of a window, in weight order q = (channel, kernel row, kernel
+ * column): for tap q, off[q] is its offset in x from the window's origin
+ * (top-left tap of channel 0), dr[q] / ds[q] its row / column displacement
+ * and coff[q] its channel's offset.  Computed once per call, so that a
+ * window lying inside the image costs one load per value.
+ */
+typedef struct {
+    ptrdiff_t *off, *dr, *ds, *coff;
+    ptrdiff_t ktot;
+    ptrdiff_t img;       /* elements per image                              */
+    ptrdiff_t ps;        /* elements between horizontally adjacent pixels   */
+    ptrdiff_t span_h, span_w; /* rows / columns a window covers, minus one   */
+} fc_local_taps;
+
+static int local_taps_init(const fc_conv_geom *g, fc_local_taps *t)
+{
+    const ptrdiff_t C = g->in_channels, H = g->in_h, W = g->in_w;
+    const ptrdiff_t KH = g->kernel_h, KW = g->kernel_w;
+    const ptrdiff_t nchw = g->layout == FC_LAYOUT_NCHW;
+    const ptrdiff_t cst = nchw ? H * W : 1;
+    t->ps = nchw ? 1 : C;
+    t->ktot = C * KH * KW;
+    t->img = C * H * W;
+    t->span_h = (KH - 1) * g->dilation_h;
+    t->span_w = (KW - 1) * g->dilation_w;
+    size_t bytes;
+    if (fc_size_mul3((size_t)t->ktot, 4 * sizeof(ptrdiff_t), 1, &bytes)) return FC_EOVERFLOW;
+    ptrdiff_t *mem = (ptrdiff_t *)fc_aligned_alloc(bytes);
+    if (!mem) return FC_ENOMEM;
+    t->off = mem;
+    t->dr = mem + t->ktot;
+    t->ds = mem + 2 * t->ktot;
+    t->coff = mem + 3 * t->ktot;
+    ptrdiff_t q = 0;
+    for (ptrdiff_t c = 0; c < C; ++c)
+        for (ptrdiff_t r = 0; r < KH; ++r)
+            for (ptrdiff_t s = 0; s < KW; ++s, ++q) {
+                t->dr[q] = r * g->dilation_h;
+                t->ds[q] = s * g->dilation_w;
+                t->coff[q] = c * cst;
+                t->off[q] = c * cst + (t->dr[q] * W + t->ds[q]) * t->ps;
+            }
+    return FC_OK;
+}
+
+static void local_taps_free(fc_local_taps *t) { fc_aligned_free(t->off); }
+
+/*
+ * The columns of one tile class within output rows [i0, i1) and images
+ * [n0, n0 + nb): column c is image n0 + c / (ch * cw), output row
+ * i_first + th * (c / cw % ch) and output column j_first + tw * (c % cw).
+ */
+typedef struct {
+    ptrdiff_t n0, nb;
+    ptrdiff_t i_first, j_first, ch, cw;
+    ptrdiff_t th, tw;
+} fc_local_cols;
+
+/* Rows of class a (a < th) among [i0, i1): the first and the count. */
+static void class_range(ptrdiff_t a, ptrdiff_t th, ptrdiff_t i0, ptrdiff_t i1,
+                        ptrdiff_t *first, ptrdiff_t *count)
+{
+    ptrdiff_t f = i0 + ((a - i0 % th) % th + th) % th;
+    *first = f;
+    *count = f < i1 ? (i1 - f + th - 1) / th : 0;
+}
+
+static void local_cols_init(fc_local_cols *cs, ptrdiff_t a, ptrdiff_t b, ptrdiff_t th, ptrdiff_t tw,
+                            ptrdiff_t i0, ptrdiff_t i1, ptrdiff_t out_w, ptrdiff_t n0, ptrdiff_t nb)
+{
+    cs->n0 = n0;
+    cs->nb = nb;
+    cs->th = th;
+    cs->tw = tw;
+    class_range(a, th, i0, i1, &cs->i_first, &cs->ch);
+    class_range(b, tw, 0, out_w, &cs->j_first, &cs->cw);
+}
+
+static inline ptrdiff_t local_cols_count(const fc_local_cols *cs) { return cs->nb * cs->ch * cs->cw; }
+
+static inline void local_col(const fc_local_cols *cs, ptrdiff_t c, ptrdiff_t *n, ptrdiff_t *i, ptrdiff_t *j)
+{
+    const ptrdiff_t per = cs->ch * cs->cw, rem = c % per;
+    *n = cs->n0 + c / per;
+    *i = cs->i_first + rem / cs->cw * cs->th;
+    *j = cs->j_first + rem % cs->cw * cs->tw;
+}
+
+static ptrdiff_t local_round_up(ptrdiff_t a, ptrdiff_t b) { return (a + b - 1) / b * b; }
+
+/* ---- the per-type code ------------------------------------------------------ */
+
+#define FT float
+#define FSUF _f32
+#define FC_LOCAL_BL s
+#define FC_LOCAL_UK sgemm
+#define FC_LOCAL_UKH sgemm_half
+#define FC_LOCAL_PACKA spack_a
+#define FC_LOCAL_GEMM fc_sgemm
+#include "local_impl.h"
+#undef FT
+#undef FSUF
+#undef FC_LOCAL_BL
+#undef FC_LOCAL_UK
+#undef FC_LOCAL_UKH
+#undef FC_LOCAL_PACKA
+#undef FC_LOCAL_GEMM
+
+#define FT double
+#define FSUF _f64
+#define FC_LOCAL_BL d
+#define FC_LOCAL_UK dgemm
+#define FC_LOCAL_UKH dgemm_half
+#define FC_LOCAL_PACKA dpack_a
+#define FC_LOCAL_GEMM fc_dgemm
+#include "local_impl.h"
+#undef FT
+#undef FSUF
+#undef FC_LOCAL_BL
+#undef FC_LOCAL_UK
+#undef FC_LOCAL_UKH
+#undef FC_LOCAL_PACKA
+#undef FC_LOCAL_GEMM

@@ -1,0 +1,854 @@
+/*
+ * local_impl.h -- tiled / locally connected convolution and the fully
+ * connected layer for one element type, included by local.c once per type
+ * with FT (the type), FSUF (_f32 / _f64), FC_LOCAL_BL (blocking field: s or
+ * d), FC_LOCAL_UK / FC_LOCAL_UKH (micro-kernel and its half-width
+ * companion), FC_LOCAL_PACKA (optional fast A packer) and FC_LOCAL_GEMM (the
+ * project's parallel GEMM) defined.
+ *
+ * Determinism: every output element is produced by exactly one work item
+ * and summed in an order fixed by the shapes alone (kc blocks, then the
+ * micro-kernel's order), so results are bitwise identical for any thread
+ * count.
+ */
+#define FC_CAT_(a, b) a##b
+#define FC_CAT(a, b) FC_CAT_(a, b)
+#define FN(name) FC_CAT(name, FSUF)
+
+#ifndef FC_LOCAL_CONSTANTS
+#define FC_LOCAL_CONSTANTS
+#define FC_LOCAL_KC 256             /* depth of a packed block: a kc x nr B micro-panel fills half of L1 */
+#define FC_LOCAL_B_BYTES 131072     /* a packed B block (kc x columns) stays in L2                      */
+#define FC_LOCAL_C_BYTES 65536      /* a thread's block of accumulated outputs                          */
+#define FC_LOCAL_DCOL_ELEMS (1 << 21) /* input gradient: window gradients held per pass                */
+#define FC_LOCAL_SKINNY 4           /* linear with at most this many rows: dot / axpy loops, no packing  */
+#define FC_LOCAL_GEMV_BLOCK 512     /* axpy form: output columns per task (a fixed grid)                 */
+#endif
+
+typedef void (*FN(local_uk_t))(ptrdiff_t, const FT *, const FT *, FT *, ptrdiff_t, int);
+
+static size_t FN(local_aligned_elems)(size_t n)
+{
+    const size_t al = FC_ALIGN / sizeof(FT);
+    return (n + al - 1) / al * al;
+}
+
+/* ---- packing and tiles ------------------------------------------------------ */
+
+/* mr x kc panel of A (mr values per k), element (i, p) at a[i * rs + p * cs];
+ * rows past mr_eff are zero. */
+static void FN(local_pack_a)(const fc_kernel_table *kt, ptrdiff_t kc, ptrdiff_t mr_eff, int MR,
+                             const FT *a, ptrdiff_t rs, ptrdiff_t cs, FT *restrict dst)
+{
+    if (cs == 1 && mr_eff == MR && kt->FC_LOCAL_PACKA) {
+        kt->FC_LOCAL_PACKA(kc, a, rs, (FT)1, dst);
+        return;
+    }
+    if (cs == 1) {
+        for (ptrdiff_t i = 0; i < mr_eff; ++i) {
+            const FT *src = a + i * rs;
+            for (ptrdiff_t p = 0; p < kc; ++p) dst[p * MR + i] = src[p];
+        }
+    } else {
+        for (ptrdiff_t p = 0; p < kc; ++p)
+            for (ptrdiff_t i = 0; i < mr_eff; ++i) dst[p * MR + i] = a[i * rs + p * cs];
+    }
+    for (ptrdiff_t p = 0; p < kc; ++p)
+        for (ptrdiff_t i = mr_eff; i < MR; ++i) dst[p * MR + i] = 0;
+}
+
+/* kc x nrw panel of B (nrw values per k), element (p, j) at b[p * rs + j * cs];
+ * columns past nr_eff are zero. */
+static void FN(local_pack_b)(ptrdiff_t kc, ptrdiff_t nr_eff, int nrw, const FT *b, ptrdiff_t rs,
+                             ptrdiff_t cs, FT *restrict dst)
+{
+    if (cs == 1) {
+        for (ptrdiff_t p = 0; p < kc; ++p) {
+            const FT *src = b + p * rs;
+            FT *d = dst + p * nrw;
+            for (ptrdiff_t j = 0; j < nr_eff; ++j) d[j] = src[j];
+            for (ptrdiff_t j = nr_eff; j < nrw; ++j) d[j] = 0;
+        }
+        return;
+    }
+    if (rs == 1) {
+        for (ptrdiff_t j = 0; j < nr_eff; ++j) {
+            const FT *src = b + j * cs;
+            for (ptrdiff_t p = 0; p < kc; ++p) dst[p * nrw + j] = src[p];
+        }
+    } else {
+        for (ptrdiff_t p = 0; p < kc; ++p)
+            for (ptrdiff_t j = 0; j < nr_eff; ++j) dst[p * nrw + j] = b[p * rs + j * cs];
+    }
+    for (ptrdiff_t p = 0; p < kc; ++p)
+        for (ptrdiff_t j = nr_eff; j < nrw; ++j) dst[p * nrw + j] = 0;
+}
+
+/* One tile of C from the micro-kernel: a full tile goes straight to C; an
+ * edge tile through a scratch tile so that only its valid part is touched
+ * (C += T rounds as the kernel's own accumulate does, so both paths agree). */
+static inline void FN(local_tile)(FN(local_uk_t) uk, ptrdiff_t kc, const FT *ap, const FT *bp, FT *c,
+                                  ptrdiff_t ldc, int acc, ptrdiff_t mr_eff, ptrdiff_t nr_eff, int MR,
+                                  int NR, FT *scratch)
+{
+    if (mr_eff == MR && nr_eff == NR) {
+        uk(kc, ap, bp, c, ldc, acc);
+        return;
+    }
+    uk(kc, ap, bp, scratch, NR, 0);
+    for (ptrdiff_t i = 0; i < mr_eff; ++i) {
+        FT *cr = c + i * ldc;
+        const FT *tr = scratch + i * NR;
+        if (acc)
+            for (ptrdiff_t j = 0; j < nr_eff; ++j) cr[j] += tr[j];
+        else
+            for (ptrdiff_t j = 0; j < nr_eff; ++j) cr[j] = tr[j];
+    }
+}
+
+/*
+ * C[m x n] (+)= A[m x k] . B[k x n] on the calling thread: A and B any
+ * element strides, C unit column stride (row stride rs_c); acc != 0 adds to
+ * C.  abuf holds mc_max x kc, bbuf kc x nc_max (nc_max a multiple of NR),
+ * tile one MR x NR tile.  The loops of the BLIS algorithm without threads.
+ */
+static void FN(local_gemm_serial)(const fc_kernel_table *kt, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                                  const FT *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
+                                  const FT *b, ptrdiff_t rs_b, ptrdiff_t cs_b,
+                                  FT *c, ptrdiff_t rs_c, int acc,
+                                  FT *abuf, ptrdiff_t mc_max, FT *bbuf, ptrdiff_t nc_max, FT *tile)
+{
+    const FN(local_uk_t) uk = kt->FC_LOCAL_UK;
+    const int MR = kt->FC_LOCAL_BL.mr, NR = kt->FC_LOCAL_BL.nr;
+    for (ptrdiff_t jc = 0; jc < n; jc += nc_max) {                       /* B blocks of columns */
+        const ptrdiff_t ncb = FC_MIN(nc_max, n - jc);
+        for (ptrdiff_t pc = 0; pc < k; pc += FC_LOCAL_KC) {              /* depth blocks */
+            const ptrdiff_t kcb = FC_MIN((ptrdiff_t)FC_LOCAL_KC, k - pc);
+            for (ptrdiff_t jp = 0; jp * NR < ncb; ++jp)
+                FN(local_pack_b)(kcb, FC_MIN((ptrdiff_t)NR, ncb - jp * NR), NR,
+                                 b + pc * rs_b + (jc + jp * NR) * cs_b, rs_b, cs_b, bbuf + jp * NR * kcb);
+            for (ptrdiff_t ic = 0; ic < m; ic += mc_max) {               /* A blocks of rows */
+                const ptrdiff_t mcb = FC_MIN(mc_max, m - ic);
+                for (ptrdiff_t ip = 0; ip * MR < mcb; ++ip)
+                    FN(local_pack_a)(kt, kcb, FC_MIN((ptrdiff_t)MR, mcb - ip * MR), MR,
+                                     a + (ic + ip * MR) * rs_a + pc * cs_a, rs_a, cs_a, abuf + ip * MR * kcb);
+                for (ptrdiff_t jp = 0; jp * NR < ncb; ++jp)              /* NR columns */
+                    for (ptrdiff_t ip = 0; ip * MR < mcb; ++ip)          /* MR rows */
+                        FN(local_tile)(uk, kcb, abuf + ip * MR * kcb, bbuf + jp * NR * kcb,
+                                       c + (ic + ip * MR) * rs_c + jc + jp * NR, rs_c, acc || pc > 0,
+                                       FC_MIN((ptrdiff_t)MR, mcb - ip * MR), FC_MIN((ptrdiff_t)NR, ncb - jp * NR),
+                                       MR, NR, tile);
+            }
+        }
+    }
+}
+
+/* ---- tiled / locally connected convolution: forward -------------------------- */
+
+/* The value of tap q (taps + q: the tables at the block's first tap) of the
+ * window with origin (ih0, iw0) of image xn, zero outside the image. */
+#define FC_LOCAL_TAP(xn, tp, q, ih0, iw0, H, W)                                           \
+    ((ih0) + (tp)->dr[q] >= 0 && (ih0) + (tp)->dr[q] < (H) && (iw0) + (tp)->ds[q] >= 0 && \
+             (iw0) + (tp)->ds[q] < (W)                                                    \
+         ? (xn)[(tp)->coff[q] + (((ih0) + (tp)->dr[q]) * (W) + (iw0) + (tp)->ds[q]) * (tp)->ps] \
+         : (FT)0)
+
+/*
+ * The B panels of columns [c0, c0 + cnt) of a class, taps [pc, pc + kcb): the
+ * implicit im2col matrix, k-major, NR columns per panel; the last panel is
+ * edge_w wide (NR or NR / 2) and zero past the last column.  One column is
+ * one window: a window inside the image reads through the offset table.
+ */
+static void FN(local_gather_cols)(const fc_conv_geom *g, const fc_local_taps *tp, const FT *x,
+                                  const fc_local_cols *cs, ptrdiff_t c0, ptrdiff_t cnt, ptrdiff_t pc,
+                                  ptrdiff_t kcb, int NR, ptrdiff_t nfull, ptrdiff_t edge_w, FT *restrict bbuf)
+{
+    const ptrdiff_t H = g->in_h, W = g->in_w, ps = tp->ps;
+    const ptrdiff_t *off = tp->off + pc;
+    for (ptrdiff_t cc = 0; cc < cnt; ++cc) {
+        ptrdiff_t n, i, j;
+        local_col(cs, c0 + cc, &n, &i, &j);
+        const ptrdiff_t ih0 = i * g->stride_h - g->pad_top, iw0 = j * g->stride_w - g->pad_left;
+        const ptrdiff_t jp = cc / NR, lane = cc - jp * NR, pw = jp < nfull ? NR : edge_w;
+        FT *d = bbuf + jp * NR * kcb + lane;
+        const FT *xn = x + n * tp->img;
+        if (ih0 >= 0 && ih0 + tp->span_h < H && iw0 >= 0 && iw0 + tp->span_w < W) {
+            const FT *base = xn + (ih0 * W + iw0) * ps;
+            for (ptrdiff_t qq = 0; qq < kcb; ++qq) d[qq * pw] = base[off[qq]];
+        } else {
+            for (ptrdiff_t qq = 0; qq < kcb; ++qq) d[qq * pw] = FC_LOCAL_TAP(xn, tp, pc + qq, ih0, iw0, H, W);
+        }
+    }
+    if (edge_w) {
+        FT *d = bbuf + nfull * NR * kcb;
+        for (ptrdiff_t lane = cnt - nfull * NR; lane < edge_w; ++lane)
+            for (ptrdiff_t qq = 0; qq < kcb; ++qq) d[qq * edge_w + lane] = 0;
+    }
+}
+
+/*
+ * One work item of the forward pass: output channels [k0, k0 + kcnt) of
+ * columns [c0, c0 + cnt) of a class, whose bank is wt (out_channels x Ktot).
+ * C accumulates in cbuf (rows: channels, columns: the item's columns) over
+ * the kc blocks, then goes to y with the bias.
+ */
+static void FN(local_fwd_item)(const fc_conv_geom *g, const fc_local_taps *tp, const fc_kernel_table *kt,
+                               const FT *x, const FT *wt, const fc_local_cols *cs, ptrdiff_t c0,
+                               ptrdiff_t cnt, ptrdiff_t k0, ptrdiff_t kcnt, const FT *bias,
+                               int bias_per_position, FT *y, FT *abuf, FT *bbuf, FT *cbuf)
+{
+    const FN(local_uk_t) uk = kt->FC_LOCAL_UK, ukh = kt->FC_LOCAL_UKH;
+    const int MR = kt->FC_LOCAL_BL.mr, NR = kt->FC_LOCAL_BL.nr;
+    const ptrdiff_t Kt = tp->ktot, K = g->out_channels, OW = g->out_w, P = g->out_h * OW;
+    const ptrdiff_t nfull = cnt / NR, rem = cnt - nfull * NR;
+    /* a narrow last panel (a batch of 8 against NR = 16) runs the half-width kernel */
+    const int half = rem > 0 && rem <= NR / 2 && ukh != NULL;
+    const ptrdiff_t edge_w = rem ? (half ? NR / 2 : NR) : 0;
+    const ptrdiff_t ldc = nfull * NR + edge_w;
+    const ptrdiff_t mpanels = (kcnt + MR - 1) / MR;
+
+    for (ptrdiff_t pc = 0; pc < Kt; pc += FC_LOCAL_KC) {                 /* k blocks */
+        const ptrdiff_t kcb = FC_MIN((ptrdiff_t)FC_LOCAL_KC, Kt - pc);
+        FN(local_gather_cols)(g, tp, x, cs, c0, cnt, pc, kcb, NR, nfull, edge_w, bbuf);
+        for (ptrdiff_t ip = 0; ip < mpanels; ++ip) {                      /* MR channels */
+            const ptrdiff_t mr_eff = FC_MIN((ptrdiff_t)MR, kcnt - ip * MR);
+            FN(local_pack_a)(kt, kcb, mr_eff, MR, wt + (k0 + ip * MR) * Kt + pc, Kt, 1, abuf);
+            FT *crow = cbuf + ip * MR * ldc;
+            for (ptrdiff_t jp = 0; jp < nfull; ++jp)                      /* NR columns */
+                uk(kcb, abuf, bbuf + jp * NR * kcb, crow + jp * NR, ldc, pc > 0);
+            if (edge_w)
+                (half ? ukh : uk)(kcb, abuf, bbuf + nfull * NR * kcb, crow + nfull * NR, ldc, pc > 0);
+        }
+    }
+    /* scatter the columns to their images and positions, adding the bias */
+    for (ptrdiff_t cc = 0; cc < cnt; ++cc) {
+        ptrdiff_t n, i, j;
+        local_col(cs, c0 + cc, &n, &i, &j);
+        const ptrdiff_t p = i * OW + j;
+        const FT *src = cbuf + cc;
+        if (g->layout == FC_LAYOUT_NCHW) {
+            FT *yp = y + (n * K + k0) * P + p;
+            for (ptrdiff_t kk = 0; kk < kcnt; ++kk) {
+                FT v = src[kk * ldc];
+                if (bias) v += bias_per_position ? bias[(k0 + kk) * P + p] : bias[k0 + kk];
+                yp[kk * P] = v;
+            }
+        } else {
+            FT *yp = y + (n * P + p) * K + k0;
+            for (ptrdiff_t kk = 0; kk < kcnt; ++kk) {
+                FT v = src[kk * ldc];
+                if (bias) v += bias_per_position ? bias[(k0 + kk) * P + p] : bias[k0 + kk];
+                yp[kk] = v;
+            }
+        }
+    }
+}
+
+int FN(fc_tiled_conv2d_forward)(const fc_conv_geom *g, ptrdiff_t tiles_h, ptrdiff_t tiles_w,
+                                const FT *x, const FT *w, const FT *bias, int bias_per_position, FT *y)
+{
+    int st = fc_tiled_conv2d_check(g, tiles_h, tiles_w);
+    if (st) return st;
+    if (!x || !w || !y) return FC_EINVAL;
+    if (g->batch == 0) return FC_OK;
+
+    const fc_kernel_table *kt = fc_kernels();
+    const int MR = kt->FC_LOCAL_BL.mr, NR = kt->FC_LOCAL_BL.nr;
+    const ptrdiff_t N = g->batch, K = g->out_channels, OH = g->out_h, OW = g->out_w;
+    const ptrdiff_t Kt = g->in_channels * g->kernel_h * g->kernel_w;
+    /* classes that own output positions (tiles larger than the output own none past it) */
+    const ptrdiff_t TH = FC_MIN(tiles_h, OH), TW = FC_MIN(tiles_w, OW), T = TH * TW;
+    const ptrdiff_t cols_max = N * ((OH + tiles_h - 1) / tiles_h) * ((OW + tiles_w - 1) / tiles_w);
+
+    /* columns per item: a packed B block of about 128 KiB (L2) */
+    const ptrdiff_t nbmax =
+        FC_MAX((ptrdiff_t)NR, (ptrdiff_t)(FC_LOCAL_B_BYTES / (FC_LOCAL_KC * sizeof(FT))) / NR * NR);
+    const ptrdiff_t nblk = (cols_max + nbmax - 1) / nbmax;
+    /* channels per item: its accumulated block of C stays within 64 KiB */
+    const ptrdiff_t Kpad = local_round_up(K, MR);
+    ptrdiff_t mbk = FC_MAX((ptrdiff_t)MR, (ptrdiff_t)(FC_LOCAL_C_BYTES / sizeof(FT)) / nbmax / MR * MR);
+    const ptrdiff_t kblk = (Kpad + mbk - 1) / mbk;
+    mbk = local_round_up((Kpad + kblk - 1) / kblk, MR);
+    const ptrdiff_t items = T * nblk * kblk;
+    int nt = fc_resolve_threads(0);
+    if ((ptrdiff_t)nt > items) nt = (int)items;
+
+    fc_local_taps taps;
+    st = local_taps_init(g, &taps);
+    if (st) return st;
+    size_t bsz, asz, csz, per, total;
+    if (fc_size_mul3((size_t)FC_LOCAL_KC, (size_t)nbmax, 1, &bsz) ||
+        fc_size_mul3((size_t)FC_LOCAL_KC, (size_t)MR, 1, &asz) ||
+        fc_size_mul3((size_t)mbk, (size_t)nbmax, 1, &csz)) {
+        local_taps_free(&taps);
+        return FC_EOVERFLOW;
+    }
+    bsz = FN(local_aligned_elems)(bsz);
+    asz = FN(local_aligned_elems)(asz);
+    csz = FN(local_aligned_elems)(csz);
+    per = bsz + asz + csz;
+    if (fc_size_mul3(per, (size_t)nt, sizeof(FT), &total)) {
+        local_taps_free(&taps);
+        return FC_EOVERFLOW;
+    }
+    FT *ws = (FT *)fc_aligned_alloc(total);
+    if (!ws) {
+        local_taps_free(&taps);
+        return FC_ENOMEM;
+    }
+
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+#ifdef _OPENMP
+        const int tid = omp_get_thread_num();
+#else
+        const int tid = 0;
+#endif
+        FT *const bbuf = ws + (size_t)tid * per;
+        FT *const abuf = bbuf + bsz;
+        FT *const cbuf = abuf + asz;
+
+        /* items: (class, block of columns, block of channels); every output
+         * element belongs to exactly one */
+#pragma omp for schedule(dynamic, 1)
+        for (ptrdiff_t it = 0; it < items; ++it) {
+            const ptrdiff_t kb = it % kblk, jb = it / kblk % nblk, t = it / kblk / nblk;
+            const ptrdiff_t a = t / TW, b = t % TW;
+            fc_local_cols cs;
+            local_cols_init(&cs, a, b, tiles_h, tiles_w, 0, OH, OW, 0, N);
+            const ptrdiff_t ncols = local_cols_count(&cs);
+            /* this class's columns in nblk near-equal blocks of whole panels */
+            const ptrdiff_t nb = local_round_up((ncols + nblk - 1) / nblk, NR);
+            const ptrdiff_t c0 = jb * nb, k0 = kb * mbk;
+            if (c0 >= ncols || k0 >= K) continue;
+            FN(local_fwd_item)(g, &taps, kt, x, w + (a * tiles_w + b) * K * Kt, &cs, c0,
+                               FC_MIN(nb, ncols - c0), k0, FC_MIN(mbk, K - k0), bias, bias_per_position,
+                               y, abuf, bbuf, cbuf);
+        }
+    }
+    fc_aligned_free(ws);
+    local_taps_free(&taps);
+    return FC_OK;
+}
+
+/* ---- tiled / locally connected convolution: weight gradient ------------------ */
+/*
+ * dW_t[K x Ktot] = dY_t[K x cols_t] . X_t[cols_t x Ktot] per class t: the
+ * GEMM's depth is the class's columns, taken in kc-sized runs in a fixed
+ * order; items split the output (class, channel block, tap block).
+ */
+int FN(fc_tiled_conv2d_backward_weight)(const fc_conv_geom *g, ptrdiff_t tiles_h, ptrdiff_t tiles_w,
+                                        const FT *dy, const FT *x, FT *dw)
+{
+    int st = fc_tiled_conv2d_check(g, tiles_h, tiles_w);
+    if (st) return st;
+    if (!dy || !x || !dw) return FC_EINVAL;
+
+    const fc_kernel_table *kt = fc_kernels();
+    const FN(local_uk_t) uk = kt->FC_LOCAL_UK;
+    const int MR = kt->FC_LOCAL_BL.mr, NR = kt->FC_LOCAL_BL.nr;
+    const ptrdiff_t N = g->batch, K = g->out_channels, OH = g->out_h, OW = g->out_w, P = OH * OW;
+    const ptrdiff_t Kt = g->in_channels * g->kernel_h * g->kernel_w;
+    const ptrdiff_t T = tiles_h * tiles_w;
+    const int nchw = g->layout == FC_LAYOUT_NCHW;
+
+    const ptrdiff_t nqmax =
+        FC_MAX((ptrdiff_t)NR, (ptrdiff_t)(FC_LOCAL_B_BYTES / (FC_LOCAL_KC * sizeof(FT))) / NR * NR);
+    const ptrdiff_t qblk = (Kt + nqmax - 1) / nqmax;
+    const ptrdiff_t nq = local_round_up((Kt + qblk - 1) / qblk, NR);
+    /* channels per item: the packed dY block (channels x kc) within 64 KiB */
+    ptrdiff_t mbw = FC_MAX((ptrdiff_t)MR, (ptrdiff_t)(FC_LOCAL_C_BYTES / sizeof(FT)) / FC_LOCAL_KC / MR * MR);
+    const ptrdiff_t Kpad = local_round_up(K, MR);
+    const ptrdiff_t kblk = (Kpad + mbw - 1) / mbw;
+    mbw = local_round_up((Kpad + kblk - 1) / kblk, MR);
+    const ptrdiff_t items = T * kblk * qblk;
+    int nt = fc_resolve_threads(0);
+    if ((ptrdiff_t)nt > items) nt = (int)items;
+
+    fc_local_taps taps;
+    st = local_taps_init(g, &taps);
+    if (st) return st;
+    size_t bsz, asz, tsz, per, total;
+    if (fc_size_mul3((size_t)FC_LOCAL_KC, (size_t)nq, 1, &bsz) ||
+        fc_size_mul3((size_t)FC_LOCAL_KC, (size_t)mbw, 1, &asz)) {
+        local_taps_free(&taps);
+        return FC_EOVERFLOW;
+    }
+    bsz = FN(local_aligned_elems)(bsz);
+    asz = FN(local_aligned_elems)(asz);
+    tsz = FN(local_aligned_elems)((size_t)MR * NR);
+    per = bsz + asz + tsz;
+    if (fc_size_mul3(per, (size_t)nt, sizeof(FT), &total)) {
+        local_taps_free(&taps);
+        return FC_EOVERFLOW;
+    }
+    FT *ws = (FT *)fc_aligned_alloc(total);
+    if (!ws) {
+        local_taps_free(&taps);
+        return FC_ENOMEM;
+    }
+
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+#ifdef _OPENMP
+        const int tid = omp_get_thread_num();
+#else
+        const int tid = 0;
+#endif
+        FT *const bbuf = ws + (size_t)tid * per;
+        FT *const abuf = bbuf + bsz;
+        FT *const scratch = abuf + asz;
+        const ptrdiff_t H = g->in_h, W = g->in_w;
+
+#pragma omp for schedule(dynamic, 1)
+        for (ptrdiff_t it = 0; it < items; ++it) {
+            const ptrdiff_t qb = it % qblk, kb = it / qblk % kblk, t = it / qblk / kblk;
+            const ptrdiff_t a = t / tiles_w, b = t % tiles_w;
+            const ptrdiff_t k0 = kb * mbw, q0 = qb * nq;
+            if (k0 >= K || q0 >= Kt) continue;
+            const ptrdiff_t kcnt = FC_MIN(mbw, K - k0), qcnt = FC_MIN(nq, Kt - q0);
+            FT *dwt = dw + t * K * Kt + k0 * Kt + q0;
+            fc_local_cols cs;
+            local_cols_init(&cs, a, b, tiles_h, tiles_w, 0, OH, OW, 0, N);
+            const ptrdiff_t ncols = a < OH && b < OW ? local_cols_count(&cs) : 0;
+            if (ncols == 0) {                        /* a bank no position uses */
+                for (ptrdiff_t kk = 0; kk < kcnt; ++kk)
+                    for (ptrdiff_t q = 0; q < qcnt; ++q) dwt[kk * Kt + q] = 0;
+                continue;
+            }
+            const ptrdiff_t mpanels = (kcnt + MR - 1) / MR, npanels = (qcnt + NR - 1) / NR;
+            for (ptrdiff_t c0 = 0; c0 < ncols; c0 += FC_LOCAL_KC) {     /* depth: runs of columns */
+                const ptrdiff_t kcb = FC_MIN((ptrdiff_t)FC_LOCAL_KC, ncols - c0);
+                for (ptrdiff_t cc = 0; cc < kcb; ++cc) {
+                    ptrdiff_t n, i, j;
+                    local_col(&cs, c0 + cc, &n, &i, &j);
+                    const ptrdiff_t p = i * OW + j;
+                    /* A: dY transposed, MR channels per panel */
+                    const FT *dyc = nchw ? dy + n * K * P + p : dy + (n * P + p) * K;
+                    const ptrdiff_t kst = nchw ? P : 1;
+                    for (ptrdiff_t ip = 0; ip < mpanels; ++ip) {
+                        FT *d = abuf + ip * MR * kcb + cc * MR;
+                        for (ptrdiff_t r = 0; r < MR; ++r) {
+                            const ptrdiff_t k = ip * MR + r;
+                            d[r] = k < kcnt ? dyc[(k0 + k) * kst] : (FT)0;
+                        }
+                    }
+                    /* B: the column's window, taps [q0, q0 + qcnt), NR per panel */
+                    const ptrdiff_t ih0 = i * g->stride_h - g->pad_top, iw0 = j * g->stride_w - g->pad_left;
+                    const FT *xn = x + n * taps.img;
+                    const int inside = ih0 >= 0 && ih0 + taps.span_h < H && iw0 >= 0 && iw0 + taps.span_w < W;
+                    const FT *base = inside ? xn + (ih0 * W + iw0) * taps.ps : xn;
+                    for (ptrdiff_t jp = 0; jp < npanels; ++jp) {
+                        FT *d = bbuf + jp * NR * kcb + cc * NR;
+                        const ptrdiff_t qa = q0 + jp * NR, qn = FC_MIN((ptrdiff_t)NR, qcnt - jp * NR);
+                        if (inside)
+                            for (ptrdiff_t l = 0; l < qn; ++l) d[l] = base[taps.off[qa + l]];
+                        else
+                            for (ptrdiff_t l = 0; l < qn; ++l) d[l] = FC_LOCAL_TAP(xn, &taps, qa + l, ih0, iw0, H, W);
+                        for (ptrdiff_t l = qn; l < NR; ++l) d[l] = 0;
+                    }
+                }
+                for (ptrdiff_t jp = 0; jp < npanels; ++jp)              /* NR taps */
+                    for (ptrdiff_t ip = 0; ip < mpanels; ++ip)          /* MR channels */
+                        FN(local_tile)(uk, kcb, abuf + ip * MR * kcb, bbuf + jp * NR * kcb,
+                                       dwt + ip * MR * Kt + jp * NR, Kt, c0 > 0,
+                                       FC_MIN((ptrdiff_t)MR, kcnt - ip * MR),
+                                       FC_MIN((ptrdiff_t)NR, qcnt - jp * NR), MR, NR, scratch);
+            }
+        }
+    }
+    fc_aligned_free(ws);
+    local_taps_free(&taps);
+    return FC_OK;
+}
+
+/* ---- tiled / locally connected convolution: input gradient -------------------- */
+/*
+ * dx = col2im(dcol) with dcol[(n, p), :] = dY[n, :, p] . W_{class(p)}.
+ * Windows overlap, so writing each window's gradient straight into dx from
+ * several threads would race.  Instead, by passes over a bounded set of
+ * output rows (and images): phase 1 computes the pass's window gradients,
+ * one small GEMM per position, in parallel; phase 2 adds them into dx, each
+ * task owning whole rows of dx and adding in the fixed order (output row,
+ * output column).  Passes run in output-row order, so every element of dx
+ * is summed in the same order for any thread count.
+ */
+int FN(fc_tiled_conv2d_backward_input)(const fc_conv_geom *g, ptrdiff_t tiles_h, ptrdiff_t tiles_w,
+                                       const FT *dy, const FT *w, FT *dx)
+{
+    int st = fc_tiled_conv2d_check(g, tiles_h, tiles_w);
+    if (st) return st;
+    if (!dy || !w || !dx) return FC_EINVAL;
+    if (g->batch == 0) return FC_OK;
+
+    const fc_kernel_table *kt = fc_kernels();
+    const int MR = kt->FC_LOCAL_BL.mr, NR = kt->FC_LOCAL_BL.nr;
+    const ptrdiff_t N = g->batch, C = g->in_channels, H = g->in_h, W = g->in_w;
+    const ptrdiff_t K = g->out_channels, OH = g->out_h, OW = g->out_w, P = OH * OW;
+    const ptrdiff_t KH = g->kernel_h, KW = g->kernel_w, KK = KH * KW, Kt = C * KK;
+    const ptrdiff_t sh = g->stride_h, sw = g->stride_w, dh = g->dilation_h, dwl = g->dilation_w;
+    const ptrdiff_t pt = g->pad_top, pl = g->pad_left;
+    const int nchw = g->layout == FC_LAYOUT_NCHW;
+
+    /* a pass: nbb images x rows output rows, within the dcol budget */
+    const ptrdiff_t row_elems = OW * Kt;
+    ptrdiff_t nbb = N, rows = OH;
+    if ((double)N * row_elems * OH > FC_LOCAL_DCOL_ELEMS) {
+        if ((double)N * row_elems <= FC_LOCAL_DCOL_ELEMS) {
+            rows = FC_LOCAL_DCOL_ELEMS / (N * row_elems);
+        } else {
+            rows = 1;
+            nbb = FC_MAX((ptrdiff_t)1, FC_LOCAL_DCOL_ELEMS / row_elems);
+        }
+    }
+    const ptrdiff_t nc_max =
+        FC_MAX((ptrdiff_t)NR, (ptrdiff_t)(FC_LOCAL_B_BYTES / (FC_LOCAL_KC * sizeof(FT))) / NR * NR);
+    const ptrdiff_t mc_max = FC_MIN(local_round_up(nbb, MR), local_round_up(96, MR));
+    const ptrdiff_t qblk = (Kt + nc_max - 1) / nc_max;
+    const int nt = fc_resolve_threads(0);
+
+    size_t dsz, asz, bsz, tsz, per, total;
+    if (fc_size_mul3((size_t)nbb, (size_t)rows, (size_t)row_elems, &dsz) ||
+        fc_size_mul3((size_t)mc_max, FC_LOCAL_KC, 1, &asz) ||
+        fc_size_mul3((size_t)nc_max, FC_LOCAL_KC, 1, &bsz))
+        return FC_EOVERFLOW;
+    dsz = FN(local_aligned_elems)(dsz);
+    asz = FN(local_aligned_elems)(asz);
+    bsz = FN(local_aligned_elems)(bsz);
+    tsz = FN(local_aligned_elems)((size_t)MR * NR);
+    per = asz + bsz + tsz;
+    if (fc_size_mul3(per, (size_t)nt, 1, &total) || total > SIZE_MAX - dsz ||
+        fc_size_mul3(total + dsz, sizeof(FT), 1, &total))
+        return FC_EOVERFLOW;
+    FT *ws = (FT *)fc_aligned_alloc(total);
+    if (!ws) return FC_ENOMEM;
+    FT *const dcol = ws;
+
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+#ifdef _OPENMP
+        const int tid = omp_get_thread_num();
+#else
+        const int tid = 0;
+#endif
+        FT *const abuf = ws + dsz + (size_t)tid * per;
+        FT *const bbuf = abuf + asz;
+        FT *const tile = bbuf + bsz;
+
+#pragma omp for schedule(static)
+        for (ptrdiff_t n = 0; n < N; ++n) memset(dx + n * C * H * W, 0, sizeof(FT) * (size_t)(C * H * W));
+
+        for (ptrdiff_t n0 = 0; n0 < N; n0 += nbb) {
+            const ptrdiff_t nb = FC_MIN(nbb, N - n0);
+            for (ptrdiff_t i0 = 0; i0 < OH; i0 += rows) {               /* passes, in row order */
+                const ptrdiff_t i1 = FC_MIN(OH, i0 + rows), npos = (i1 - i0) * OW;
+
+                /* phase 1: window gradients, dcol[(pos, n), q] */
+#pragma omp for schedule(dynamic, 1)
+                for (ptrdiff_t it = 0; it < npos * qblk; ++it) {
+                    const ptrdiff_t pp = it / qblk, qb = it % qblk;
+                    const ptrdiff_t p = i0 * OW + pp, i = p / OW, j = p % OW;
+                    const ptrdiff_t q0 = qb * nc_max, qn = FC_MIN(nc_max, Kt - q0);
+                    const FT *wt = w + ((i % tiles_h) * tiles_w + j % tiles_w) * K * Kt;
+                    const FT *a = nchw ? dy + n0 * K * P + p : dy + (n0 * P + p) * K;
+                    FN(local_gemm_serial)(kt, nb, qn, K, a, nchw ? K * P : P * K, nchw ? P : 1,
+                                          wt + q0, Kt, 1, dcol + pp * nb * Kt + q0, Kt, 0,
+                                          abuf, mc_max, bbuf, nc_max, tile);
+                }
+                /* (implicit barrier: the pass's window gradients are complete) */
+
+                /* phase 2: add them into the input rows they touch */
+                const ptrdiff_t ih_lo = FC_MAX((ptrdiff_t)0, i0 * sh - pt);
+                const ptrdiff_t ih_hi = FC_MIN(H, (i1 - 1) * sh - pt + (KH - 1) * dh + 1);
+                const ptrdiff_t nih = FC_MAX((ptrdiff_t)0, ih_hi - ih_lo);
+#pragma omp for schedule(static)
+                for (ptrdiff_t task = 0; task < nb * nih; ++task) {
+                    const ptrdiff_t nn = task / nih, ih = ih_lo + task % nih;
+                    FT *dxr = nchw ? dx + (n0 + nn) * C * H * W + ih * W : dx + ((n0 + nn) * H + ih) * W * C;
+                    for (ptrdiff_t i = i0; i < i1; ++i) {                 /* output rows, in order */
+                        const ptrdiff_t t = ih + pt - i * sh;           /* = r * dh for the kernel row r landing here */
+                        if (t < 0) break;
+                        if (t % dh || t / dh >= KH) continue;
+                        const ptrdiff_t r = t / dh;
+                        const FT *src_i = dcol + ((i - i0) * OW * nb + nn) * Kt + r * KW;
+                        for (ptrdiff_t jj = 0; jj < OW; ++jj) {         /* output columns, in order */
+                            const FT *src = src_i + jj * nb * Kt;
+                            const ptrdiff_t iwb = jj * sw - pl;
+                            for (ptrdiff_t s = 0; s < KW; ++s) {
+                                const ptrdiff_t iw = iwb + s * dwl;
+                                if (iw < 0 || iw >= W) continue;
+                                if (nchw) {
+                                    FT *d = dxr + iw;
+                                    for (ptrdiff_t c = 0; c < C; ++c) d[c * H * W] += src[c * KK + s];
+                                } else {
+                                    FT *d = dxr + iw * C;
+                                    for (ptrdiff_t c = 0; c < C; ++c) d[c] += src[c * KK + s];
+                                }
+                            }
+                        }
+                    }
+                }
+                /* (implicit barrier: dcol is free for the next pass) */
+            }
+        }
+    }
+    fc_aligned_free(ws);
+    return FC_OK;
+}
+
+/* db = the sum of dy over the images (per_position: (out_channels, out_h,
+ * out_w)) or over the images and positions ((out_channels)). */
+int FN(fc_tiled_conv2d_backward_bias)(const fc_conv_geom *g, const FT *dy, int per_position, FT *db)
+{
+    if (!g || g->batch < 0 || g->out_channels < 1 || g->out_h < 1 || g->out_w < 1) return FC_EINVAL;
+    if (g->layout != FC_LAYOUT_NCHW && g->layout != FC_LAYOUT_NHWC) return FC_EINVAL;
+    if (!dy || !db) return FC_EINVAL;
+    const ptrdiff_t N = g->batch, K = g->out_channels, P = g->out_h * g->out_w;
+    const int nchw = g->layout == FC_LAYOUT_NCHW;
+    const ptrdiff_t kst = nchw ? P : 1, pst = nchw ? 1 : K, nst = K * P;
+    int nt = fc_resolve_threads(0);
+    if ((double)N * K * P < 65536.0) nt = 1;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (ptrdiff_t k = 0; k < K; ++k) {
+        const FT *dk = dy + k * kst;
+        if (per_position) {
+            for (ptrdiff_t p = 0; p < P; ++p) {
+                FT s = 0;
+                for (ptrdiff_t n = 0; n < N; ++n) s += dk[n * nst + p * pst];
+                db[k * P + p] = s;
+            }
+        } else {
+            /* per image first: shorter sums, smaller rounding error */
+            FT total = 0;
+            for (ptrdiff_t n = 0; n < N; ++n) {
+                FT s = 0;
+                for (ptrdiff_t p = 0; p < P; ++p) s += dk[n * nst + p * pst];
+                total += s;
+            }
+            db[k] = total;
+        }
+    }
+    return FC_OK;
+}
+
+/* ---- fully connected layer ------------------------------------------------------ */
+
+/* dot(x, b) over k values with 8 partial sums in a fixed pattern: the same
+ * operations for every row whichever path or thread computes it. */
+static inline FT FN(local_dot)(ptrdiff_t k, const FT *x, const FT *b)
+{
+    FT s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    ptrdiff_t p = 0;
+    for (; p + 8 <= k; p += 8)
+        for (int l = 0; l < 8; ++l) s[l] += x[p + l] * b[p + l];
+    for (int l = 0; p < k; ++p, ++l) s[l] += x[p] * b[p];
+    return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+}
+
+/* Four dots against one x at once (x is read once for four rows of b); each
+ * row's operations are those of local_dot. */
+static inline void FN(local_dot4)(ptrdiff_t k, const FT *x, const FT *b0, const FT *b1, const FT *b2,
+                                  const FT *b3, FT *out)
+{
+    FT s0[8] = {0, 0, 0, 0, 0, 0, 0, 0}, s1[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    FT s2[8] = {0, 0, 0, 0, 0, 0, 0, 0}, s3[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    ptrdiff_t p = 0;
+    for (; p + 8 <= k; p += 8) {
+        for (int l = 0; l < 8; ++l) {
+            const FT xv = x[p + l];
+            s0[l] += xv * b0[p + l];
+            s1[l] += xv * b1[p + l];
+            s2[l] += xv * b2[p + l];
+            s3[l] += xv * b3[p + l];
+        }
+    }
+    for (int l = 0; p < k; ++p, ++l) {
+        s0[l] += x[p] * b0[p];
+        s1[l] += x[p] * b1[p];
+        s2[l] += x[p] * b2[p];
+        s3[l] += x[p] * b3[p];
+    }
+    out[0] = ((s0[0] + s0[4]) + (s0[1] + s0[5])) + ((s0[2] + s0[6]) + (s0[3] + s0[7]));
+    out[1] = ((s1[0] + s1[4]) + (s1[1] + s1[5])) + ((s1[2] + s1[6]) + (s1[3] + s1[7]));
+    out[2] = ((s2[0] + s2[4]) + (s2[1] + s2[5])) + ((s2[2] + s2[6]) + (s2[3] + s2[7]));
+    out[3] = ((s3[0] + s3[4]) + (s3[1] + s3[5])) + ((s3[2] + s3[6]) + (s3[3] + s3[7]));
+}
+
+/*
+ * Dot form, for few rows of X: y[r][j] = x_r . bt_j (+ bias[j]) where bt_j,
+ * row j of B transposed, is contiguous (row stride ldb).  Memory-bound on
+ * B: each of its rows is streamed once, for all rows of X.  Threads split
+ * the groups of four rows of B (a fixed grid).
+ */
+static void FN(local_linear_dot)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const FT *x, ptrdiff_t ldx,
+                                 const FT *bt, ptrdiff_t ldb, const FT *bias, FT *y, ptrdiff_t ldy, int nt)
+{
+    const ptrdiff_t groups = (n + 3) / 4;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (ptrdiff_t gi = 0; gi < groups; ++gi) {
+        const ptrdiff_t j0 = gi * 4;
+        for (ptrdiff_t r = 0; r < m; ++r) {
+            const FT *xr = x + r * ldx;
+            FT *yr = y + r * ldy;
+            if (j0 + 4 <= n) {
+                FT o[4];
+                FN(local_dot4)(k, xr, bt + j0 * ldb, bt + (j0 + 1) * ldb, bt + (j0 + 2) * ldb,
+                               bt + (j0 + 3) * ldb, o);
+                for (int l = 0; l < 4; ++l) yr[j0 + l] = bias ? o[l] + bias[j0 + l] : o[l];
+            } else {
+                for (ptrdiff_t j = j0; j < n; ++j) {
+                    const FT o = FN(local_dot)(k, xr, bt + j * ldb);
+                    yr[j] = bias ? o + bias[j] : o;
+                }
+            }
+        }
+    }
+}
+
+/*
+ * Axpy form, for few rows of X: y[r][j] = sum_p x[r][p] * b[p][j] (+ bias[j])
+ * where row p of B is contiguous (row stride ldb).  Threads split the
+ * columns in blocks of a fixed size; each element sums over p in order.
+ */
+static void FN(local_linear_axpy)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const FT *x, ptrdiff_t ldx,
+                                  const FT *b, ptrdiff_t ldb, const FT *bias, FT *y, ptrdiff_t ldy, int nt)
+{
+    const ptrdiff_t JB = FC_LOCAL_GEMV_BLOCK, blocks = (n + JB - 1) / JB;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (ptrdiff_t bi = 0; bi < blocks; ++bi) {
+        const ptrdiff_t j0 = bi * JB, jn = FC_MIN(JB, n - j0);
+        for (ptrdiff_t r = 0; r < m; ++r) {
+            FT *yr = y + r * ldy + j0;
+            for (ptrdiff_t j = 0; j < jn; ++j) yr[j] = 0;
+        }
+        for (ptrdiff_t p = 0; p < k; ++p) {
+            const FT *bp = b + p * ldb + j0;
+            for (ptrdiff_t r = 0; r < m; ++r) {
+                const FT xv = x[r * ldx + p];
+                FT *restrict yr = y + r * ldy + j0;
+                for (ptrdiff_t j = 0; j < jn; ++j) yr[j] += xv * bp[j];
+            }
+        }
+        if (bias)
+            for (ptrdiff_t r = 0; r < m; ++r) {
+                FT *yr = y + r * ldy + j0;
+                for (ptrdiff_t j = 0; j < jn; ++j) yr[j] += bias[j0 + j];
+            }
+    }
+}
+
+/*
+ * y[m x n] = x[m x k] . B[k x n] (+ bias) with B given by element strides:
+ * dot or axpy loops for few rows (no packing: B is read once, which is what
+ * a batch-1 layer costs), the GEMM otherwise.  y is dense (row stride n).
+ */
+static int FN(local_linear_apply)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const FT *x, ptrdiff_t rs_x,
+                                  ptrdiff_t cs_x, const FT *b, ptrdiff_t rs_b, ptrdiff_t cs_b,
+                                  const FT *bias, FT *y)
+{
+    int nt = fc_resolve_threads(0);
+    if ((double)m * n * k < 65536.0) nt = 1;
+    if (k == 0) {
+        for (ptrdiff_t r = 0; r < m; ++r)
+            for (ptrdiff_t j = 0; j < n; ++j) y[r * n + j] = bias ? bias[j] : (FT)0;
+        return FC_OK;
+    }
+    if (m <= FC_LOCAL_SKINNY && cs_x == 1 && rs_b == 1) {
+        FN(local_linear_dot)(m, n, k, x, rs_x, b, cs_b, bias, y, n, nt);
+        return FC_OK;
+    }
+    if (m <= FC_LOCAL_SKINNY && cs_x == 1 && cs_b == 1) {
+        FN(local_linear_axpy)(m, n, k, x, rs_x, b, rs_b, bias, y, n, nt);
+        return FC_OK;
+    }
+    if (m < n && rs_b == 1) {
+        /* Y^T = B^T . X^T in blocks of rows of Y: B^T (rows contiguous) is the
+         * A operand, packed by the fast transposing packer, instead of a
+         * scalar transposition of all of B; then transpose Y^T back. */
+        const ptrdiff_t mb_max = FC_MIN(m, (ptrdiff_t)256);
+        size_t tsz;
+        if (fc_size_mul3((size_t)n, (size_t)mb_max, sizeof(FT), &tsz)) return FC_EOVERFLOW;
+        FT *yt = (FT *)fc_aligned_alloc(tsz);
+        if (!yt) return FC_ENOMEM;
+        int st = FC_OK;
+        for (ptrdiff_t r0 = 0; r0 < m && st == FC_OK; r0 += mb_max) {
+            const ptrdiff_t mb = FC_MIN(mb_max, m - r0);
+            st = FC_LOCAL_GEMM(n, mb, k, 1, b, cs_b, rs_b, x + r0 * rs_x, cs_x, rs_x, 0, yt, mb, 0);
+            if (st) break;
+            const ptrdiff_t JB = 64, blocks = (n + JB - 1) / JB;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+            for (ptrdiff_t bi = 0; bi < blocks; ++bi) {
+                const ptrdiff_t j0 = bi * JB, j1 = FC_MIN(n, j0 + JB);
+                for (ptrdiff_t r = 0; r < mb; ++r) {
+                    FT *yr = y + (r0 + r) * n;
+                    for (ptrdiff_t j = j0; j < j1; ++j) yr[j] = bias ? yt[j * mb + r] + bias[j] : yt[j * mb + r];
+                }
+            }
+        }
+        fc_aligned_free(yt);
+        return st;
+    }
+    if (bias) {
+        for (ptrdiff_t r = 0; r < m; ++r) memcpy(y + r * n, bias, sizeof(FT) * (size_t)n);
+        return FC_LOCAL_GEMM(m, n, k, 1, x, rs_x, cs_x, b, rs_b, cs_b, 1, y, n, 0);
+    }
+    return FC_LOCAL_GEMM(m, n, k, 1, x, rs_x, cs_x, b, rs_b, cs_b, 0, y, n, 0);
+}
+
+int FN(fc_linear_forward)(ptrdiff_t m, ptrdiff_t in_features, ptrdiff_t out_features,
+                          const FT *x, ptrdiff_t rs_x, ptrdiff_t cs_x,
+                          const FT *w, ptrdiff_t rs_w, ptrdiff_t cs_w, const FT *bias, FT *y)
+{
+    if (m < 0 || in_features < 0 || out_features < 0) return FC_EINVAL;
+    if (m == 0 || out_features == 0) return FC_OK;
+    if (!x || !w || !y) return FC_EINVAL;
+    /* B = w^T: element (p, j) at w[j * rs_w + p * cs_w] */
+    return FN(local_linear_apply)(m, out_features, in_features, x, rs_x, cs_x, w, cs_w, rs_w, bias, y);
+}
+
+int FN(fc_linear_backward_input)(ptrdiff_t m, ptrdiff_t in_features, ptrdiff_t out_features,
+                                 const FT *dy, const FT *w, ptrdiff_t rs_w, ptrdiff_t cs_w, FT *dx)
+{
+    if (m < 0 || in_features < 0 || out_features < 0) return FC_EINVAL;
+    if (m == 0 || in_features == 0) return FC_OK;
+    if (!dy || !w || !dx) return FC_EINVAL;
+    /* dx = dy . w: B = w, (p, j) at w[p * rs_w + j * cs_w] */
+    return FN(local_linear_apply)(m, in_features, out_features, dy, out_features, 1, w, rs_w, cs_w, NULL, dx);
+}
+
+int FN(fc_linear_backward_weight)(ptrdiff_t m, ptrdiff_t in_features, ptrdiff_t out_features,
+                                  const FT *dy, const FT *x, ptrdiff_t rs_x, ptrdiff_t cs_x, FT *dw)
+{
+    if (m < 0 || in_features < 0 || out_features < 0) return FC_EINVAL;
+    if (out_features == 0 || in_features == 0) return FC_OK;
+    if (!dy || !x || !dw) return FC_EINVAL;
+    /* dw = dy^T . x (m == 0 writes zeros) */
+    return FC_LOCAL_GEMM(out_features, in_features, m, 1, dy, 1, out_features, x, rs_x, cs_x, 0, dw,
+                         in_features, 0);
+}
+
+int FN(fc_linear_backward_bias)(ptrdiff_t m, ptrdiff_t out_features, const FT *dy, FT *db)
+{
+    if (m < 0 || out_features < 0) return FC_EINVAL;
+    if (out_features == 0) return FC_OK;
+    if (!db || (m > 0 && !dy)) return FC_EINVAL;
+    int nt = fc_resolve_threads(0);
+    if ((double)m * out_features < 65536.0) nt = 1;
+    const ptrdiff_t JB = FC_LOCAL_GEMV_BLOCK, blocks = (out_features + JB - 1) / JB;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (ptrdiff_t bi = 0; bi < blocks; ++bi) {
+        const ptrdiff_t j0 = bi * JB, jn = FC_MIN(JB, out_features - j0);
+        FT *d = db + j0;
+        for (ptrdiff_t j = 0; j < jn; ++j) d[j] = 0;
+        for (ptrdiff_t r = 0; r < m; ++r) {
+            const FT *g = dy + r * out_features + j0;
+            for (ptrdiff_t j = 0; j < jn; ++j) d[j] += g[j];
+        }
+    }
+    return FC_OK;
+}
+
+#undef FC_LOCAL_TAP
+#undef FN
+#undef FC_CAT
+#undef FC_CAT_
