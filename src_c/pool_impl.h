@@ -8,7 +8,8 @@
  * intrinsics; pool.c picks one at run time with fc_isa_active().
  *
  * Before each inclusion define FT (element type), FSUF (name suffix),
- * FC_POOL_OPS_T (the ops type of FT) and FC_POOL_OPS (the table's name).
+ * FC_POOL_OPS_T (the ops type of FT) and FC_POOL_OPS (the table's name), and
+ * optionally the streaming-store helpers (see "output sink" below).
  *
  * Work split (OpenMP, one parallel region per call, never nested):
  *   forward and unpooling: every output row is independent, so the flat loop
@@ -30,6 +31,10 @@
 
 #include "internal.h"
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 /*
  * The windows of one call, per axis: for output o, its taps inside the input
  * start at lo[o] and there are cnt[o] of them (spaced by the dilation); dv[o]
@@ -50,6 +55,10 @@ enum { FC_POOL_MAX = 0, FC_POOL_AVG = 1 };
 
 /* Work below this many elements runs on one thread (a fork costs more). */
 #define FC_POOL_PARALLEL_MIN 32768
+
+/* Outputs from this size on (half the L3 of the machines we tune on) are
+ * written with streaming stores where available. */
+#define FC_POOL_STREAM_MIN ((size_t)16 << 20)
 
 #define FC_POOL_OPS_MEMBERS(T)                                                       \
     int (*forward)(const fc_pool_geom *, const fc_pool_windows *, int op,            \
@@ -83,6 +92,18 @@ static inline double fc_pool_uniform(uint64_t seed, uint64_t counter)
     return (double)(fc_pool_mix64(z) >> 11) * (1.0 / 9007199254740992.0); /* [0, 1) */
 }
 
+/* This thread's contiguous share [*lo, *hi) of n items (static partition). */
+static inline void fc_pool_share(ptrdiff_t n, ptrdiff_t *lo, ptrdiff_t *hi)
+{
+#ifdef _OPENMP
+    const ptrdiff_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+#else
+    const ptrdiff_t t = 0, nt = 1;
+#endif
+    *lo = n / nt * t + FC_MIN(t, n % nt);
+    *hi = *lo + n / nt + (t < n % nt);
+}
+
 /* Channel blocks for NHWC scatters: enough (image, block) items for nt
  * threads; the split changes nothing in the results. */
 static inline ptrdiff_t fc_pool_channel_block(ptrdiff_t n, ptrdiff_t c, int nt)
@@ -104,12 +125,24 @@ static inline ptrdiff_t fc_pool_channel_block(ptrdiff_t n, ptrdiff_t c, int nt)
 #define FN(name) FC_PCAT(name, FSUF)
 
 /* PyTorch's rule: a value wins if it is greater or NaN, so NaN propagates and
- * the last NaN of the scan is the one reported.  A select, not a branch. */
-#define NANMAX(a, v) ((((v) > (a)) | ((v) != (v))) ? (v) : (a))
+ * the last NaN of the scan is the one reported.  Written so that it compiles
+ * to max + compare + blend (x86 max returns its second operand on NaN, the
+ * blend puts a NaN v back); a macro or a `|` of comparisons defeats the
+ * vectoriser. */
+static inline FT FN(nanmax)(FT a, FT v)
+{
+    FT m = v > a ? v : a;
+    return v != v ? v : m;
+}
+#define NANMAX(a, v) FN(nanmax)(a, v)
+
+/* Channel block of the NHWC pixel kernels: 128 bytes (4 ymm accumulators),
+ * kept in registers across the taps of a window. */
+#define CBLK ((ptrdiff_t)(128 / sizeof(FT)))
 
 /* ---- row kernels (NCHW: along the width) ---------------------------------- */
 
-/* dst[i] = max over nr >= 1 rows */
+/* dst[i] = max over nr >= 1 rows; two and three rows in one pass */
 static void FN(vmax)(FT *restrict dst, const FT *const *rows, ptrdiff_t nr, ptrdiff_t n)
 {
     const FT *restrict a = rows[0];
@@ -118,8 +151,15 @@ static void FN(vmax)(FT *restrict dst, const FT *const *rows, ptrdiff_t nr, ptrd
         return;
     }
     const FT *restrict b = rows[1];
-    for (ptrdiff_t i = 0; i < n; ++i) dst[i] = NANMAX(a[i], b[i]);
-    for (ptrdiff_t r = 2; r < nr; ++r) {
+    ptrdiff_t r = 2;
+    if (nr == 3) {
+        const FT *restrict c = rows[2];
+        for (ptrdiff_t i = 0; i < n; ++i) dst[i] = NANMAX(NANMAX(a[i], b[i]), c[i]);
+        r = 3;
+    } else {
+        for (ptrdiff_t i = 0; i < n; ++i) dst[i] = NANMAX(a[i], b[i]);
+    }
+    for (; r < nr; ++r) {
         const FT *restrict c = rows[r];
         for (ptrdiff_t i = 0; i < n; ++i) dst[i] = NANMAX(dst[i], c[i]);
     }
@@ -134,69 +174,100 @@ static void FN(vsum)(FT *restrict dst, const FT *const *rows, ptrdiff_t nr, ptrd
         return;
     }
     const FT *restrict b = rows[1];
-    for (ptrdiff_t i = 0; i < n; ++i) dst[i] = a[i] + b[i];
-    for (ptrdiff_t r = 2; r < nr; ++r) {
+    ptrdiff_t r = 2;
+    if (nr == 3) {
+        const FT *restrict c = rows[2];
+        for (ptrdiff_t i = 0; i < n; ++i) dst[i] = (a[i] + b[i]) + c[i];
+        r = 3;
+    } else {
+        for (ptrdiff_t i = 0; i < n; ++i) dst[i] = a[i] + b[i];
+    }
+    for (; r < nr; ++r) {
         const FT *restrict c = rows[r];
         for (ptrdiff_t i = 0; i < n; ++i) dst[i] += c[i];
     }
 }
 
-/* out[o] = max_{j<k} src[o*s + j*d]: one pass per tap over the output row
- * (it stays in L1); strides 1 and 2 are spelled out so the vectoriser sees a
- * constant stride (stride 2 becomes a de-interleave). */
-static void FN(hmax)(FT *restrict out, const FT *restrict src, ptrdiff_t n,
+/* out[o] = max_{j<k} src[o*s + j*d].  The common windows (2 or 3 taps,
+ * stride 1 or 2, no dilation) in one pass; others one pass per tap over the
+ * output row (it stays in L1).  Strides 1 and 2 are spelled out so that the
+ * vectoriser sees a constant stride (stride 2 becomes a de-interleave). */
+static void FN(hmax)(FT *restrict out, const FT *restrict t, ptrdiff_t n,
                      ptrdiff_t k, ptrdiff_t s, ptrdiff_t d)
 {
+    if (d == 1 && k <= 3 && s <= 2) {
+        if (s == 2 && k == 2)
+            for (ptrdiff_t o = 0; o < n; ++o) out[o] = NANMAX(t[2 * o], t[2 * o + 1]);
+        else if (s == 2 && k == 3)
+            for (ptrdiff_t o = 0; o < n; ++o) out[o] = NANMAX(NANMAX(t[2 * o], t[2 * o + 1]), t[2 * o + 2]);
+        else if (s == 1 && k == 2)
+            for (ptrdiff_t o = 0; o < n; ++o) out[o] = NANMAX(t[o], t[o + 1]);
+        else if (s == 1 && k == 3)
+            for (ptrdiff_t o = 0; o < n; ++o) out[o] = NANMAX(NANMAX(t[o], t[o + 1]), t[o + 2]);
+        else if (s == 2)
+            for (ptrdiff_t o = 0; o < n; ++o) out[o] = t[2 * o];
+        else
+            memcpy(out, t, (size_t)n * sizeof(FT));
+        return;
+    }
     if (s == 1) {
-        for (ptrdiff_t o = 0; o < n; ++o) out[o] = src[o];
+        memcpy(out, t, (size_t)n * sizeof(FT));
         for (ptrdiff_t j = 1; j < k; ++j) {
-            const FT *restrict t = src + j * d;
-            for (ptrdiff_t o = 0; o < n; ++o) out[o] = NANMAX(out[o], t[o]);
+            const FT *restrict u = t + j * d;
+            for (ptrdiff_t o = 0; o < n; ++o) out[o] = NANMAX(out[o], u[o]);
         }
     } else if (s == 2) {
-        if (k == 2 && d == 1) {
-            for (ptrdiff_t o = 0; o < n; ++o) out[o] = NANMAX(src[2 * o], src[2 * o + 1]);
-            return;
-        }
-        for (ptrdiff_t o = 0; o < n; ++o) out[o] = src[2 * o];
+        for (ptrdiff_t o = 0; o < n; ++o) out[o] = t[2 * o];
         for (ptrdiff_t j = 1; j < k; ++j) {
-            const FT *restrict t = src + j * d;
-            for (ptrdiff_t o = 0; o < n; ++o) out[o] = NANMAX(out[o], t[2 * o]);
+            const FT *restrict u = t + j * d;
+            for (ptrdiff_t o = 0; o < n; ++o) out[o] = NANMAX(out[o], u[2 * o]);
         }
     } else {
-        for (ptrdiff_t o = 0; o < n; ++o) out[o] = src[o * s];
+        for (ptrdiff_t o = 0; o < n; ++o) out[o] = t[o * s];
         for (ptrdiff_t j = 1; j < k; ++j) {
-            const FT *restrict t = src + j * d;
-            for (ptrdiff_t o = 0; o < n; ++o) out[o] = NANMAX(out[o], t[o * s]);
+            const FT *restrict u = t + j * d;
+            for (ptrdiff_t o = 0; o < n; ++o) out[o] = NANMAX(out[o], u[o * s]);
         }
     }
 }
 
-/* out[o] = (sum_{j<k} src[o*s + j]) / div[o] (average pooling has no dilation) */
-static void FN(hsum)(FT *restrict out, const FT *restrict src, ptrdiff_t n,
+/* out[o] = (sum_{j<k} src[o*s + j]) / div[o] (average pooling has no
+ * dilation); left-to-right sums whatever the path. */
+static void FN(hsum)(FT *restrict out, const FT *restrict t, ptrdiff_t n,
                      ptrdiff_t k, ptrdiff_t s, const FT *restrict div)
 {
+    if (k <= 3 && s <= 2) {
+        if (s == 2 && k == 2)
+            for (ptrdiff_t o = 0; o < n; ++o) out[o] = (t[2 * o] + t[2 * o + 1]) / div[o];
+        else if (s == 2 && k == 3)
+            for (ptrdiff_t o = 0; o < n; ++o) out[o] = ((t[2 * o] + t[2 * o + 1]) + t[2 * o + 2]) / div[o];
+        else if (s == 1 && k == 2)
+            for (ptrdiff_t o = 0; o < n; ++o) out[o] = (t[o] + t[o + 1]) / div[o];
+        else if (s == 1 && k == 3)
+            for (ptrdiff_t o = 0; o < n; ++o) out[o] = ((t[o] + t[o + 1]) + t[o + 2]) / div[o];
+        else if (s == 2)
+            for (ptrdiff_t o = 0; o < n; ++o) out[o] = t[2 * o] / div[o];
+        else
+            for (ptrdiff_t o = 0; o < n; ++o) out[o] = t[o] / div[o];
+        return;
+    }
     if (s == 1) {
-        for (ptrdiff_t o = 0; o < n; ++o) out[o] = src[o];
+        memcpy(out, t, (size_t)n * sizeof(FT));
         for (ptrdiff_t j = 1; j < k; ++j) {
-            const FT *restrict t = src + j;
-            for (ptrdiff_t o = 0; o < n; ++o) out[o] += t[o];
+            const FT *restrict u = t + j;
+            for (ptrdiff_t o = 0; o < n; ++o) out[o] += u[o];
         }
     } else if (s == 2) {
-        if (k == 2) {
-            for (ptrdiff_t o = 0; o < n; ++o) out[o] = (src[2 * o] + src[2 * o + 1]) / div[o];
-            return;
-        }
-        for (ptrdiff_t o = 0; o < n; ++o) out[o] = src[2 * o];
+        for (ptrdiff_t o = 0; o < n; ++o) out[o] = t[2 * o];
         for (ptrdiff_t j = 1; j < k; ++j) {
-            const FT *restrict t = src + j;
-            for (ptrdiff_t o = 0; o < n; ++o) out[o] += t[2 * o];
+            const FT *restrict u = t + j;
+            for (ptrdiff_t o = 0; o < n; ++o) out[o] += u[2 * o];
         }
     } else {
-        for (ptrdiff_t o = 0; o < n; ++o) out[o] = src[o * s];
+        for (ptrdiff_t o = 0; o < n; ++o) out[o] = t[o * s];
         for (ptrdiff_t j = 1; j < k; ++j) {
-            const FT *restrict t = src + j;
-            for (ptrdiff_t o = 0; o < n; ++o) out[o] += t[o * s];
+            const FT *restrict u = t + j;
+            for (ptrdiff_t o = 0; o < n; ++o) out[o] += u[o * s];
         }
     }
     for (ptrdiff_t o = 0; o < n; ++o) out[o] /= div[o];
@@ -206,11 +277,8 @@ static void FN(hsum)(FT *restrict out, const FT *restrict src, ptrdiff_t n,
  * buffer.  Same operation order as vmax/vsum followed by hmax/hsum. */
 static void FN(max2x2)(FT *restrict out, const FT *restrict r0, const FT *restrict r1, ptrdiff_t n)
 {
-    for (ptrdiff_t o = 0; o < n; ++o) {
-        FT a = NANMAX(r0[2 * o], r1[2 * o]);
-        FT b = NANMAX(r0[2 * o + 1], r1[2 * o + 1]);
-        out[o] = NANMAX(a, b);
-    }
+    for (ptrdiff_t o = 0; o < n; ++o)
+        out[o] = NANMAX(NANMAX(r0[2 * o], r1[2 * o]), NANMAX(r0[2 * o + 1], r1[2 * o + 1]));
 }
 
 static void FN(avg2x2)(FT *restrict out, const FT *restrict r0, const FT *restrict r1,
@@ -249,26 +317,23 @@ static void FN(argmax_pass)(FT *restrict m, int64_t *restrict id, const FT *rest
     }
 }
 
-/* ---- pixel kernels (NHWC: along the channels) ----------------------------- */
-
-static void FN(cmax)(FT *restrict y, const FT *restrict t, ptrdiff_t c)
+/* 2x2 windows, stride 2, both rows inside, with indices: the four taps in
+ * PyTorch's order in one pass (starting from the first tap gives the same
+ * result as starting from -inf at it).  pos: plane position of r0[0]. */
+static void FN(argmax2x2)(FT *restrict m, int64_t *restrict id, const FT *restrict r0,
+                          const FT *restrict r1, ptrdiff_t n, int64_t pos, int64_t W)
 {
-    for (ptrdiff_t i = 0; i < c; ++i) y[i] = NANMAX(y[i], t[i]);
-}
-
-static void FN(cadd)(FT *restrict y, const FT *restrict t, ptrdiff_t c)
-{
-    for (ptrdiff_t i = 0; i < c; ++i) y[i] += t[i];
-}
-
-static void FN(cargmax)(FT *restrict m, int64_t *restrict id, const FT *restrict t,
-                        ptrdiff_t c, int64_t pos)
-{
-    for (ptrdiff_t i = 0; i < c; ++i) {
-        FT v = t[i];
-        int take = (v > m[i]) | (v != v);
-        m[i] = take ? v : m[i];
-        id[i] = take ? pos : id[i];
+    for (ptrdiff_t o = 0; o < n; ++o) {
+        FT best = r0[2 * o], v;
+        int64_t at = pos + 2 * o;
+        v = r0[2 * o + 1];
+        if (v > best || v != v) { best = v; at = pos + 2 * o + 1; }
+        v = r1[2 * o];
+        if (v > best || v != v) { best = v; at = pos + W + 2 * o; }
+        v = r1[2 * o + 1];
+        if (v > best || v != v) { best = v; at = pos + W + 2 * o + 1; }
+        m[o] = best;
+        id[o] = at;
     }
 }
 
@@ -277,133 +342,392 @@ static void FN(fill)(FT *restrict y, FT v, ptrdiff_t n)
     for (ptrdiff_t i = 0; i < n; ++i) y[i] = v;
 }
 
-/* ---- forward: max and average, fixed or adaptive windows -------------------- */
+static void FN(cadd)(FT *restrict y, const FT *restrict t, ptrdiff_t c)
+{
+    for (ptrdiff_t i = 0; i < c; ++i) y[i] += t[i];
+}
+
+/* ---- pixel kernels (NHWC: along the channels) ----------------------------- */
 
 /*
- * NCHW, one output row at a time: reduce the window's input rows into a row
- * buffer (vertical pass, vectorised along the width), then each output over
- * its columns (horizontal pass).  For fixed windows the buffer is padded with
- * the neutral element (-inf or 0) on both sides, so every window is a full
- * k-tap window and the horizontal pass has no edge cases; padded cells never
- * win a max and add nothing to a sum.
+ * One output pixel: y[c] = reduce over the nr x nc taps at
+ * base + r*rs + q*cs (nr, nc >= 1), in row-major order.  Blocks of CBLK
+ * channels accumulate in registers; the last partial block in y itself.
  */
+static void FN(pixel_max)(FT *restrict y, const FT *base, ptrdiff_t nr, ptrdiff_t nc,
+                          ptrdiff_t rs, ptrdiff_t cs, ptrdiff_t C)
+{
+    ptrdiff_t c0 = 0;
+    for (; c0 + CBLK <= C; c0 += CBLK) {
+        FT acc[CBLK];
+        const FT *restrict t0 = base + c0;
+        for (ptrdiff_t i = 0; i < CBLK; ++i) acc[i] = t0[i];
+        for (ptrdiff_t r = 0; r < nr; ++r)
+            for (ptrdiff_t q = (r == 0); q < nc; ++q) {
+                const FT *restrict t = base + r * rs + q * cs + c0;
+                for (ptrdiff_t i = 0; i < CBLK; ++i) acc[i] = NANMAX(acc[i], t[i]);
+            }
+        for (ptrdiff_t i = 0; i < CBLK; ++i) y[c0 + i] = acc[i];
+    }
+    if (c0 == C) return;
+    const ptrdiff_t m = C - c0;
+    memcpy(y + c0, base + c0, (size_t)m * sizeof(FT));
+    for (ptrdiff_t r = 0; r < nr; ++r)
+        for (ptrdiff_t q = (r == 0); q < nc; ++q) {
+            const FT *restrict t = base + r * rs + q * cs + c0;
+            FT *restrict yc = y + c0;
+            for (ptrdiff_t i = 0; i < m; ++i) yc[i] = NANMAX(yc[i], t[i]);
+        }
+}
+
+/* y[c] = (sum over the taps, row-major) / div */
+static void FN(pixel_avg)(FT *restrict y, const FT *base, ptrdiff_t nr, ptrdiff_t nc,
+                          ptrdiff_t rs, ptrdiff_t cs, ptrdiff_t C, FT div)
+{
+    ptrdiff_t c0 = 0;
+    for (; c0 + CBLK <= C; c0 += CBLK) {
+        FT acc[CBLK];
+        const FT *restrict t0 = base + c0;
+        for (ptrdiff_t i = 0; i < CBLK; ++i) acc[i] = t0[i];
+        for (ptrdiff_t r = 0; r < nr; ++r)
+            for (ptrdiff_t q = (r == 0); q < nc; ++q) {
+                const FT *restrict t = base + r * rs + q * cs + c0;
+                for (ptrdiff_t i = 0; i < CBLK; ++i) acc[i] += t[i];
+            }
+        for (ptrdiff_t i = 0; i < CBLK; ++i) y[c0 + i] = acc[i] / div;
+    }
+    if (c0 == C) return;
+    const ptrdiff_t m = C - c0;
+    memcpy(y + c0, base + c0, (size_t)m * sizeof(FT));
+    for (ptrdiff_t r = 0; r < nr; ++r)
+        for (ptrdiff_t q = (r == 0); q < nc; ++q) FN(cadd)(y + c0, base + r * rs + q * cs + c0, m);
+    for (ptrdiff_t i = c0; i < C; ++i) y[i] /= div;
+}
+
+/* Separable NHWC horizontal pass, one output pixel: y[c] = reduce over the
+ * k buffer pixels b + j*step (the row buffer is padded, so always k taps).
+ * Up to three taps in one expression per channel: no accumulator block to
+ * keep in registers. */
+static void FN(hpix_max)(FT *restrict y, const FT *restrict b, ptrdiff_t k, ptrdiff_t step, ptrdiff_t C)
+{
+    if (k == 2) {
+        for (ptrdiff_t c = 0; c < C; ++c) y[c] = NANMAX(b[c], b[step + c]);
+    } else if (k == 3) {
+        for (ptrdiff_t c = 0; c < C; ++c) y[c] = NANMAX(NANMAX(b[c], b[step + c]), b[2 * step + c]);
+    } else {
+        memcpy(y, b, (size_t)C * sizeof(FT));
+        for (ptrdiff_t j = 1; j < k; ++j) {
+            const FT *restrict t = b + j * step;
+            for (ptrdiff_t c = 0; c < C; ++c) y[c] = NANMAX(y[c], t[c]);
+        }
+    }
+}
+
+static void FN(hpix_avg)(FT *restrict y, const FT *restrict b, ptrdiff_t k, ptrdiff_t step,
+                         ptrdiff_t C, FT div)
+{
+    if (k == 2) {
+        for (ptrdiff_t c = 0; c < C; ++c) y[c] = (b[c] + b[step + c]) / div;
+    } else if (k == 3) {
+        for (ptrdiff_t c = 0; c < C; ++c) y[c] = ((b[c] + b[step + c]) + b[2 * step + c]) / div;
+    } else {
+        memcpy(y, b, (size_t)C * sizeof(FT));
+        for (ptrdiff_t j = 1; j < k; ++j) FN(cadd)(y, b + j * step, C);
+        for (ptrdiff_t c = 0; c < C; ++c) y[c] /= div;
+    }
+}
+
+/* With indices: m starts at -inf and id at the window's first cell inside
+ * (PyTorch's start); taps with (v > m) or NaN win, in row-major order. */
+static void FN(pixel_argmax)(FT *restrict m, int64_t *restrict id, const FT *base,
+                             ptrdiff_t nr, ptrdiff_t nc, ptrdiff_t rs, ptrdiff_t cs,
+                             ptrdiff_t dh, ptrdiff_t dw, ptrdiff_t C, ptrdiff_t h0,
+                             ptrdiff_t w0, ptrdiff_t W)
+{
+    FN(fill)(m, (FT)-INFINITY, C);
+    const int64_t first = (int64_t)(h0 * W + w0);
+    for (ptrdiff_t c = 0; c < C; ++c) id[c] = first;
+    for (ptrdiff_t r = 0; r < nr; ++r)
+        for (ptrdiff_t q = 0; q < nc; ++q) {
+            const FT *restrict t = base + r * rs + q * cs;
+            const int64_t pos = (int64_t)((h0 + r * dh) * W + w0 + q * dw);
+            for (ptrdiff_t c = 0; c < C; ++c) {
+                FT v = t[c];
+                int take = (v > m[c]) | (v != v);
+                m[c] = take ? v : m[c];
+                id[c] = take ? pos : id[c];
+            }
+        }
+}
+
+/* ---- output sink: streaming stores for outputs larger than the caches ---- */
+/*
+ * An output too large to stay in the last-level cache is written with
+ * non-temporal stores when the including file provides them
+ * (FC_POOL_STREAM_FT(dst, src, n), FC_POOL_STREAM_I64 and
+ * FC_POOL_STREAM_FENCE(), for this FT): it saves the read-for-ownership of
+ * every output line, a third of the traffic of an input-sized output.  Each
+ * thread writes one contiguous range; rows or pixels are computed into a small
+ * staging buffer (in L1) that leaves in whole 64-byte lines, since a partly
+ * written line makes the write-combining buffer flush a partial line, which
+ * costs more than the read it saves.  The helpers store plainly up to the
+ * first line boundary and after the last one.
+ */
+#ifdef FC_POOL_STREAM_FT
+#define CAN_STREAM 1
+#define STREAM_FT(dst, src, n) FC_POOL_STREAM_FT(dst, src, n)
+#define STREAM_I64(dst, src, n) FC_POOL_STREAM_I64(dst, src, n)
+#define STREAM_FENCE() FC_POOL_STREAM_FENCE()
+#else
+#define CAN_STREAM 0
+#define STREAM_FT(dst, src, n) memcpy((dst), (src), (size_t)(n) * sizeof(FT))
+#define STREAM_I64(dst, src, n) memcpy((dst), (src), (size_t)(n) * sizeof(int64_t))
+#define STREAM_FENCE() ((void)0)
+#endif
+
+/* Elements staged before a flush: a few KiB, so the buffer stays in L1. */
+#define SINK_FLUSH 1024
+
+/* Staged values (FT) or indices (int64) of one thread's contiguous range. */
+typedef struct {
+    FT *dst;          /* where buf[0] goes */
+    FT *buf;
+    ptrdiff_t n;      /* staged elements   */
+} FN(sink);
+
+typedef struct {
+    int64_t *dst;
+    int64_t *buf;
+    ptrdiff_t n;
+} FN(isink);
+
+/* Capacity of a staging buffer for pieces (rows, pixels) of up to m elements. */
+static inline ptrdiff_t FN(sink_capacity)(ptrdiff_t m) { return SINK_FLUSH + 64 + m; }
+
+/* Bytes from p down to the last 64-byte boundary at or before p + n*size. */
+static inline ptrdiff_t FN(whole_lines)(const void *p, ptrdiff_t n, size_t size)
+{
+    const uintptr_t start = (uintptr_t)p, end = (start + (uintptr_t)n * size) & ~(uintptr_t)63;
+    return end > start ? (ptrdiff_t)((end - start) / size) : 0;
+}
+
+/* Write out the staged elements up to the last line boundary (all of them
+ * when final, or when the pieces are long); the rest moves to the front. */
+static void FN(sink_flush)(FN(sink) *s, int final)
+{
+    const ptrdiff_t m = final ? s->n : FN(whole_lines)(s->dst, s->n, sizeof(FT));
+    if (m == 0) return;
+    STREAM_FT(s->dst, s->buf, m);
+    memmove(s->buf, s->buf + m, (size_t)(s->n - m) * sizeof(FT));
+    s->dst += m;
+    s->n -= m;
+}
+
+static void FN(isink_flush)(FN(isink) *s, int final)
+{
+    const ptrdiff_t m = final ? s->n : FN(whole_lines)(s->dst, s->n, sizeof(int64_t));
+    if (m == 0) return;
+    STREAM_I64(s->dst, s->buf, m);
+    memmove(s->buf, s->buf + m, (size_t)(s->n - m) * sizeof(int64_t));
+    s->dst += m;
+    s->n -= m;
+}
+
+/* ---- forward: max and average, fixed or adaptive windows -------------------- */
+
+/* What every output row of one NCHW forward call shares. */
+typedef struct {
+    const fc_pool_geom *g;
+    const fc_pool_windows *w;
+    int op, reg, in_place, fused;
+    ptrdiff_t kw, sw, dw, dh, pl, nfused;
+    FT neutral;
+} FN(nchw_call);
+
+/*
+ * One NCHW output row (div: its divisors, for averages): reduce the window's input rows into a row buffer
+ * (vertical pass, vectorised along the width), then each output over its
+ * columns (horizontal pass).  For fixed windows the buffer is padded with the
+ * neutral element (-inf or 0) on both sides, so every window is a full k-tap
+ * window and the horizontal pass has no edge cases; padded cells never win a
+ * max and add nothing to a sum.
+ */
+static void FN(nchw_row)(const FN(nchw_call) *k, const FT **rows, ptrdiff_t oh, FT *buf,
+                         FT *div, FT *yr, int64_t *ir)
+{
+    const fc_pool_windows *w = k->w;
+    const ptrdiff_t W = k->g->in_w, OW = k->g->out_w, pl = k->pl;
+    const ptrdiff_t nr = w->cnt_h[oh], h0 = w->lo_h[oh];
+
+    if (ir) {
+        /* indices: every tap in PyTorch's order (rows, then columns),
+         * starting from -inf at the window's first cell inside */
+        ptrdiff_t o0 = 0;
+        if (k->fused && nr == 2) {
+            FN(argmax2x2)(yr, ir, rows[0], rows[1], k->nfused, (int64_t)(h0 * W), (int64_t)W);
+            o0 = k->nfused;
+            if (o0 == OW) return;
+        }
+        if (o0 > 0) { /* ceil_mode's last column: the one tap inside per row */
+            for (ptrdiff_t o = o0; o < OW; ++o) {
+                FT best = (FT)-INFINITY;
+                int64_t at = (int64_t)(h0 * W + w->lo_w[o]);
+                for (ptrdiff_t r = 0; r < nr; ++r) {
+                    FT v = rows[r][w->lo_w[o]];
+                    if (v > best || v != v) { best = v; at = (int64_t)((h0 + r) * W + w->lo_w[o]); }
+                }
+                yr[o] = best;
+                ir[o] = at;
+            }
+            return;
+        }
+        FN(fill)(yr, (FT)-INFINITY, OW);
+        for (ptrdiff_t o = 0; o < OW; ++o) ir[o] = (int64_t)(h0 * W + w->lo_w[o]);
+        for (ptrdiff_t r = 0; r < nr; ++r) {
+            const ptrdiff_t ih = h0 + r * k->dh;
+            if (k->reg) {
+                const FT *src = rows[r];
+                if (!k->in_place) { /* the padded row buffer: borders stay -inf */
+                    memcpy(buf + pl, rows[r], (size_t)W * sizeof(FT));
+                    src = buf;
+                }
+                for (ptrdiff_t j = 0; j < k->kw; ++j)
+                    FN(argmax_pass)(yr, ir, src + j * k->dw, OW, k->sw, (int64_t)(ih * W + j * k->dw - pl));
+            } else {
+                for (ptrdiff_t o = 0; o < OW; ++o)
+                    for (ptrdiff_t q = 0; q < w->cnt_w[o]; ++q) {
+                        const ptrdiff_t iw = w->lo_w[o] + q;
+                        FT v = rows[r][iw];
+                        int take = (v > yr[o]) | (v != v);
+                        yr[o] = take ? v : yr[o];
+                        ir[o] = take ? (int64_t)(ih * W + iw) : ir[o];
+                    }
+            }
+        }
+        return;
+    }
+
+    const int max = k->op == FC_POOL_MAX;
+    if (nr == 0) { /* a window entirely in the padding (dilation) */
+        FN(fill)(yr, k->neutral, OW);
+        return;
+    }
+    ptrdiff_t o0 = 0;
+    if (k->fused && nr == 2) {
+        if (max) FN(max2x2)(yr, rows[0], rows[1], k->nfused);
+        else FN(avg2x2)(yr, rows[0], rows[1], k->nfused, div);
+        if (k->nfused == OW) return;
+        o0 = k->nfused; /* ceil_mode: the last window has one column inside */
+    }
+    const FT *src = rows[0];
+    if (nr > 1 || !k->in_place) {
+        if (max) FN(vmax)(buf + pl, rows, nr, W);
+        else FN(vsum)(buf + pl, rows, nr, W);
+        src = buf;
+    }
+    if (k->reg && o0 == 0) {
+        if (max) FN(hmax)(yr, src, OW, k->kw, k->sw, k->dw);
+        else FN(hsum)(yr, src, OW, k->kw, k->sw, div);
+        return;
+    }
+    /* adaptive windows, or the tail of the fused path (both have pl == 0, so
+     * src is in input coordinates): each output over its columns */
+    for (ptrdiff_t o = o0; o < OW; ++o) {
+        const FT *t = src + w->lo_w[o];
+        const ptrdiff_t nc = w->cnt_w[o];
+        if (max) {
+            FT acc = k->neutral;
+            for (ptrdiff_t q = 0; q < nc; ++q) acc = NANMAX(acc, t[q * k->dw]);
+            yr[o] = acc;
+        } else {
+            FT acc = nc ? t[0] : (FT)0;
+            for (ptrdiff_t q = 1; q < nc; ++q) acc += t[q];
+            yr[o] = acc / div[o];
+        }
+    }
+}
+
 static int FN(forward_nchw)(const fc_pool_geom *g, const fc_pool_windows *w, int op,
                             const FT *x, const ptrdiff_t *xs, FT *y, int64_t *idx, int nt)
 {
     const ptrdiff_t C = g->channels, W = g->in_w, OH = g->out_h, OW = g->out_w;
-    const int reg = w->regular;
-    const ptrdiff_t kw = reg ? g->kernel_w : 1, sw = reg ? g->stride_w : 1;
-    const ptrdiff_t dw = reg ? g->dilation_w : 1, dh = reg ? g->dilation_h : 1;
-    const ptrdiff_t pl = reg ? g->pad_left : 0;
+    FN(nchw_call) k;
+    k.g = g;
+    k.w = w;
+    k.op = op;
+    k.reg = w->regular;
+    k.kw = k.reg ? g->kernel_w : 1;
+    k.sw = k.reg ? g->stride_w : 1;
+    k.dw = k.reg ? g->dilation_w : 1;
+    k.dh = k.reg ? g->dilation_h : 1;
+    k.pl = k.reg ? g->pad_left : 0;
+    /* windows that never leave the input row read it in place */
+    k.in_place = !k.reg || (k.pl == 0 && (OW - 1) * k.sw + (k.kw - 1) * k.dw < W);
+    k.fused = k.reg && g->kernel_h == 2 && k.kw == 2 && g->stride_h == 2 && k.sw == 2 &&
+              k.dh == 1 && k.dw == 1 && k.pl == 0 && g->pad_top == 0;
+    k.nfused = FC_MIN(OW, W / 2); /* outputs whose two columns are inside */
+    k.neutral = op == FC_POOL_MAX ? (FT)-INFINITY : (FT)0;
+
     const ptrdiff_t items = g->batch * C * OH;
-    /* buffer length: the input row at pl.., and the reach of the last window */
-    ptrdiff_t len = W + pl;
-    if (reg) len = FC_MAX(len, (OW - 1) * sw + (kw - 1) * dw + 1);
-    /* windows that never leave the input row can read it in place */
-    const int in_place = !reg || (pl == 0 && (OW - 1) * sw + (kw - 1) * dw < W);
-    const int fused = reg && g->kernel_h == 2 && kw == 2 && g->stride_h == 2 && sw == 2 &&
-                      dh == 1 && dw == 1 && pl == 0 && g->pad_top == 0;
-    const ptrdiff_t nfused = FC_MIN(OW, W / 2); /* outputs whose 2 columns are inside */
-    const FT neutral = op == FC_POOL_MAX ? (FT)-INFINITY : (FT)0;
+    /* row buffer: the input row at pl.., long enough for the last window */
+    ptrdiff_t len = W + k.pl;
+    if (k.reg) len = FC_MAX(len, (OW - 1) * k.sw + (k.kw - 1) * k.dw + 1);
     const ptrdiff_t nrows = FC_MAX(w->max_cnt_h, 1);
+    const size_t out_bytes = (size_t)(items * OW) * (sizeof(FT) + (idx ? sizeof(int64_t) : 0));
+    const int stream = CAN_STREAM && out_bytes >= FC_POOL_STREAM_MIN;
+    const ptrdiff_t cap = stream ? FN(sink_capacity)(OW) : 0;
     int status = FC_OK;
 
 #pragma omp parallel num_threads(nt) if (nt > 1 && items * (W + OW) > FC_POOL_PARALLEL_MIN)
     {
-        FT *buf = (FT *)fc_aligned_alloc((size_t)len * sizeof(FT));
-        FT *div = (FT *)fc_aligned_alloc((size_t)OW * sizeof(FT));
+        FT *buf = (FT *)fc_aligned_alloc((size_t)(len + OW + cap) * sizeof(FT));
+        int64_t *ibuf = stream && idx ? (int64_t *)fc_aligned_alloc((size_t)cap * sizeof(int64_t)) : NULL;
         const FT **rows = (const FT **)malloc((size_t)nrows * sizeof(FT *));
-        int ok = buf && div && rows;
+        const int ok = buf && rows && (ibuf || !(stream && idx));
+        ptrdiff_t lo, hi;
+        fc_pool_share(items, &lo, &hi);
         if (!ok) {
 #pragma omp atomic write
             status = FC_ENOMEM;
+            hi = lo;
         } else {
-            FN(fill)(buf, idx ? (FT)-INFINITY : neutral, len);
+            FN(fill)(buf, idx ? (FT)-INFINITY : k.neutral, len);
         }
-#pragma omp for schedule(static)
-        for (ptrdiff_t it = 0; it < items; ++it) {
-            if (!ok) continue;
+        FT *div = buf + len;
+        FN(sink) sk = {y + lo * OW, div + OW, 0};
+        FN(isink) isk = {idx ? idx + lo * OW : NULL, ibuf, 0};
+        ptrdiff_t div_h = -1; /* the row whose divisors div holds */
+
+        for (ptrdiff_t it = lo; it < hi; ++it) {
             const ptrdiff_t p = it / OH, oh = it - p * OH;
             const FT *plane = x + (p / C) * xs[0] + (p % C) * xs[1];
-            FT *yr = y + it * OW;
-            const ptrdiff_t nr = w->cnt_h[oh], h0 = w->lo_h[oh];
-            for (ptrdiff_t r = 0; r < nr; ++r) rows[r] = plane + (h0 + r * dh) * xs[2];
-
-            if (idx) {
-                /* indices: scan every tap in PyTorch's order (rows, then
-                 * columns), starting from -inf at the first cell inside */
-                int64_t *ir = idx + it * OW;
-                FN(fill)(yr, (FT)-INFINITY, OW);
-                for (ptrdiff_t o = 0; o < OW; ++o) ir[o] = (int64_t)(h0 * W + w->lo_w[o]);
-                for (ptrdiff_t r = 0; r < nr; ++r) {
-                    const ptrdiff_t ih = h0 + r * dh;
-                    if (reg) {
-                        const FT *src = rows[r];
-                        if (!in_place) {
-                            memcpy(buf + pl, rows[r], (size_t)W * sizeof(FT));
-                            src = buf;
-                        }
-                        for (ptrdiff_t j = 0; j < kw; ++j)
-                            FN(argmax_pass)(yr, ir, src + j * dw, OW, sw, (int64_t)(ih * W + j * dw - pl));
-                    } else {
-                        for (ptrdiff_t o = 0; o < OW; ++o)
-                            for (ptrdiff_t q = 0; q < w->cnt_w[o]; ++q) {
-                                const ptrdiff_t iw = w->lo_w[o] + q;
-                                FT v = rows[r][iw];
-                                int take = (v > yr[o]) | (v != v);
-                                yr[o] = take ? v : yr[o];
-                                ir[o] = take ? (int64_t)(ih * W + iw) : ir[o];
-                            }
-                    }
-                }
-                continue;
-            }
-
-            if (op == FC_POOL_AVG) {
+            const ptrdiff_t h0 = w->lo_h[oh];
+            for (ptrdiff_t r = 0; r < w->cnt_h[oh]; ++r) rows[r] = plane + (h0 + r * k.dh) * xs[2];
+            if (op == FC_POOL_AVG && (div_h < 0 || w->dv_h[oh] != w->dv_h[div_h])) {
+                /* divisors per column, recomputed only where the row factor changes */
                 const ptrdiff_t fh = w->dv_h[oh];
                 for (ptrdiff_t o = 0; o < OW; ++o) div[o] = (FT)(fh * w->dv_w[o]);
+                div_h = oh;
             }
-            if (nr == 0) { /* a window entirely in the padding (dilation) */
-                FN(fill)(yr, neutral, OW);
-                continue;
-            }
-            ptrdiff_t o0 = 0;
-            if (fused && nr == 2) {
-                if (op == FC_POOL_MAX) FN(max2x2)(yr, rows[0], rows[1], nfused);
-                else FN(avg2x2)(yr, rows[0], rows[1], nfused, div);
-                if (nfused == OW) continue;
-                o0 = nfused; /* ceil_mode: the last window has one column inside */
-            }
-            const FT *src = rows[0];
-            if (nr > 1 || !in_place) {
-                if (op == FC_POOL_MAX) FN(vmax)(buf + pl, rows, nr, W);
-                else FN(vsum)(buf + pl, rows, nr, W);
-                src = buf;
-            }
-            if (reg && o0 == 0) {
-                if (op == FC_POOL_MAX) FN(hmax)(yr, src, OW, kw, sw, dw);
-                else FN(hsum)(yr, src, OW, kw, sw, div);
-            } else {
-                /* adaptive windows, or the tail of the fused path (both have
-                 * pl == 0, so src is in input coordinates): each output over
-                 * its columns inside the row */
-                for (ptrdiff_t o = o0; o < OW; ++o) {
-                    const FT *t = src + w->lo_w[o];
-                    const ptrdiff_t nc = w->cnt_w[o];
-                    FT acc = neutral;
-                    if (op == FC_POOL_MAX) {
-                        for (ptrdiff_t q = 0; q < nc; ++q) acc = NANMAX(acc, t[q * dw]);
-                        yr[o] = acc;
-                    } else {
-                        acc = nc ? t[0] : (FT)0;
-                        for (ptrdiff_t q = 1; q < nc; ++q) acc += t[q];
-                        yr[o] = acc / div[o];
-                    }
+            FT *yr = stream ? sk.buf + sk.n : y + it * OW;
+            int64_t *ir = idx ? (stream ? isk.buf + isk.n : idx + it * OW) : NULL;
+            FN(nchw_row)(&k, rows, oh, buf, div, yr, ir);
+            if (stream) {
+                sk.n += OW;
+                if (sk.n >= SINK_FLUSH) FN(sink_flush)(&sk, 0);
+                if (idx) {
+                    isk.n += OW;
+                    if (isk.n >= SINK_FLUSH) FN(isink_flush)(&isk, 0);
                 }
             }
         }
+        if (stream) {
+            FN(sink_flush)(&sk, 1);
+            if (idx) FN(isink_flush)(&isk, 1);
+            STREAM_FENCE();
+        }
         fc_aligned_free(buf);
-        fc_aligned_free(div);
+        fc_aligned_free(ibuf);
         free((void *)rows);
     }
     return status;
@@ -411,8 +735,12 @@ static int FN(forward_nchw)(const fc_pool_geom *g, const fc_pool_windows *w, int
 
 /*
  * NHWC, one output row of pixels at a time: each output pixel reduces its
- * window's pixels, vectorised along the channels (contiguous), in PyTorch's
- * order (rows, then columns).
+ * window's pixels along the channels (contiguous), in PyTorch's order (rows,
+ * then columns), the channels in register blocks.  Windows larger than 2x2
+ * over dense rows are reduced separably instead, like NCHW: the window's input
+ * rows first (W*C contiguous elements) into a row buffer padded with the
+ * neutral element, then each output pixel over its kernel_w buffer pixels,
+ * about half the operations of a 3x3 window.
  */
 static int FN(forward_nhwc)(const fc_pool_geom *g, const fc_pool_windows *w, int op,
                             const FT *x, const ptrdiff_t *xs, FT *y, int64_t *idx, int nt)
@@ -422,52 +750,84 @@ static int FN(forward_nhwc)(const fc_pool_geom *g, const fc_pool_windows *w, int
     const ptrdiff_t dw = reg ? g->dilation_w : 1, dh = reg ? g->dilation_h : 1;
     const ptrdiff_t items = g->batch * OH;
     const FT neutral = op == FC_POOL_MAX ? (FT)-INFINITY : (FT)0;
+    const size_t out_bytes = (size_t)(items * OW * C) * (sizeof(FT) + (idx ? sizeof(int64_t) : 0));
+    const int stream = CAN_STREAM && out_bytes >= FC_POOL_STREAM_MIN;
+    const ptrdiff_t cap = stream ? FN(sink_capacity)(C) : 0;
+    const ptrdiff_t kw = g->kernel_w, sw = g->stride_w, pl = g->pad_left;
+    const int separable = reg && !idx && (xs[3] == C || W == 1) && g->kernel_h >= 2 &&
+                          g->kernel_h * kw > 4;
+    /* separable row buffer, in pixels: the input row at pl.., and the reach of the last window */
+    const ptrdiff_t len = separable ? FC_MAX(W + pl, (OW - 1) * sw + (kw - 1) * dw + 1) : 0;
+    const ptrdiff_t nrows = separable ? FC_MAX(w->max_cnt_h, 1) : 1;
+    int status = FC_OK;
 
-#pragma omp parallel for schedule(static) num_threads(nt) \
-    if (nt > 1 && items * OW * C > FC_POOL_PARALLEL_MIN)
-    for (ptrdiff_t it = 0; it < items; ++it) {
-        const ptrdiff_t n = it / OH, oh = it - n * OH;
-        const FT *xn = x + n * xs[0];
-        const ptrdiff_t nr = w->cnt_h[oh], h0 = w->lo_h[oh];
-        for (ptrdiff_t ow = 0; ow < OW; ++ow) {
-            FT *yp = y + (it * OW + ow) * C;
-            const ptrdiff_t nc = w->cnt_w[ow], w0 = w->lo_w[ow];
-            if (idx) {
-                int64_t *ip = idx + (it * OW + ow) * C;
-                FN(fill)(yp, (FT)-INFINITY, C);
-                const int64_t first = (int64_t)(h0 * W + w0);
-                for (ptrdiff_t c = 0; c < C; ++c) ip[c] = first;
-                for (ptrdiff_t r = 0; r < nr; ++r) {
-                    const ptrdiff_t ih = h0 + r * dh;
-                    for (ptrdiff_t q = 0; q < nc; ++q) {
-                        const ptrdiff_t iw = w0 + q * dw;
-                        FN(cargmax)(yp, ip, xn + ih * xs[2] + iw * xs[3], C, (int64_t)(ih * W + iw));
+#pragma omp parallel num_threads(nt) if (nt > 1 && items * OW * C > FC_POOL_PARALLEL_MIN)
+    {
+        FT *obuf = stream ? (FT *)fc_aligned_alloc((size_t)cap * sizeof(FT)) : NULL;
+        int64_t *ibuf = stream && idx ? (int64_t *)fc_aligned_alloc((size_t)cap * sizeof(int64_t)) : NULL;
+        FT *row = separable ? (FT *)fc_aligned_alloc((size_t)(len * C) * sizeof(FT)) : NULL;
+        const FT **rows = (const FT **)malloc((size_t)nrows * sizeof(FT *));
+        const int ok = rows && (!stream || (obuf && (ibuf || !idx))) && (!separable || row);
+        ptrdiff_t lo, hi;
+        fc_pool_share(items, &lo, &hi);
+        if (!ok) {
+#pragma omp atomic write
+            status = FC_ENOMEM;
+            hi = lo;
+        } else if (separable) {
+            FN(fill)(row, neutral, len * C);
+        }
+        FN(sink) sk = {y + lo * OW * C, obuf, 0};
+        FN(isink) isk = {idx ? idx + lo * OW * C : NULL, ibuf, 0};
+
+        for (ptrdiff_t it = lo; it < hi; ++it) {
+            const ptrdiff_t n = it / OH, oh = it - n * OH;
+            const FT *xn = x + n * xs[0];
+            const ptrdiff_t nr = w->cnt_h[oh], h0 = w->lo_h[oh];
+            const int sep = separable && nr > 0;
+            if (sep) {
+                for (ptrdiff_t r = 0; r < nr; ++r) rows[r] = xn + (h0 + r * dh) * xs[2];
+                if (op == FC_POOL_MAX) FN(vmax)(row + pl * C, rows, nr, W * C);
+                else FN(vsum)(row + pl * C, rows, nr, W * C);
+            }
+            for (ptrdiff_t ow = 0; ow < OW; ++ow) {
+                FT *yp = stream ? sk.buf + sk.n : y + (it * OW + ow) * C;
+                int64_t *ip = idx ? (stream ? isk.buf + isk.n : idx + (it * OW + ow) * C) : NULL;
+                const ptrdiff_t nc = w->cnt_w[ow], w0 = w->lo_w[ow];
+                const FT *base = xn + h0 * xs[2] + w0 * xs[3];
+                if (sep && op == FC_POOL_MAX)
+                    FN(hpix_max)(yp, row + ow * sw * C, kw, dw * C, C);
+                else if (sep)
+                    FN(hpix_avg)(yp, row + ow * sw * C, kw, C, C, (FT)(w->dv_h[oh] * w->dv_w[ow]));
+                else if (idx)
+                    FN(pixel_argmax)(yp, ip, base, nr, nc, dh * xs[2], dw * xs[3], dh, dw, C, h0, w0, W);
+                else if (nr == 0 || nc == 0)
+                    FN(fill)(yp, neutral, C);
+                else if (op == FC_POOL_MAX)
+                    FN(pixel_max)(yp, base, nr, nc, dh * xs[2], dw * xs[3], C);
+                else
+                    FN(pixel_avg)(yp, base, nr, nc, xs[2], xs[3], C, (FT)(w->dv_h[oh] * w->dv_w[ow]));
+                if (stream) {
+                    sk.n += C;
+                    if (sk.n >= SINK_FLUSH) FN(sink_flush)(&sk, 0);
+                    if (idx) {
+                        isk.n += C;
+                        if (isk.n >= SINK_FLUSH) FN(isink_flush)(&isk, 0);
                     }
                 }
-                continue;
-            }
-            if (nr == 0 || nc == 0) {
-                FN(fill)(yp, neutral, C);
-                continue;
-            }
-            int first = 1;
-            for (ptrdiff_t r = 0; r < nr; ++r) {
-                const FT *xrow = xn + (h0 + r * dh) * xs[2];
-                for (ptrdiff_t q = 0; q < nc; ++q) {
-                    const FT *t = xrow + (w0 + q * dw) * xs[3];
-                    if (first) memcpy(yp, t, (size_t)C * sizeof(FT));
-                    else if (op == FC_POOL_MAX) FN(cmax)(yp, t, C);
-                    else FN(cadd)(yp, t, C);
-                    first = 0;
-                }
-            }
-            if (op == FC_POOL_AVG) {
-                const FT dv = (FT)(w->dv_h[oh] * w->dv_w[ow]);
-                for (ptrdiff_t c = 0; c < C; ++c) yp[c] /= dv;
             }
         }
+        if (stream) {
+            FN(sink_flush)(&sk, 1);
+            if (idx) FN(isink_flush)(&isk, 1);
+            STREAM_FENCE();
+        }
+        fc_aligned_free(obuf);
+        fc_aligned_free(ibuf);
+        fc_aligned_free(row);
+        free((void *)rows);
     }
-    return FC_OK;
+    return status;
 }
 
 static int FN(forward)(const fc_pool_geom *g, const fc_pool_windows *w, int op,
@@ -782,6 +1142,12 @@ const FC_POOL_OPS_T FC_POOL_OPS = {
 };
 
 #undef NANMAX
+#undef CBLK
+#undef CAN_STREAM
+#undef STREAM_FT
+#undef STREAM_I64
+#undef STREAM_FENCE
+#undef SINK_FLUSH
 #undef FN
 #undef FC_PCAT
 #undef FC_PCAT_

@@ -540,6 +540,18 @@ def test_threads_bitwise_equal(rng, layout, dtype):
         assert a.tobytes() == b.tobytes()
 
 
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_large_outputs_streamed(isa, rng, layout, dtype):
+    """Outputs of 16 MiB and more take the streaming-store path: equal to per-image calls (which do not)."""
+    x = to_layout(rng.standard_normal((3, 32, 128, 128)).astype(dtype), layout)
+    y, idx = fastconv.max_pool2d(x, 3, 1, 1, return_indices=True, layout=layout)
+    parts = [fastconv.max_pool2d(x[i:i + 1], 3, 1, 1, return_indices=True, layout=layout) for i in range(3)]
+    assert y.nbytes + idx.nbytes >= 16 << 20 > parts[0][0].nbytes + parts[0][1].nbytes
+    np.testing.assert_array_equal(y, np.concatenate([p[0] for p in parts]))
+    np.testing.assert_array_equal(idx, np.concatenate([p[1] for p in parts]))
+
+
 # ---- property test --------------------------------------------------------------------------------
 
 @settings(max_examples=40, deadline=None)
