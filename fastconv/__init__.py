@@ -65,6 +65,9 @@ from .local import (
     tiled_conv2d,
     tiled_conv2d_backward,
 )
+# the layer toolkit, pure Python over the functions above
+from . import layers, models, optim
+from .models import summary
 
 _dispatch._apply_environment()
 
@@ -121,3 +124,4 @@ __all__ += [
     "tiled_conv2d",
     "tiled_conv2d_backward",
 ]
+__all__ += ["layers", "models", "optim", "summary"]
