@@ -192,6 +192,33 @@ void fc_gemm_get_blocking(int dtype_size, fc_gemm_blocking *out)
 }
 
 /* ---- threads --------------------------------------------------------------- */
+/*
+ * Fork safety: GNU libgomp's thread pool does not survive fork(); a child
+ * that enters a parallel region after the parent has used one waits forever
+ * for threads that do not exist.  A child handler registered when the
+ * module loads marks forked children, and they run every kernel on the
+ * calling thread only (serial, same results: work is split along outputs).
+ * Use the "spawn" or "forkserver" start methods to get threads in workers.
+ */
+#if defined(_OPENMP) && (defined(__unix__) || defined(__APPLE__))
+#include <pthread.h>
+#define FC_FORK_GUARD 1
+static volatile int in_forked_child = 0;
+static void mark_forked_child(void) { in_forked_child = 1; }
+__attribute__((constructor)) static void register_fork_guard(void)
+{
+    pthread_atfork(NULL, NULL, mark_forked_child);
+}
+#endif
+
+int fc_in_forked_child(void)
+{
+#ifdef FC_FORK_GUARD
+    return in_forked_child;
+#else
+    return 0;
+#endif
+}
 
 int fc_have_openmp(void)
 {
@@ -214,6 +241,7 @@ int fc_openmp_version(void)
 int fc_get_num_threads(void)
 {
 #ifdef _OPENMP
+    if (fc_in_forked_child()) return 1;
     return omp_get_max_threads();
 #else
     return 1;
@@ -232,7 +260,7 @@ void fc_set_num_threads(int n)
 int fc_resolve_threads(int requested)
 {
 #ifdef _OPENMP
-    if (omp_in_parallel()) return 1;
+    if (omp_in_parallel() || fc_in_forked_child()) return 1;
     int n = requested > 0 ? requested : omp_get_max_threads();
     return n < 1 ? 1 : n;
 #else

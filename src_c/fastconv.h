@@ -47,6 +47,7 @@ int fc_isa_compiled(int level);     /* 1 if kernels for level were built in  */
 int fc_get_num_threads(void);       /* omp_get_max_threads(), 1 without OpenMP */
 void fc_set_num_threads(int n);
 int fc_have_openmp(void);
+int fc_in_forked_child(void);       /* 1 in a child forked from a process that loaded fastconv */
 int fc_openmp_version(void);        /* _OPENMP date macro, 0 without OpenMP    */
 const char *fc_compiler(void);
 
