@@ -417,15 +417,26 @@ static int FN(conv_fwd_gemm_nhwc)(const fc_conv_geom *g, const FT *x, const FT *
     return FC_OK;
 }
 
-/* ---- depthwise: direct loops (in_channels / groups == 1) --------------- */
+/* ---- direct convolution by planes ------------------------------------------ */
 /*
- * Output channel k reads input channel k / M (M = out_channels / in_channels,
- * the channel multiplier).  Every output is bias, then the taps added in
- * (r, s) order, in both the portable loops and the SIMD kernels.
+ * For depthwise layers (in_channels / groups == 1, any channel multiplier)
+ * and for groups with one output channel and a few input channels (the input
+ * gradient of a depthwise layer with a multiplier): output plane k is bias,
+ * then for each input channel c of its group, in order, the taps of
+ * w[k][c] added in (r, s) order -- in the portable loops and the SIMD
+ * kernels alike.
  */
+#define FC_DIRECT_MAX_CG 8
 
-/* One NCHW output plane: yp = bias + sum over taps of w[r][s] * shifted xp. */
-static void FN(dw_plane_nchw)(const fc_conv_geom *g, const FT *xp, const FT *wk, FT b, FT *yp)
+static int FN(direct_ok)(const fc_conv_geom *g)
+{
+    const ptrdiff_t Cg = g->in_channels / g->groups, Kg = g->out_channels / g->groups;
+    return Cg == 1 || (Kg == 1 && Cg <= FC_DIRECT_MAX_CG);
+}
+
+/* One NCHW output plane: yp = bias + sum over taps of w[r][s] * shifted xp
+ * (accumulate: yp += the taps). */
+static void FN(dw_plane_nchw)(const fc_conv_geom *g, const FT *xp, const FT *wk, FT b, FT *yp, int accumulate)
 {
     const ptrdiff_t H = g->in_h, W = g->in_w, OH = g->out_h, OW = g->out_w;
     const ptrdiff_t KH = g->kernel_h, KW = g->kernel_w;
@@ -433,7 +444,8 @@ static void FN(dw_plane_nchw)(const fc_conv_geom *g, const FT *xp, const FT *wk,
     const ptrdiff_t pt = g->pad_top, pl = g->pad_left;
     for (ptrdiff_t oh = 0; oh < OH; ++oh) {
         FT *yr = yp + oh * OW;
-        for (ptrdiff_t ow = 0; ow < OW; ++ow) yr[ow] = b;
+        if (!accumulate)
+            for (ptrdiff_t ow = 0; ow < OW; ++ow) yr[ow] = b;
         for (ptrdiff_t r = 0; r < KH; ++r) {
             const ptrdiff_t ih = oh * sh - pt + r * dh;
             if (ih < 0 || ih >= H) continue;
@@ -485,51 +497,106 @@ static void FN(dw_row_nhwc)(const fc_conv_geom *g, const FT *x, const FT *wt, co
     }
 }
 
-static int FN(conv_fwd_depthwise)(const fc_conv_geom *g, const FT *x, const FT *w,
-                                  const FT *bias, FT *y, int nt)
+static int FN(conv_fwd_direct)(const fc_conv_geom *g, const FT *x, const FT *w,
+                               const FT *bias, FT *y, int nt)
 {
-    const ptrdiff_t N = g->batch, C = g->in_channels, K = g->out_channels, M = K / C;
-    const ptrdiff_t HW = g->in_h * g->in_w, P = g->out_h * g->out_w;
+    const ptrdiff_t N = g->batch, C = g->in_channels, K = g->out_channels, G = g->groups;
+    const ptrdiff_t Cg = C / G, Kg = K / G, M = K / C;
+    const ptrdiff_t HW = g->in_h * g->in_w, P = g->out_h * g->out_w, OH = g->out_h;
     const ptrdiff_t T = g->kernel_h * g->kernel_w;
 #if FC_CONV_IS_F32 && defined(FC_HAVE_X86_KERNELS)
     const int simd = fc_isa_active() >= FC_ISA_AVX2;
+    const size_t pad_elems = simd ? fc_dwconv_pad_elems(g) : 0;
 #else
     const int simd = 0;
+    const size_t pad_elems = 0;
 #endif
-    if (g->layout == FC_LAYOUT_NCHW) {
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-        for (ptrdiff_t task = 0; task < N * K; ++task) {          /* one output plane */
-            const ptrdiff_t n = task / K, k = task % K;
-            const FT *xp = x + (n * C + k / M) * HW;
-            const FT b = bias ? bias[k] : 0;
-            FT *yp = y + task * P;
+    (void)simd;
+    const int nchw = g->layout == FC_LAYOUT_NCHW;
+    /* NHWC runs by planes too unless it is a plain depthwise layer with
+     * enough channels to vectorise along them: per group, gather its input
+     * planes, compute its output planes, scatter them */
+    const int planes = nchw || Cg > 1 || M > 1 || C < 8;
+    const size_t al = FC_ALIGN / sizeof(FT);
+    size_t per = (pad_elems + al - 1) / al * al, bytes, wt_elems = 0;
+    if (!nchw && planes) per += ((size_t)Cg * HW + al - 1) / al * al + ((size_t)P + al - 1) / al * al;
+    if (!planes && fc_size_mul3((size_t)T, (size_t)K, 1, &wt_elems)) return FC_EOVERFLOW;
+    if (fc_size_mul3(per, (size_t)nt, 1, &bytes) || bytes > SIZE_MAX - wt_elems ||
+        fc_size_mul3(bytes + wt_elems + al, sizeof(FT), 1, &bytes))
+        return FC_EOVERFLOW;
+    FT *ws = (FT *)fc_aligned_alloc(bytes);
+    if (!ws) return FC_ENOMEM;
+
+    if (planes) {
+        const ptrdiff_t tasks = nchw ? N * K : N * G;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+        {
+#ifdef _OPENMP
+            const int tid = omp_get_thread_num();
+#else
+            const int tid = 0;
+#endif
+            FT *const pad = ws + (size_t)tid * per;
+            FT *const xin = pad + (pad_elems + al - 1) / al * al;
+            FT *const yout = xin + ((size_t)Cg * HW + al - 1) / al * al;
+            (void)xin;
+            (void)yout;
+#pragma omp for schedule(static)
+            for (ptrdiff_t task = 0; task < tasks; ++task) {
+                /* NCHW: one output plane; NHWC: one group of one image */
+                const ptrdiff_t n = nchw ? task / K : task / G;
+                const ptrdiff_t gi = nchw ? (task % K) / Kg : task % G;
+                const FT *xg;
+                if (nchw) {
+                    xg = x + (n * C + gi * Cg) * HW;
+                } else {
+                    const FT *xs = x + n * HW * C + gi * Cg;
+                    for (ptrdiff_t i = 0; i < HW; ++i)
+                        for (ptrdiff_t c = 0; c < Cg; ++c) xin[c * HW + i] = xs[i * C + c];
+                    xg = xin;
+                }
+                const ptrdiff_t k0 = nchw ? task % K : gi * Kg, k1 = nchw ? k0 + 1 : k0 + Kg;
+                for (ptrdiff_t k = k0; k < k1; ++k) {
+                    FT *yp = nchw ? y + (n * K + k) * P : yout;
+                    const FT b = bias ? bias[k] : 0;
+                    for (ptrdiff_t c = 0; c < Cg; ++c) {
+                        const FT *xp = xg + c * HW;
+                        const FT *wk = w + (k * Cg + c) * T;
+                        int done = 0;
 #if FC_CONV_IS_F32 && defined(FC_HAVE_X86_KERNELS)
-            if (simd && fc_dwconv_plane_nchw_avx2_f32(g, xp, w + k * T, b, yp)) continue;
+                        /* prefetch the next plane this task or the next reads */
+                        const FT *next = !nchw ? NULL
+                                         : c + 1 < Cg ? xp + HW
+                                         : ((k + 1) % Kg == 0 && task + 1 < tasks) ? xg + Cg * HW : NULL;
+                        done = simd && fc_dwconv_plane_nchw_avx2_f32(g, xp, wk, b, yp, pad, next, c > 0);
 #endif
-            (void)simd;
-            FN(dw_plane_nchw)(g, xp, w + k * T, b, yp);
+                        if (!done) FN(dw_plane_nchw)(g, xp, wk, b, yp, c > 0);
+                    }
+                    if (!nchw) {
+                        FT *yd = y + n * P * K + k;
+                        for (ptrdiff_t j = 0; j < P; ++j) yd[j * K] = yout[j];
+                    }
+                }
+            }
         }
+        fc_aligned_free(ws);
         return FC_OK;
     }
-    /* NHWC: the weights transposed to [tap][channel] so a pixel's channels
-     * meet their weights contiguously */
-    size_t bytes;
-    if (fc_size_mul3((size_t)T, (size_t)K, sizeof(FT), &bytes)) return FC_EOVERFLOW;
-    FT *wt = (FT *)fc_aligned_alloc(bytes);
-    if (!wt) return FC_ENOMEM;
+    /* NHWC depthwise, multiplier 1: rows of pixels vectorised along channels,
+     * the weights transposed to [tap][channel] */
+    FT *wt = ws + (size_t)nt * per;
     for (ptrdiff_t k = 0; k < K; ++k)
         for (ptrdiff_t t = 0; t < T; ++t) wt[t * K + k] = w[k * T + t];
-    const ptrdiff_t OH = g->out_h;
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (ptrdiff_t task = 0; task < N * OH; ++task) {             /* one output row */
         const ptrdiff_t n = task / OH, oh = task % OH;
         FT *yrow = y + task * g->out_w * K;
 #if FC_CONV_IS_F32 && defined(FC_HAVE_X86_KERNELS)
-        if (simd && M == 1 && fc_dwconv_row_nhwc_avx2_f32(g, x + n * HW * C, wt, bias, oh, yrow)) continue;
+        if (simd && fc_dwconv_row_nhwc_avx2_f32(g, x + n * HW * C, wt, bias, oh, yrow)) continue;
 #endif
         FN(dw_row_nhwc)(g, x + n * HW * C, wt, bias, oh, yrow);
     }
-    fc_aligned_free(wt);
+    fc_aligned_free(ws);
     return FC_OK;
 }
 
@@ -545,12 +612,12 @@ int FN(fc_conv2d_forward)(const fc_conv_geom *g, const FT *x, const FT *w, const
     const int depthwise = g->in_channels == g->groups;
     switch (g->algorithm) {
     case FC_CONV_DIRECT:
-        if (!depthwise) return FC_EINVAL;
-        return FN(conv_fwd_depthwise)(g, x, w, bias, y, nt);
+        if (!FN(direct_ok)(g)) return FC_EINVAL;
+        return FN(conv_fwd_direct)(g, x, w, bias, y, nt);
     case FC_CONV_WINOGRAD:
         return FC_EUNSUPPORTED;
     case FC_CONV_AUTO:
-        if (depthwise) return FN(conv_fwd_depthwise)(g, x, w, bias, y, nt);
+        if (depthwise || FN(direct_ok)(g)) return FN(conv_fwd_direct)(g, x, w, bias, y, nt);
         /* fall through */
     default:
         if (g->layout == FC_LAYOUT_NCHW) return FN(conv_fwd_gemm_nchw)(g, x, w, bias, y, nt);
@@ -744,47 +811,177 @@ int FN(fc_conv2d_backward_input)(const fc_conv_geom *g, const FT *dy, const FT *
 
 /* ---- backward: weight and bias gradients ----------------------------------- */
 
-/* Depthwise weight gradient, direct: dw[k][r][s] = sum over images and pixels
- * of dy[k] * shifted x[k / M], one task per output channel, images in order;
- * eight partial sums per tap, fixed by the pixel index. */
-static void FN(dw_backward_weight_nchw)(const fc_conv_geom *g, const FT *dy, const FT *x, FT *dwt, int nt)
+/* Depthwise weight gradient of one plane pair: sums[t] = sum over pixels of
+ * dy * the input under tap t (r, s), eight partial sums per tap fixed by
+ * the pixel index, reduced in a fixed order. */
+static void FN(dw_wgrad_plane)(const fc_conv_geom *g, const FT *xp, const FT *yp, FT *sums)
 {
-    const ptrdiff_t N = g->batch, C = g->in_channels, K = g->out_channels, M = K / C;
     const ptrdiff_t H = g->in_h, W = g->in_w, OH = g->out_h, OW = g->out_w;
     const ptrdiff_t KH = g->kernel_h, KW = g->kernel_w;
     const ptrdiff_t sh = g->stride_h, sw = g->stride_w, dh = g->dilation_h, dw = g->dilation_w;
     const ptrdiff_t pt = g->pad_top, pl = g->pad_left;
+    for (ptrdiff_t r = 0; r < KH; ++r)
+        for (ptrdiff_t s = 0; s < KW; ++s) {
+            FT acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+            const ptrdiff_t off = s * dw - pl;
+            ptrdiff_t lo, hi;
+            fc_valid_range(OW, W, sw, off, &lo, &hi);
+            for (ptrdiff_t oh = 0; oh < OH; ++oh) {
+                const ptrdiff_t ih = oh * sh - pt + r * dh;
+                if (ih < 0 || ih >= H) continue;
+                const FT *xo = xp + ih * W + off;
+                const FT *yr = yp + oh * OW;
+                ptrdiff_t ow = lo;
+                if (sw == 1) {
+                    for (; ow + 8 <= hi; ow += 8)
+                        for (int l = 0; l < 8; ++l) acc[l] += yr[ow + l] * xo[ow + l];
+                } else {
+                    for (; ow + 8 <= hi; ow += 8)
+                        for (int l = 0; l < 8; ++l) acc[l] += yr[ow + l] * xo[(ow + l) * sw];
+                }
+                for (int l = 0; ow < hi; ++ow, ++l) acc[l] += yr[ow] * xo[ow * sw];
+            }
+            sums[r * KW + s] = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+        }
+}
+
+/* NHWC depthwise weight gradient (multiplier 1) of output rows [oh0, oh1)
+ * of one image: part[k][t] = sum over those pixels of dy[., k] * the input
+ * under tap t, pixels in order, vectorised along channels. */
+static void FN(dw_wgrad_rows_nhwc)(const fc_conv_geom *g, const FT *x, const FT *dy,
+                                   ptrdiff_t oh0, ptrdiff_t oh1, FT *part)
+{
+    const ptrdiff_t H = g->in_h, W = g->in_w, OW = g->out_w, K = g->out_channels;
+    const ptrdiff_t KH = g->kernel_h, KW = g->kernel_w, T = KH * KW;
+    const ptrdiff_t sh = g->stride_h, sw = g->stride_w, dh = g->dilation_h, dw = g->dilation_w;
+    const ptrdiff_t pt = g->pad_top, pl = g->pad_left;
+    for (ptrdiff_t i = 0; i < K * T; ++i) part[i] = 0;
+    for (ptrdiff_t oh = oh0; oh < oh1; ++oh)
+        for (ptrdiff_t ow = 0; ow < OW; ++ow) {
+            const FT *yp = dy + (oh * OW + ow) * K;
+            for (ptrdiff_t r = 0; r < KH; ++r) {
+                const ptrdiff_t ih = oh * sh - pt + r * dh;
+                if (ih < 0 || ih >= H) continue;
+                for (ptrdiff_t s = 0; s < KW; ++s) {
+                    const ptrdiff_t iw = ow * sw - pl + s * dw;
+                    if (iw < 0 || iw >= W) continue;
+                    const FT *xp = x + (ih * W + iw) * K;
+                    const ptrdiff_t t = r * KW + s;
+                    for (ptrdiff_t k = 0; k < K; ++k) part[k * T + t] += yp[k] * xp[k];
+                }
+            }
+        }
+}
+
+/* Depthwise weight gradient, direct.  NCHW: one task per output channel,
+ * images in order, each plane's tap sums added to dw.  NHWC (multiplier 1):
+ * tasks are blocks of FC_DW_ROWS output rows of one image, each producing
+ * partial sums over all channels (an image is read once, whole pixels at a
+ * time); the partials are added in task order, FC_DW_GROUP tasks at a time
+ * so the workspace stays bounded -- the block size is fixed, so the sums
+ * never depend on the thread count.  NHWC with a multiplier transposes
+ * blocks of 8 channel planes out of the images and runs the NCHW loops. */
+#define FC_DW_ROWS 8
+#define FC_DW_GROUP 64
+static int FN(dw_backward_weight)(const fc_conv_geom *g, const FT *dy, const FT *x, FT *dwt, int nt)
+{
+    const ptrdiff_t N = g->batch, C = g->in_channels, K = g->out_channels, M = K / C;
+    const ptrdiff_t HW = g->in_h * g->in_w, P = g->out_h * g->out_w, OH = g->out_h;
+    const ptrdiff_t T = g->kernel_h * g->kernel_w;
+    const int nchw = g->layout == FC_LAYOUT_NCHW;
+#if FC_CONV_IS_F32 && defined(FC_HAVE_X86_KERNELS)
+    const int simd = fc_isa_active() >= FC_ISA_AVX2;
+    const size_t pad_elems = simd ? fc_dwconv_pad_elems(g) : 0;
+#else
+    const int simd = 0;
+    const size_t pad_elems = 0;
+#endif
+    (void)simd;
+    const size_t al = FC_ALIGN / sizeof(FT);
+
+    if (!nchw && M == 1) {
+        const ptrdiff_t rb = (OH + FC_DW_ROWS - 1) / FC_DW_ROWS, tasks = N * rb;
+        const ptrdiff_t group = FC_MIN(tasks, (ptrdiff_t)FC_DW_GROUP);
+        size_t kt = ((size_t)K * T + al - 1) / al * al, bytes;
+        if (fc_size_mul3(kt, (size_t)group, sizeof(FT), &bytes)) return FC_EOVERFLOW;
+        FT *parts = (FT *)fc_aligned_alloc(bytes);
+        if (!parts) return FC_ENOMEM;
+        for (ptrdiff_t i = 0; i < K * T; ++i) dwt[i] = 0;
+        for (ptrdiff_t t0 = 0; t0 < tasks; t0 += group) {
+            const ptrdiff_t t1 = FC_MIN(tasks, t0 + group);
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1)
+            for (ptrdiff_t task = t0; task < t1; ++task) {
+                const ptrdiff_t n = task / rb, oh0 = (task % rb) * FC_DW_ROWS;
+                const ptrdiff_t oh1 = FC_MIN(OH, oh0 + FC_DW_ROWS);
+                FT *part = parts + (size_t)(task - t0) * kt;
+#if FC_CONV_IS_F32 && defined(FC_HAVE_X86_KERNELS)
+                if (simd && fc_dwconv_wgrad_rows_nhwc_avx2_f32(g, x + n * HW * C, dy + n * P * K, oh0, oh1, part))
+                    continue;
+#endif
+                FN(dw_wgrad_rows_nhwc)(g, x + n * HW * C, dy + n * P * K, oh0, oh1, part);
+            }
+            /* add the partials in task order; parallel over channels */
+            const ptrdiff_t cnt = t1 - t0;
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (ptrdiff_t k = 0; k < K; ++k) {
-        for (ptrdiff_t r = 0; r < KH; ++r)
-            for (ptrdiff_t s = 0; s < KW; ++s) {
-                FT acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-                const ptrdiff_t off = s * dw - pl;
-                ptrdiff_t lo, hi;
-                fc_valid_range(OW, W, sw, off, &lo, &hi);
-                for (ptrdiff_t n = 0; n < N; ++n) {
-                    const FT *xp = x + (n * C + k / M) * H * W;
-                    const FT *yp = dy + (n * K + k) * OH * OW;
-                    for (ptrdiff_t oh = 0; oh < OH; ++oh) {
-                        const ptrdiff_t ih = oh * sh - pt + r * dh;
-                        if (ih < 0 || ih >= H) continue;
-                        const FT *xo = xp + ih * W + off;
-                        const FT *yr = yp + oh * OW;
-                        ptrdiff_t ow = lo;
-                        if (sw == 1) {
-                            for (; ow + 8 <= hi; ow += 8)
-                                for (int l = 0; l < 8; ++l) acc[l] += yr[ow + l] * xo[ow + l];
-                        } else {
-                            for (; ow + 8 <= hi; ow += 8)
-                                for (int l = 0; l < 8; ++l) acc[l] += yr[ow + l] * xo[(ow + l) * sw];
-                        }
-                        for (int l = 0; ow < hi; ++ow, ++l) acc[l] += yr[ow] * xo[ow * sw];
+            for (ptrdiff_t i = 0; i < K * T; ++i) {
+                FT acc = dwt[i];
+                for (ptrdiff_t q = 0; q < cnt; ++q) acc += parts[(size_t)q * kt + i];
+                dwt[i] = acc;
+            }
+        }
+        fc_aligned_free(parts);
+        return FC_OK;
+    }
+
+    const ptrdiff_t CB = 8;                        /* NHWC channels per task */
+    size_t per = (pad_elems + (size_t)T + al - 1) / al * al, bytes;
+    if (!nchw) per += ((size_t)CB * (HW + P) + al - 1) / al * al;
+    if (fc_size_mul3(per, (size_t)nt, sizeof(FT), &bytes)) return FC_EOVERFLOW;
+    FT *ws = (FT *)fc_aligned_alloc(bytes);
+    if (!ws) return FC_ENOMEM;
+    const ptrdiff_t tasks = nchw ? K : (K + CB - 1) / CB;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+#ifdef _OPENMP
+        const int tid = omp_get_thread_num();
+#else
+        const int tid = 0;
+#endif
+        FT *const pad = ws + (size_t)tid * per;
+        FT *const sums = pad + pad_elems;
+        FT *const xt = pad + (pad_elems + (size_t)T + al - 1) / al * al;   /* NHWC: CB planes */
+        FT *const yt = xt + (size_t)CB * HW;
+#pragma omp for schedule(dynamic, 1)
+        for (ptrdiff_t task = 0; task < tasks; ++task) {
+            const ptrdiff_t k0 = nchw ? task : task * CB, k1 = nchw ? task + 1 : FC_MIN(K, k0 + CB);
+            const ptrdiff_t kb = k1 - k0;
+            for (ptrdiff_t k = k0; k < k1; ++k)
+                for (ptrdiff_t t = 0; t < T; ++t) dwt[k * T + t] = 0;
+            for (ptrdiff_t n = 0; n < N; ++n) {
+                if (!nchw) {                         /* transpose the block's planes out */
+                    for (ptrdiff_t i = 0; i < HW; ++i) {
+                        const FT *src = x + (n * HW + i) * C;
+                        for (ptrdiff_t q = 0, k = k0; q < kb; ++q, ++k) xt[q * HW + i] = src[k / M];
+                    }
+                    for (ptrdiff_t j = 0; j < P; ++j) {
+                        const FT *src = dy + (n * P + j) * K + k0;
+                        for (ptrdiff_t q = 0; q < kb; ++q) yt[q * P + j] = src[q];
                     }
                 }
-                dwt[(k * KH + r) * KW + s] =
-                    ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+                for (ptrdiff_t k = k0; k < k1; ++k) {
+                    const FT *xp = nchw ? x + (n * C + k / M) * HW : xt + (k - k0) * HW;
+                    const FT *yp = nchw ? dy + (n * K + k) * P : yt + (k - k0) * P;
+#if FC_CONV_IS_F32 && defined(FC_HAVE_X86_KERNELS)
+                    if (!(simd && fc_dwconv_wgrad_plane_avx2_f32(g, xp, yp, sums, pad)))
+#endif
+                        FN(dw_wgrad_plane)(g, xp, yp, sums);
+                    for (ptrdiff_t t = 0; t < T; ++t) dwt[k * T + t] += sums[t];
+                }
             }
+        }
     }
+    fc_aligned_free(ws);
+    return FC_OK;
 }
 
 int FN(fc_conv2d_backward_weight)(const fc_conv_geom *g, const FT *dy, const FT *x, FT *dwt)
@@ -801,10 +998,7 @@ int FN(fc_conv2d_backward_weight)(const fc_conv_geom *g, const FT *dy, const FT 
         for (ptrdiff_t i = 0; i < K * Ktot; ++i) dwt[i] = 0;
         return FC_OK;
     }
-    if (Cg == 1 && nchw) {
-        FN(dw_backward_weight_nchw)(g, dy, x, dwt, nt);
-        return FC_OK;
-    }
+    if (Cg == 1) return FN(dw_backward_weight)(g, dy, x, dwt, nt);
     /* dW_g = sum over images of dy_g . col_g^T, images accumulated in order by
      * the GEMM (beta = 1); a 1x1, stride-1, unpadded layer uses x as it lies. */
     const int plain = g->kernel_h == 1 && g->kernel_w == 1 && g->stride_h == 1 && g->stride_w == 1 &&
@@ -878,12 +1072,17 @@ int FN(fc_conv2d_backward_bias)(const fc_conv_geom *g, const FT *dy, FT *db)
         const ptrdiff_t chunks = (K + 63) / 64, rows = N * P;
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
         for (ptrdiff_t ch = 0; ch < chunks; ++ch) {
-            const ptrdiff_t k0 = ch * 64, k1 = FC_MIN(K, k0 + 64);
-            for (ptrdiff_t k = k0; k < k1; ++k) db[k] = 0;
+            const ptrdiff_t k0 = ch * 64, kn = FC_MIN(K, k0 + 64) - k0;
+            FT acc[64];
+            for (ptrdiff_t k = 0; k < 64; ++k) acc[k] = 0;
             for (ptrdiff_t i = 0; i < rows; ++i) {
-                const FT *yr = dy + i * K;
-                for (ptrdiff_t k = k0; k < k1; ++k) db[k] += yr[k];
+                const FT *yr = dy + i * K + k0;
+                if (kn == 64)
+                    for (ptrdiff_t k = 0; k < 64; ++k) acc[k] += yr[k];
+                else
+                    for (ptrdiff_t k = 0; k < kn; ++k) acc[k] += yr[k];
             }
+            for (ptrdiff_t k = 0; k < kn; ++k) db[k0 + k] = acc[k];
         }
     }
     return FC_OK;

@@ -42,12 +42,31 @@ void fc_col2im_image_f32(const fc_conv_geom *g, ptrdiff_t channels, ptrdiff_t pi
 void fc_col2im_image_f64(const fc_conv_geom *g, ptrdiff_t channels, ptrdiff_t pixel_stride,
                          const double *col, double *x, int nt);
 
-/* AVX2 + FMA depthwise kernels (kernels/dwconv_avx2.c), float32, for
- * stride_w == 1; they return 0 (and do nothing) when the geometry is not
- * theirs, so the portable loops run instead.  Same summation order as the
- * portable loops: bias, then taps in (r, s) order. */
+/* AVX2 + FMA depthwise kernels (kernels/dwconv_avx2.c), float32.  They
+ * return 0 (and do nothing) when the geometry is not theirs, and the
+ * portable loops run instead.
+ * One NCHW output plane (stride_w == 1, out_w >= 8); pad is a scratch of
+ * fc_dwconv_pad_elems(g) floats for a zero-bordered copy of the plane;
+ * next (or NULL): the input plane the caller computes next, prefetched
+ * meanwhile; accumulate: yp += the taps (bias unused). */
+static inline size_t fc_dwconv_pad_elems(const fc_conv_geom *g)
+{
+    const ptrdiff_t hp = g->in_h + g->pad_top + g->pad_bottom + g->dilation_h * g->kernel_h;
+    ptrdiff_t wp = g->in_w + g->pad_left + g->pad_right;
+    wp = FC_MAX(wp, g->out_w + (g->kernel_w - 1) * g->dilation_w) + 8;
+    return (size_t)hp * (size_t)wp;
+}
 int fc_dwconv_plane_nchw_avx2_f32(const fc_conv_geom *g, const float *xp, const float *wk,
-                                  float bias, float *yp);
+                                  float bias, float *yp, float *pad, const float *next,
+                                  int accumulate);
+/* Depthwise weight gradient of one (input plane, output-gradient plane) pair:
+ * sums[t] for the kernel_h * kernel_w taps (stride_w == 1, out_w >= 8). */
+int fc_dwconv_wgrad_plane_avx2_f32(const fc_conv_geom *g, const float *xp, const float *dyp,
+                                   float *sums, float *pad);
+/* NHWC depthwise weight-gradient partials of output rows [oh0, oh1) of one
+ * image (multiplier 1): part[k * taps + t], overwritten. */
+int fc_dwconv_wgrad_rows_nhwc_avx2_f32(const fc_conv_geom *g, const float *x, const float *dy,
+                                       ptrdiff_t oh0, ptrdiff_t oh1, float *part);
 /* One NHWC output row, channel multiplier 1; wt is [kernel_h*kernel_w][channels]. */
 int fc_dwconv_row_nhwc_avx2_f32(const fc_conv_geom *g, const float *x, const float *wt,
                                 const float *bias, ptrdiff_t oh, float *yrow);

@@ -1,157 +1,346 @@
 /*
  * dwconv_avx2.c -- depthwise convolution kernels for AVX2 + FMA (float32).
  *
- * NCHW: vectorised along the output row; the columns whose every tap lies
- * inside the image run 8 at a time, four vectors in flight so the nine FMA
- * chains of a 3x3 kernel overlap; the last partial vector is redone
- * overlapping the previous one (same formula, same bits), the border columns
- * run scalar.  NHWC: vectorised along channels.  Each output is bias, then
- * fma(w, x, acc) for the taps in (r, s) order, vector lanes and scalar
- * (fmaf) alike, so a value never depends on which path computed it.
+ * A depthwise layer does 9 FMAs per output (3x3) on data that stays in L1, so
+ * it is bound by FMA latency unless many independent sums are in flight:
+ *  - NCHW: the input plane is first copied into a zero-bordered plane, so
+ *    every output column has all its taps and one vector loop covers the
+ *    whole row; two output rows x four vectors of 8 give 8 chains; the last
+ *    partial vector is redone overlapping the previous one (same formula,
+ *    same bits).  Border taps multiply the zero border.
+ *  - NHWC: vectorised along channels; for each block of 8 channels the taps'
+ *    weights stay in registers while four pixels advance together.
+ * Each output is bias, then fma(w, x, acc) over the taps in (r, s) order.
  */
 #include <immintrin.h>
 #include <math.h>
 
 #include "../conv_internal.h"
 
-static float tap_sum_scalar(const fc_conv_geom *g, const float *xp, const float *wk, float b,
-                            ptrdiff_t oh, ptrdiff_t ow)
+/* The zero-bordered copy of an input plane: pad[(ih + pt) * WP + iw + pl] = x[ih][iw]. */
+static void pad_plane(const fc_conv_geom *g, const float *xp, float *pad, ptrdiff_t HP, ptrdiff_t WP)
 {
-    const ptrdiff_t H = g->in_h, W = g->in_w, KH = g->kernel_h, KW = g->kernel_w;
-    float acc = b;
+    const ptrdiff_t H = g->in_h, W = g->in_w, pt = g->pad_top, pl = g->pad_left;
+    for (ptrdiff_t i = 0; i < pt * WP; ++i) pad[i] = 0;
+    for (ptrdiff_t ih = 0; ih < H; ++ih) {
+        float *d = pad + (ih + pt) * WP;
+        const float *src = xp + ih * W;
+        for (ptrdiff_t i = 0; i < pl; ++i) d[i] = 0;
+        ptrdiff_t iw = 0;
+        for (; iw + 8 <= W; iw += 8) _mm256_storeu_ps(d + pl + iw, _mm256_loadu_ps(src + iw));
+        for (; iw < W; ++iw) d[pl + iw] = src[iw];
+        for (ptrdiff_t i = pl + W; i < WP; ++i) d[i] = 0;
+    }
+    for (ptrdiff_t i = (H + pt) * WP; i < HP * WP; ++i) pad[i] = 0;
+}
+
+#define TAPS_MAX 64
+
+/* Two output rows (ra, rb: their first tap row in the padded plane) x NV
+ * vectors of 8 columns at c, c + 8, ...: 2 * NV independent FMA chains.  The
+ * last vector of a row may be partial: lanes >= `keep` are masked off. */
+#define DW_ROWS2(NV)                                                                         \
+    static inline void dw_rows2_##NV(const float *ra, const float *rb, ptrdiff_t c,          \
+                                     const float *wk, ptrdiff_t KH, ptrdiff_t KW,            \
+                                     ptrdiff_t row_off, ptrdiff_t dw, __m256 bv, float *ya,  \
+                                     float *yb, int acc, int two, __m256i mask)              \
+    {                                                                                        \
+        __m256 a[NV], q[NV];                                                                 \
+        for (int v = 0; v < NV; ++v) {                                                      \
+            const int last = v == NV - 1;                                                    \
+            a[v] = !acc ? bv : last ? _mm256_maskload_ps(ya + c + 8 * v, mask)               \
+                                    : _mm256_loadu_ps(ya + c + 8 * v);                       \
+            q[v] = !acc || !two ? bv : last ? _mm256_maskload_ps(yb + c + 8 * v, mask)       \
+                                            : _mm256_loadu_ps(yb + c + 8 * v);               \
+        }                                                                                    \
+        for (ptrdiff_t r = 0; r < KH; ++r) {                                                 \
+            const float *xa = ra + r * row_off + c, *xb = rb + r * row_off + c;              \
+            for (ptrdiff_t s = 0; s < KW; ++s) {                                             \
+                const __m256 wv = _mm256_broadcast_ss(wk + r * KW + s);                      \
+                const ptrdiff_t o = s * dw;                                                  \
+                for (int v = 0; v < NV; ++v) {                                               \
+                    a[v] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(xa + o + 8 * v), a[v]);       \
+                    if (two) q[v] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(xb + o + 8 * v), q[v]); \
+                }                                                                            \
+            }                                                                                \
+        }                                                                                    \
+        for (int v = 0; v < NV - 1; ++v) {                                                   \
+            _mm256_storeu_ps(ya + c + 8 * v, a[v]);                                          \
+            if (two) _mm256_storeu_ps(yb + c + 8 * v, q[v]);                                 \
+        }                                                                                    \
+        _mm256_maskstore_ps(ya + c + 8 * (NV - 1), mask, a[NV - 1]);                         \
+        if (two) _mm256_maskstore_ps(yb + c + 8 * (NV - 1), mask, q[NV - 1]);                \
+    }
+DW_ROWS2(1)
+DW_ROWS2(2)
+DW_ROWS2(3)
+DW_ROWS2(4)
+
+int fc_dwconv_plane_nchw_avx2_f32(const fc_conv_geom *g, const float *xp, const float *wk,
+                                  float b, float *yp, float *pad, const float *next, int acc)
+{
+    const ptrdiff_t H = g->in_h, W = g->in_w, OH = g->out_h, OW = g->out_w;
+    const ptrdiff_t KH = g->kernel_h, KW = g->kernel_w, dh = g->dilation_h, dw = g->dilation_w;
+    const ptrdiff_t sh = g->stride_h, pt = g->pad_top;
+    if (g->stride_w != 1 || OW < 8) return 0;
+    const ptrdiff_t HP = H + pt + g->pad_bottom + dh * KH;
+    const ptrdiff_t WP = FC_MAX(W + g->pad_left + g->pad_right, OW + (KW - 1) * dw) + 8;
+    pad_plane(g, xp, pad, HP, WP);
+
+    /* a row: groups of 4 vectors; the last group ends with a partial vector
+     * masked to the row's remaining columns */
+    const ptrdiff_t nvec = (OW + 7) / 8;
+    const int rem = (int)(OW - (nvec - 1) * 8);
+    const __m256i full = _mm256_set1_epi32(-1);
+    const __m256i tailmask = _mm256_cmpgt_epi32(_mm256_set1_epi32(rem), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    const __m256 bv = _mm256_set1_ps(b);
+    const ptrdiff_t row_off = dh * WP;
+    /* the next plane's input is fetched while this one computes: a share of
+     * its cache lines per row pair */
+    const ptrdiff_t lines = (H * W + 15) / 16, per_pair = (lines + (OH + 1) / 2 - 1) / ((OH + 1) / 2);
+    ptrdiff_t line = 0;
+    for (ptrdiff_t oh = 0; oh < OH; oh += 2) {
+        if (next)
+            for (ptrdiff_t e = FC_MIN(lines, line + per_pair); line < e; ++line)
+                _mm_prefetch((const char *)(next + line * 16), _MM_HINT_T0);
+        const int two = oh + 1 < OH;
+        const float *ra = pad + oh * sh * WP, *rb = pad + (oh + 1) * sh * WP;
+        float *ya = yp + oh * OW, *yb = yp + (oh + 1) * OW;
+        for (ptrdiff_t v = 0; v < nvec; v += 4) {
+            const ptrdiff_t nv = FC_MIN(4, nvec - v);
+            const __m256i mask = v + nv == nvec ? tailmask : full;
+            switch (nv) {
+            case 4: dw_rows2_4(ra, rb, 8 * v, wk, KH, KW, row_off, dw, bv, ya, yb, acc, two, mask); break;
+            case 3: dw_rows2_3(ra, rb, 8 * v, wk, KH, KW, row_off, dw, bv, ya, yb, acc, two, mask); break;
+            case 2: dw_rows2_2(ra, rb, 8 * v, wk, KH, KW, row_off, dw, bv, ya, yb, acc, two, mask); break;
+            default: dw_rows2_1(ra, rb, 8 * v, wk, KH, KW, row_off, dw, bv, ya, yb, acc, two, mask); break;
+            }
+        }
+    }
+    return 1;
+}
+
+/* Tap sums for the weight gradient: up to 12 taps' vector accumulators live
+ * in registers across the whole plane (larger kernels take several passes),
+ * the row's last vector masked so that no pixel counts twice; a fixed-order
+ * horizontal sum ends it. */
+int fc_dwconv_wgrad_plane_avx2_f32(const fc_conv_geom *g, const float *xp, const float *dyp,
+                                   float *sums, float *pad)
+{
+    const ptrdiff_t OH = g->out_h, OW = g->out_w;
+    const ptrdiff_t KH = g->kernel_h, KW = g->kernel_w, dh = g->dilation_h, dw = g->dilation_w;
+    const ptrdiff_t sh = g->stride_h, T = KH * KW;
+    if (g->stride_w != 1 || OW < 8 || T > TAPS_MAX) return 0;
+    const ptrdiff_t HP = g->in_h + g->pad_top + g->pad_bottom + dh * KH;
+    const ptrdiff_t WP = FC_MAX(g->in_w + g->pad_left + g->pad_right, OW + (KW - 1) * dw) + 8;
+    pad_plane(g, xp, pad, HP, WP);
+    ptrdiff_t toff[TAPS_MAX];
+    for (ptrdiff_t r = 0; r < KH; ++r)
+        for (ptrdiff_t s = 0; s < KW; ++s) toff[r * KW + s] = r * dh * WP + s * dw;
+    const ptrdiff_t n8 = OW / 8 * 8;
+    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(OW - n8)),
+                                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    for (ptrdiff_t t0 = 0; t0 < T; t0 += 12) {
+        const int nt = (int)FC_MIN(12, T - t0);
+        const ptrdiff_t *to = toff + t0;
+        __m256 acc[12];
+        for (int t = 0; t < 12; ++t) acc[t] = _mm256_setzero_ps();
+        for (ptrdiff_t oh = 0; oh < OH; ++oh) {
+            const float *row = pad + oh * sh * WP;
+            const float *yr = dyp + oh * OW;
+            for (ptrdiff_t c = 0; c < OW; c += 8) {
+                const __m256 yv = c < n8 ? _mm256_loadu_ps(yr + c) : _mm256_maskload_ps(yr + c, mask);
+                const float *xc = row + c;
+                for (int t = 0; t < nt; ++t) acc[t] = _mm256_fmadd_ps(yv, _mm256_loadu_ps(xc + to[t]), acc[t]);
+            }
+        }
+        for (int t = 0; t < nt; ++t) {
+            const __m128 lo = _mm256_castps256_ps128(acc[t]), hi = _mm256_extractf128_ps(acc[t], 1);
+            __m128 v = _mm_add_ps(lo, hi);
+            v = _mm_add_ps(v, _mm_movehl_ps(v, v));
+            v = _mm_add_ss(v, _mm_shuffle_ps(v, v, 1));
+            sums[t0 + t] = _mm_cvtss_f32(v);
+        }
+    }
+    return 1;
+}
+
+/* NHWC weight-gradient partials: for each 8-channel vector, the taps'
+ * accumulators stay in registers along a row of pixels (up to 12 taps),
+ * then are added to part[k][t]; pixels in order, so the sums are fixed. */
+int fc_dwconv_wgrad_rows_nhwc_avx2_f32(const fc_conv_geom *g, const float *x, const float *dy,
+                                       ptrdiff_t oh0, ptrdiff_t oh1, float *part)
+{
+    const ptrdiff_t H = g->in_h, W = g->in_w, OW = g->out_w, K = g->out_channels;
+    const ptrdiff_t KH = g->kernel_h, KW = g->kernel_w, T = KH * KW;
+    const ptrdiff_t sw = g->stride_w, dw = g->dilation_w, pl = g->pad_left;
+    if (g->in_channels != K || T > 12 || K % 8) return 0;
+    for (ptrdiff_t i = 0; i < K * T; ++i) part[i] = 0;
+    /* pixels whose every column tap is inside the row */
+    ptrdiff_t lo, hi;
+    {
+        ptrdiff_t l0, h0, l1, h1;
+        fc_valid_range(OW, W, sw, -pl, &l0, &h0);
+        fc_valid_range(OW, W, sw, (KW - 1) * dw - pl, &l1, &h1);
+        lo = FC_MAX(l0, l1);
+        hi = FC_MAX(lo, FC_MIN(h0, h1));
+    }
+    for (ptrdiff_t oh = oh0; oh < oh1; ++oh) {
+        ptrdiff_t roff[12];
+        int tap_r[12], nr = 0;
+        for (ptrdiff_t r = 0; r < KH; ++r) {
+            const ptrdiff_t ih = oh * g->stride_h - g->pad_top + r * g->dilation_h;
+            if (ih < 0 || ih >= H) continue;
+            roff[nr] = ih * W * K;
+            tap_r[nr] = (int)r;
+            ++nr;
+        }
+        const float *yrow = dy + oh * OW * K;
+        for (ptrdiff_t k = 0; k < K; k += 8) {
+            __m256 acc[12];
+            for (int t = 0; t < 12; ++t) acc[t] = _mm256_setzero_ps();
+            /* interior pixels: every tap of the valid rows */
+            for (ptrdiff_t ow = lo; ow < hi; ++ow) {
+                const __m256 yv = _mm256_loadu_ps(yrow + ow * K + k);
+                const ptrdiff_t base = (ow * sw - pl) * K + k;
+                int t = 0;
+                for (int q = 0; q < nr; ++q)
+                    for (ptrdiff_t s = 0; s < KW; ++s, ++t)
+                        acc[t] = _mm256_fmadd_ps(yv, _mm256_loadu_ps(x + roff[q] + base + s * dw * K), acc[t]);
+            }
+            /* border pixels: only the taps inside */
+            for (ptrdiff_t ow = 0; ow < OW; ++ow) {
+                if (ow == lo) ow = FC_MAX(hi, lo);
+                if (ow >= OW) break;
+                const __m256 yv = _mm256_loadu_ps(yrow + ow * K + k);
+                int t = 0;
+                for (int q = 0; q < nr; ++q)
+                    for (ptrdiff_t s = 0; s < KW; ++s, ++t) {
+                        const ptrdiff_t iw = ow * sw - pl + s * dw;
+                        if (iw < 0 || iw >= W) continue;
+                        acc[t] = _mm256_fmadd_ps(yv, _mm256_loadu_ps(x + roff[q] + iw * K + k), acc[t]);
+                    }
+            }
+            /* scatter the row's sums to part[k + j][tap] */
+            int t = 0;
+            for (int q = 0; q < nr; ++q)
+                for (ptrdiff_t s = 0; s < KW; ++s, ++t) {
+                    float v[8];
+                    _mm256_storeu_ps(v, acc[t]);
+                    const ptrdiff_t tap = tap_r[q] * KW + s;
+                    for (int j = 0; j < 8; ++j) part[(k + j) * T + tap] += v[j];
+                }
+        }
+    }
+    return 1;
+}
+
+/* One output pixel, every valid tap, channels [k0, k1). */
+static void pixel_nhwc(const fc_conv_geom *g, const float *x, const float *wt, const float *bias,
+                       ptrdiff_t oh, ptrdiff_t ow, ptrdiff_t k0, ptrdiff_t k1, float *yp)
+{
+    const ptrdiff_t H = g->in_h, W = g->in_w, K = g->out_channels, KH = g->kernel_h, KW = g->kernel_w;
+    const float *xs[TAPS_MAX];
+    const float *ws[TAPS_MAX];
+    int nt = 0;
     for (ptrdiff_t r = 0; r < KH; ++r) {
         const ptrdiff_t ih = oh * g->stride_h - g->pad_top + r * g->dilation_h;
         if (ih < 0 || ih >= H) continue;
         for (ptrdiff_t s = 0; s < KW; ++s) {
-            const ptrdiff_t iw = ow - g->pad_left + s * g->dilation_w;
+            const ptrdiff_t iw = ow * g->stride_w - g->pad_left + s * g->dilation_w;
             if (iw < 0 || iw >= W) continue;
-            acc = fmaf(wk[r * KW + s], xp[ih * W + iw], acc);
+            xs[nt] = x + (ih * W + iw) * K;
+            ws[nt] = wt + (r * KW + s) * K;
+            ++nt;
         }
     }
-    return acc;
-}
-
-int fc_dwconv_plane_nchw_avx2_f32(const fc_conv_geom *g, const float *xp, const float *wk,
-                                  float b, float *yp)
-{
-    const ptrdiff_t H = g->in_h, W = g->in_w, OH = g->out_h, OW = g->out_w;
-    const ptrdiff_t KH = g->kernel_h, KW = g->kernel_w, dw = g->dilation_w, pl = g->pad_left;
-    if (g->stride_w != 1 || KH * KW > 64) return 0;
-    /* columns whose taps all lie inside the row: ow - pl >= 0 and
-     * ow - pl + (KW - 1) * dw <= W - 1 */
-    ptrdiff_t lo = FC_MIN(pl, OW), hi = W - (KW - 1) * dw + pl;
-    hi = FC_MAX(lo, FC_MIN(hi, OW));
-    const __m256 vb = _mm256_set1_ps(b);
-
-    for (ptrdiff_t oh = 0; oh < OH; ++oh) {
-        float *yr = yp + oh * OW;
-        const float *rows[64];
-        const float *wrow[64];
-        int nr = 0;
-        for (ptrdiff_t r = 0; r < KH; ++r) {
-            const ptrdiff_t ih = oh * g->stride_h - g->pad_top + r * g->dilation_h;
-            if (ih < 0 || ih >= H) continue;
-            rows[nr] = xp + ih * W - pl;
-            wrow[nr] = wk + r * KW;
-            ++nr;
-        }
-        ptrdiff_t ow = lo;
-        if (hi - lo >= 8) {
-            for (; ow + 32 <= hi; ow += 32) {
-                __m256 a0 = vb, a1 = vb, a2 = vb, a3 = vb;
-                for (int q = 0; q < nr; ++q) {
-                    const float *xr = rows[q] + ow;
-                    for (ptrdiff_t s = 0; s < KW; ++s) {
-                        const __m256 wv = _mm256_set1_ps(wrow[q][s]);
-                        const float *xs = xr + s * dw;
-                        a0 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(xs), a0);
-                        a1 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(xs + 8), a1);
-                        a2 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(xs + 16), a2);
-                        a3 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(xs + 24), a3);
-                    }
-                }
-                _mm256_storeu_ps(yr + ow, a0);
-                _mm256_storeu_ps(yr + ow + 8, a1);
-                _mm256_storeu_ps(yr + ow + 16, a2);
-                _mm256_storeu_ps(yr + ow + 24, a3);
-            }
-            for (;;) {
-                if (ow >= hi) break;
-                if (ow + 8 > hi) ow = hi - 8;   /* overlap the last full vector */
-                __m256 a0 = vb;
-                for (int q = 0; q < nr; ++q) {
-                    const float *xr = rows[q] + ow;
-                    for (ptrdiff_t s = 0; s < KW; ++s)
-                        a0 = _mm256_fmadd_ps(_mm256_set1_ps(wrow[q][s]), _mm256_loadu_ps(xr + s * dw), a0);
-                }
-                _mm256_storeu_ps(yr + ow, a0);
-                ow += 8;
-            }
-        } else {
-            for (; ow < hi; ++ow) yr[ow] = tap_sum_scalar(g, xp, wk, b, oh, ow);
-        }
-        for (ptrdiff_t o = 0; o < lo; ++o) yr[o] = tap_sum_scalar(g, xp, wk, b, oh, o);
-        for (ptrdiff_t o = hi; o < OW; ++o) yr[o] = tap_sum_scalar(g, xp, wk, b, oh, o);
+    ptrdiff_t k = k0;
+    for (; k + 8 <= k1; k += 8) {
+        __m256 a0 = bias ? _mm256_loadu_ps(bias + k) : _mm256_setzero_ps();
+        for (int t = 0; t < nt; ++t)
+            a0 = _mm256_fmadd_ps(_mm256_loadu_ps(ws[t] + k), _mm256_loadu_ps(xs[t] + k), a0);
+        _mm256_storeu_ps(yp + k, a0);
     }
-    return 1;
+    for (; k < k1; ++k) {
+        float a0 = bias ? bias[k] : 0.0f;
+        for (int t = 0; t < nt; ++t) a0 = fmaf(ws[t][k], xs[t][k], a0);
+        yp[k] = a0;
+    }
 }
 
 int fc_dwconv_row_nhwc_avx2_f32(const fc_conv_geom *g, const float *x, const float *wt,
                                 const float *bias, ptrdiff_t oh, float *yrow)
 {
     const ptrdiff_t H = g->in_h, W = g->in_w, OW = g->out_w, K = g->out_channels;
-    const ptrdiff_t KH = g->kernel_h, KW = g->kernel_w;
-    if (g->in_channels != K || KH * KW > 64) return 0;
-    for (ptrdiff_t ow = 0; ow < OW; ++ow) {
-        const float *xs[64];
-        const float *ws[64];
-        int nt = 0;
-        for (ptrdiff_t r = 0; r < KH; ++r) {
-            const ptrdiff_t ih = oh * g->stride_h - g->pad_top + r * g->dilation_h;
-            if (ih < 0 || ih >= H) continue;
-            for (ptrdiff_t s = 0; s < KW; ++s) {
-                const ptrdiff_t iw = ow * g->stride_w - g->pad_left + s * g->dilation_w;
-                if (iw < 0 || iw >= W) continue;
-                xs[nt] = x + (ih * W + iw) * K;
-                ws[nt] = wt + (r * KW + s) * K;
-                ++nt;
+    const ptrdiff_t KH = g->kernel_h, KW = g->kernel_w, sw = g->stride_w, dw = g->dilation_w;
+    const ptrdiff_t pl = g->pad_left;
+    if (g->in_channels != K || KH * KW > TAPS_MAX) return 0;
+
+    /* rows of this output row with taps inside the image */
+    ptrdiff_t rows[TAPS_MAX];
+    int nr = 0;
+    for (ptrdiff_t r = 0; r < KH; ++r) {
+        const ptrdiff_t ih = oh * g->stride_h - g->pad_top + r * g->dilation_h;
+        if (ih >= 0 && ih < H) rows[nr++] = r;
+    }
+    /* pixels whose every column tap is inside the image */
+    ptrdiff_t lo, hi;
+    {
+        ptrdiff_t l0, h0, l1, h1;
+        fc_valid_range(OW, W, sw, -pl, &l0, &h0);
+        fc_valid_range(OW, W, sw, (KW - 1) * dw - pl, &l1, &h1);
+        lo = FC_MAX(l0, l1);
+        hi = FC_MAX(lo, FC_MIN(h0, h1));
+    }
+    const int ntaps = nr * (int)KW;
+    const int fast = ntaps <= 9 && ntaps > 0;
+    if (fast) {
+        const ptrdiff_t kv = K / 8 * 8;
+        for (ptrdiff_t k = 0; k < kv; k += 8) {           /* 8 channels, weights in registers */
+            __m256 wv[9];
+            ptrdiff_t xoff[9];
+            int t = 0;
+            for (int q = 0; q < nr; ++q) {
+                const ptrdiff_t r = rows[q];
+                const ptrdiff_t ih = oh * g->stride_h - g->pad_top + r * g->dilation_h;
+                for (ptrdiff_t s = 0; s < KW; ++s, ++t) {
+                    wv[t] = _mm256_loadu_ps(wt + (r * KW + s) * K + k);
+                    xoff[t] = (ih * W + s * dw - pl) * K + k;   /* + ow * sw * K */
+                }
+            }
+            const __m256 bv = bias ? _mm256_loadu_ps(bias + k) : _mm256_setzero_ps();
+            const ptrdiff_t step = sw * K;
+            ptrdiff_t ow = lo;
+            for (; ow + 4 <= hi; ow += 4) {
+                __m256 a0 = bv, a1 = bv, a2 = bv, a3 = bv;
+                const ptrdiff_t o = ow * step;
+                for (int q = 0; q < ntaps; ++q) {
+                    const float *p = x + (xoff[q] + o);
+                    a0 = _mm256_fmadd_ps(wv[q], _mm256_loadu_ps(p), a0);
+                    a1 = _mm256_fmadd_ps(wv[q], _mm256_loadu_ps(p + step), a1);
+                    a2 = _mm256_fmadd_ps(wv[q], _mm256_loadu_ps(p + 2 * step), a2);
+                    a3 = _mm256_fmadd_ps(wv[q], _mm256_loadu_ps(p + 3 * step), a3);
+                }
+                float *yp = yrow + ow * K + k;
+                _mm256_storeu_ps(yp, a0);
+                _mm256_storeu_ps(yp + K, a1);
+                _mm256_storeu_ps(yp + 2 * K, a2);
+                _mm256_storeu_ps(yp + 3 * K, a3);
+            }
+            for (; ow < hi; ++ow) {
+                __m256 a0 = bv;
+                for (int q = 0; q < ntaps; ++q)
+                    a0 = _mm256_fmadd_ps(wv[q], _mm256_loadu_ps(x + (xoff[q] + ow * step)), a0);
+                _mm256_storeu_ps(yrow + ow * K + k, a0);
             }
         }
-        float *yp = yrow + ow * K;
-        ptrdiff_t k = 0;
-        for (; k + 32 <= K; k += 32) {
-            __m256 a0, a1, a2, a3;
-            if (bias) {
-                a0 = _mm256_loadu_ps(bias + k);
-                a1 = _mm256_loadu_ps(bias + k + 8);
-                a2 = _mm256_loadu_ps(bias + k + 16);
-                a3 = _mm256_loadu_ps(bias + k + 24);
-            } else {
-                a0 = a1 = a2 = a3 = _mm256_setzero_ps();
-            }
-            for (int t = 0; t < nt; ++t) {
-                const float *xv = xs[t] + k, *wv = ws[t] + k;
-                a0 = _mm256_fmadd_ps(_mm256_loadu_ps(wv), _mm256_loadu_ps(xv), a0);
-                a1 = _mm256_fmadd_ps(_mm256_loadu_ps(wv + 8), _mm256_loadu_ps(xv + 8), a1);
-                a2 = _mm256_fmadd_ps(_mm256_loadu_ps(wv + 16), _mm256_loadu_ps(xv + 16), a2);
-                a3 = _mm256_fmadd_ps(_mm256_loadu_ps(wv + 24), _mm256_loadu_ps(xv + 24), a3);
-            }
-            _mm256_storeu_ps(yp + k, a0);
-            _mm256_storeu_ps(yp + k + 8, a1);
-            _mm256_storeu_ps(yp + k + 16, a2);
-            _mm256_storeu_ps(yp + k + 24, a3);
-        }
-        for (; k + 8 <= K; k += 8) {
-            __m256 a0 = bias ? _mm256_loadu_ps(bias + k) : _mm256_setzero_ps();
-            for (int t = 0; t < nt; ++t)
-                a0 = _mm256_fmadd_ps(_mm256_loadu_ps(ws[t] + k), _mm256_loadu_ps(xs[t] + k), a0);
-            _mm256_storeu_ps(yp + k, a0);
-        }
-        for (; k < K; ++k) {
-            float a0 = bias ? bias[k] : 0.0f;
-            for (int t = 0; t < nt; ++t) a0 = fmaf(ws[t][k], xs[t][k], a0);
-            yp[k] = a0;
-        }
+        /* the channel tail of the interior pixels, and every border pixel */
+        if (kv < K)
+            for (ptrdiff_t ow = lo; ow < hi; ++ow) pixel_nhwc(g, x, wt, bias, oh, ow, kv, K, yrow + ow * K);
+        for (ptrdiff_t ow = 0; ow < lo; ++ow) pixel_nhwc(g, x, wt, bias, oh, ow, 0, K, yrow + ow * K);
+        for (ptrdiff_t ow = hi; ow < OW; ++ow) pixel_nhwc(g, x, wt, bias, oh, ow, 0, K, yrow + ow * K);
+    } else {
+        for (ptrdiff_t ow = 0; ow < OW; ++ow) pixel_nhwc(g, x, wt, bias, oh, ow, 0, K, yrow + ow * K);
     }
     return 1;
 }
