@@ -2,7 +2,7 @@
 
     python benchmarks/run.py [--quick] [--threads 1,2] [--only gemm,conv,...] [--out DIR]
 
-Each area (gemm, conv, pool, signal, local, train) runs in its own process
+Each area (gemm, conv, pool, signal, local, train, dask) runs in its own process
 (benchmarks/bench_<area>.py) so that one area's memory and thread pools never
 disturb the next.  Inside an area, competitors (NumPy, SciPy, PyTorch; a
 missing one is reported as skipped) run in the same process, alternating,
@@ -25,7 +25,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-AREAS = ["gemm", "conv", "pool", "signal", "local", "train"]
+AREAS = ["gemm", "conv", "pool", "signal", "local", "train", "dask"]
 
 
 def ratio_columns(row):
