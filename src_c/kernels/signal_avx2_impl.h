@@ -1,77 +1,103 @@
 /*
  * signal_avx2_impl.h -- body of the AVX2 + FMA block kernel, included once
- * per type by signal_avx2.c with FT, VT, VL, V* and FN defined.
+ * per type by signal_avx2.c with FT, VT, VL, V*, SFMA and FN defined.
  *
- * Register tiles of NR output rows x NV vectors along the row: for each tap
- * one broadcast weight feeds NR * NV independent FMAs whose input vectors
- * are unaligned loads from the extended block (memory operands of the FMA).
- * 12 accumulators hide the FMA latency (4 cycles, 2 per cycle); 2-D blocks
- * use 4 rows x 3 vectors, single rows (1-D signals) 12 vectors.  The last
- * partial vector of a row is recomputed overlapping the previous one (same
- * operations, same bits); rows shorter than a vector use scalar fma, which
- * rounds exactly like one vector lane.
+ * Register tiles of nr output rows x nv vectors along the row.  Kernel rows
+ * are taken in groups of (up to) four: for each kernel column s the group's
+ * four weights are broadcast once, and each input vector loaded feeds every
+ * output row of the tile that reads it with one of those kernel rows (input
+ * row q serves output rows q - r), so one unaligned load feeds up to four
+ * FMAs instead of one.  The main 2-D tile is 8 rows x 1 vector (8
+ * accumulators + 4 weights + 1 input vector: 13 of the 16 ymm registers);
+ * single rows (1-D signals) use 12 vectors to hide the FMA latency.
+ *
+ * Every output accumulates from zero in one fixed order, whatever tile
+ * computes it: channel, group of four kernel rows, kernel column, kernel row
+ * (FC_GROUP = 4 is part of that order).  The last partial vector of a row is
+ * recomputed overlapping the previous one (same operations, same bits);
+ * rows shorter than a vector use scalar fma, which rounds exactly like one
+ * vector lane.  So the result does not depend on the tiling.
  */
+#ifndef FC_GROUP
+#define FC_GROUP 4
+#endif
+
+/* one group of g kernel rows (starting at kernel row r0: e and k already
+ * point at it) into the nr x nv accumulators */
+static inline __attribute__((always_inline)) void FN(group)(
+    const int nr, const int nv, const int g, VT *acc, const FT *e, ptrdiff_t lde,
+    const FT *k, ptrdiff_t kw)
+{
+    for (ptrdiff_t s = 0; s < kw; ++s) {
+        VT w[FC_GROUP];
+        for (int gi = 0; gi < g; ++gi) w[gi] = VSET1(k[gi * kw + s]);
+        const FT *p = e + s;
+        for (int q = 0; q < nr + g - 1; ++q, p += lde) {
+            for (int v = 0; v < nv; ++v) {
+                const VT x = VLOAD(p + v * VL);
+                for (int gi = 0; gi < g; ++gi) {
+                    const int i = q - gi;
+                    if (i >= 0 && i < nr) acc[i * nv + v] = VFMA(w[gi], x, acc[i * nv + v]);
+                }
+            }
+        }
+    }
+}
 
 static inline __attribute__((always_inline)) void FN(tile)(
-    const int nr, const int nv, ptrdiff_t channels, const FT *e, ptrdiff_t lde, ptrdiff_t che,
-    const FT *k, const ptrdiff_t *koff, ptrdiff_t kh, ptrdiff_t kw, FT *y, ptrdiff_t ldy)
+    const int nr, const int nv, const int grem, ptrdiff_t channels, const FT *e, ptrdiff_t lde,
+    ptrdiff_t che, const FT *k, const ptrdiff_t *koff, ptrdiff_t kh, ptrdiff_t kw, FT *y,
+    ptrdiff_t ldy)
 {
     VT acc[12];
     for (int a = 0; a < nr * nv; ++a) acc[a] = VZERO();
     for (ptrdiff_t c = 0; c < channels; ++c) {
         const FT *kc = k + koff[c];
         const FT *ec = e + c * che;
-        for (ptrdiff_t r = 0; r < kh; ++r) {
-            const FT *kr = kc + r * kw;
-            const FT *er = ec + r * lde;
-            for (ptrdiff_t s = 0; s < kw; ++s) {
-                const VT w = VSET1(kr[s]);
-                const FT *es = er + s;
-                for (int i = 0; i < nr; ++i)
-                    for (int v = 0; v < nv; ++v)
-                        acc[i * nv + v] = VFMA(w, VLOAD(es + i * lde + v * VL), acc[i * nv + v]);
-            }
-        }
+        ptrdiff_t r0 = 0;
+        for (; r0 + FC_GROUP <= kh; r0 += FC_GROUP)
+            FN(group)(nr, nv, FC_GROUP, acc, ec + r0 * lde, lde, kc + r0 * kw, kw);
+        /* the last, partial group: its size grem = kh % 4 is a compile-time
+         * constant of this tile (a run-time switch here makes the compiler
+         * keep the accumulators in memory) */
+        if (grem > 0) FN(group)(nr, nv, grem, acc, ec + r0 * lde, lde, kc + r0 * kw, kw);
     }
-    for (int i = 0; i < nr; ++i)
-        for (int v = 0; v < nv; ++v) VSTORE(y + i * ldy + v * VL, acc[i * nv + v]);
+    for (int i = 0; i < nr; ++i, y += ldy)
+        for (int v = 0; v < nv; ++v) VSTORE(y + v * VL, acc[i * nv + v]);
 }
 
-/* one output, scalar, same operation order as a vector lane */
+/* one output, scalar, in the same order as a vector lane */
 static FT FN(point)(ptrdiff_t channels, const FT *e, ptrdiff_t lde, ptrdiff_t che, const FT *k,
                     const ptrdiff_t *koff, ptrdiff_t kh, ptrdiff_t kw)
 {
     FT acc = 0;
     for (ptrdiff_t c = 0; c < channels; ++c) {
         const FT *kc = k + koff[c];
-        for (ptrdiff_t r = 0; r < kh; ++r) {
-            const FT *er = e + c * che + r * lde;
-            for (ptrdiff_t s = 0; s < kw; ++s) acc = SFMA(kc[r * kw + s], er[s], acc);
+        const FT *ec = e + c * che;
+        for (ptrdiff_t r0 = 0; r0 < kh; r0 += FC_GROUP) {
+            const ptrdiff_t r1 = FC_MIN(r0 + FC_GROUP, kh);
+            for (ptrdiff_t s = 0; s < kw; ++s)
+                for (ptrdiff_t r = r0; r < r1; ++r) acc = SFMA(kc[r * kw + s], ec[r * lde + s], acc);
         }
     }
     return acc;
 }
 
-/* nr (4 or 1) rows of the block: wide tiles, then single vectors, then the tail */
+/* nr rows of the block: tiles of nv vectors, then single vectors, then the tail */
 static inline __attribute__((always_inline)) void FN(rows)(
-    const int nr, ptrdiff_t cols, ptrdiff_t channels, const FT *e, ptrdiff_t lde, ptrdiff_t che,
-    const FT *k, const ptrdiff_t *koff, ptrdiff_t kh, ptrdiff_t kw, FT *y, ptrdiff_t ldy)
+    const int nr, const int nv, const int grem, ptrdiff_t cols, ptrdiff_t channels, const FT *e, ptrdiff_t lde,
+    ptrdiff_t che, const FT *k, const ptrdiff_t *koff, ptrdiff_t kh, ptrdiff_t kw, FT *y,
+    ptrdiff_t ldy)
 {
     ptrdiff_t j = 0;
-    if (nr == 4) {
-        for (; j + 3 * VL <= cols; j += 3 * VL)
-            FN(tile)(4, 3, channels, e + j, lde, che, k, koff, kh, kw, y + j, ldy);
-    } else {
-        for (; j + 12 * VL <= cols; j += 12 * VL)
-            FN(tile)(1, 12, channels, e + j, lde, che, k, koff, kh, kw, y + j, ldy);
-        for (; j + 4 * VL <= cols; j += 4 * VL)
-            FN(tile)(1, 4, channels, e + j, lde, che, k, koff, kh, kw, y + j, ldy);
-    }
-    for (; j + VL <= cols; j += VL)
-        FN(tile)(nr, 1, channels, e + j, lde, che, k, koff, kh, kw, y + j, ldy);
+    for (; j + nv * VL <= cols; j += nv * VL)
+        FN(tile)(nr, nv, grem, channels, e + j, lde, che, k, koff, kh, kw, y + j, ldy);
+    if (nv > 1)
+        for (; j + VL <= cols; j += VL)
+            FN(tile)(nr, 1, grem, channels, e + j, lde, che, k, koff, kh, kw, y + j, ldy);
     if (j < cols) {
         if (cols >= VL) {
-            FN(tile)(nr, 1, channels, e + cols - VL, lde, che, k, koff, kh, kw, y + cols - VL, ldy);
+            FN(tile)(nr, 1, grem, channels, e + cols - VL, lde, che, k, koff, kh, kw, y + cols - VL, ldy);
         } else {
             for (int i = 0; i < nr; ++i)
                 for (ptrdiff_t jj = j; jj < cols; ++jj)
@@ -80,13 +106,40 @@ static inline __attribute__((always_inline)) void FN(rows)(
     }
 }
 
+static inline __attribute__((always_inline)) void FN(block)(
+    const int grem, ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t channels, const FT *e, ptrdiff_t lde,
+    ptrdiff_t che, const FT *k, const ptrdiff_t *koff, ptrdiff_t kh, ptrdiff_t kw, FT *y,
+    ptrdiff_t ldy)
+{
+    ptrdiff_t i = 0;
+    if (kh == 1) {
+        /* no rows to share: wide single-row tiles */
+        for (; i < rows; ++i)
+            FN(rows)(1, 12, grem, cols, channels, e + i * lde, lde, che, k, koff, kh, kw, y + i * ldy, ldy);
+        return;
+    }
+    for (; i + 8 <= rows; i += 8)
+        FN(rows)(8, 1, grem, cols, channels, e + i * lde, lde, che, k, koff, kh, kw, y + i * ldy, ldy);
+    if (i + 4 <= rows) {
+        FN(rows)(4, 2, grem, cols, channels, e + i * lde, lde, che, k, koff, kh, kw, y + i * ldy, ldy);
+        i += 4;
+    }
+    if (i + 2 <= rows) {
+        FN(rows)(2, 3, grem, cols, channels, e + i * lde, lde, che, k, koff, kh, kw, y + i * ldy, ldy);
+        i += 2;
+    }
+    if (i < rows)
+        FN(rows)(1, 4, grem, cols, channels, e + i * lde, lde, che, k, koff, kh, kw, y + i * ldy, ldy);
+}
+
 void FN(fc_corr_block)(ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t channels, const FT *e,
                        ptrdiff_t lde, ptrdiff_t che, const FT *k, const ptrdiff_t *koff,
                        ptrdiff_t kh, ptrdiff_t kw, FT *y, ptrdiff_t ldy)
 {
-    ptrdiff_t i = 0;
-    for (; i + 4 <= rows; i += 4)
-        FN(rows)(4, cols, channels, e + i * lde, lde, che, k, koff, kh, kw, y + i * ldy, ldy);
-    for (; i < rows; ++i)
-        FN(rows)(1, cols, channels, e + i * lde, lde, che, k, koff, kh, kw, y + i * ldy, ldy);
+    switch (kh % FC_GROUP) {
+    case 0: FN(block)(0, rows, cols, channels, e, lde, che, k, koff, kh, kw, y, ldy); break;
+    case 1: FN(block)(1, rows, cols, channels, e, lde, che, k, koff, kh, kw, y, ldy); break;
+    case 2: FN(block)(2, rows, cols, channels, e, lde, che, k, koff, kh, kw, y, ldy); break;
+    default: FN(block)(3, rows, cols, channels, e, lde, che, k, koff, kh, kw, y, ldy); break;
+    }
 }
