@@ -96,8 +96,10 @@ static void local_taps_free(fc_local_taps *t) { fc_aligned_free(t->off); }
 
 /*
  * The columns of one tile class within output rows [i0, i1) and images
- * [n0, n0 + nb): column c is image n0 + c / (ch * cw), output row
- * i_first + th * (c / cw % ch) and output column j_first + tw * (c % cw).
+ * [n0, n0 + nb), images innermost: column c is image n0 + c % nb at the
+ * class's position c / nb, that is output row i_first + th * (c / nb / cw)
+ * and output column j_first + tw * (c / nb % cw).  Consecutive columns are
+ * then, mostly, consecutive images at one position.
  */
 typedef struct {
     ptrdiff_t n0, nb;
@@ -129,10 +131,10 @@ static inline ptrdiff_t local_cols_count(const fc_local_cols *cs) { return cs->n
 
 static inline void local_col(const fc_local_cols *cs, ptrdiff_t c, ptrdiff_t *n, ptrdiff_t *i, ptrdiff_t *j)
 {
-    const ptrdiff_t per = cs->ch * cs->cw, rem = c % per;
-    *n = cs->n0 + c / per;
-    *i = cs->i_first + rem / cs->cw * cs->th;
-    *j = cs->j_first + rem % cs->cw * cs->tw;
+    const ptrdiff_t pos = c / cs->nb;
+    *n = cs->n0 + c % cs->nb;
+    *i = cs->i_first + pos / cs->cw * cs->th;
+    *j = cs->j_first + pos % cs->cw * cs->tw;
 }
 
 static ptrdiff_t local_round_up(ptrdiff_t a, ptrdiff_t b) { return (a + b - 1) / b * b; }

@@ -21,6 +21,7 @@
 #define FC_LOCAL_B_BYTES 131072     /* a packed B block (kc x columns) stays in L2                      */
 #define FC_LOCAL_C_BYTES 65536      /* a thread's block of accumulated outputs                          */
 #define FC_LOCAL_DCOL_ELEMS (1 << 21) /* input gradient: window gradients held per pass                */
+#define FC_LOCAL_XT_ELEMS (1 << 20)   /* forward: the transposed copy of a block of images (L3)        */
 #define FC_LOCAL_SKINNY 4           /* linear with at most this many rows: dot / axpy loops, no packing  */
 #define FC_LOCAL_GEMV_BLOCK 512     /* axpy form: output columns per task (a fixed grid)                 */
 #endif
@@ -110,7 +111,8 @@ static inline void FN(local_tile)(FN(local_uk_t) uk, ptrdiff_t kc, const FT *ap,
  * C[m x n] (+)= A[m x k] . B[k x n] on the calling thread: A and B any
  * element strides, C unit column stride (row stride rs_c); acc != 0 adds to
  * C.  abuf holds mc_max x kc, bbuf kc x nc_max (nc_max a multiple of NR),
- * tile one MR x NR tile.  The loops of the BLIS algorithm without threads.
+ * tile one MR x NR tile.  The loops of the BLIS algorithm without threads;
+ * a last panel of at most NR / 2 columns runs the half-width kernel.
  */
 static void FN(local_gemm_serial)(const fc_kernel_table *kt, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                                   const FT *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
@@ -118,71 +120,137 @@ static void FN(local_gemm_serial)(const fc_kernel_table *kt, ptrdiff_t m, ptrdif
                                   FT *c, ptrdiff_t rs_c, int acc,
                                   FT *abuf, ptrdiff_t mc_max, FT *bbuf, ptrdiff_t nc_max, FT *tile)
 {
-    const FN(local_uk_t) uk = kt->FC_LOCAL_UK;
+    const FN(local_uk_t) uk = kt->FC_LOCAL_UK, ukh = kt->FC_LOCAL_UKH;
     const int MR = kt->FC_LOCAL_BL.mr, NR = kt->FC_LOCAL_BL.nr;
     for (ptrdiff_t jc = 0; jc < n; jc += nc_max) {                       /* B blocks of columns */
         const ptrdiff_t ncb = FC_MIN(nc_max, n - jc);
+        const ptrdiff_t npan = (ncb + NR - 1) / NR, last = ncb - (npan - 1) * NR;
+        const int half = ukh != NULL && last <= NR / 2;
         for (ptrdiff_t pc = 0; pc < k; pc += FC_LOCAL_KC) {              /* depth blocks */
             const ptrdiff_t kcb = FC_MIN((ptrdiff_t)FC_LOCAL_KC, k - pc);
-            for (ptrdiff_t jp = 0; jp * NR < ncb; ++jp)
-                FN(local_pack_b)(kcb, FC_MIN((ptrdiff_t)NR, ncb - jp * NR), NR,
+            for (ptrdiff_t jp = 0; jp < npan; ++jp)
+                FN(local_pack_b)(kcb, FC_MIN((ptrdiff_t)NR, ncb - jp * NR), half && jp == npan - 1 ? NR / 2 : NR,
                                  b + pc * rs_b + (jc + jp * NR) * cs_b, rs_b, cs_b, bbuf + jp * NR * kcb);
             for (ptrdiff_t ic = 0; ic < m; ic += mc_max) {               /* A blocks of rows */
                 const ptrdiff_t mcb = FC_MIN(mc_max, m - ic);
                 for (ptrdiff_t ip = 0; ip * MR < mcb; ++ip)
                     FN(local_pack_a)(kt, kcb, FC_MIN((ptrdiff_t)MR, mcb - ip * MR), MR,
                                      a + (ic + ip * MR) * rs_a + pc * cs_a, rs_a, cs_a, abuf + ip * MR * kcb);
-                for (ptrdiff_t jp = 0; jp * NR < ncb; ++jp)              /* NR columns */
+                for (ptrdiff_t jp = 0; jp < npan; ++jp) {                /* NR columns */
+                    const int h = half && jp == npan - 1;
                     for (ptrdiff_t ip = 0; ip * MR < mcb; ++ip)          /* MR rows */
-                        FN(local_tile)(uk, kcb, abuf + ip * MR * kcb, bbuf + jp * NR * kcb,
+                        FN(local_tile)(h ? ukh : uk, kcb, abuf + ip * MR * kcb, bbuf + jp * NR * kcb,
                                        c + (ic + ip * MR) * rs_c + jc + jp * NR, rs_c, acc || pc > 0,
                                        FC_MIN((ptrdiff_t)MR, mcb - ip * MR), FC_MIN((ptrdiff_t)NR, ncb - jp * NR),
-                                       MR, NR, tile);
+                                       MR, h ? NR / 2 : NR, tile);
+                }
             }
         }
     }
 }
 
 /* ---- tiled / locally connected convolution: forward -------------------------- */
+/*
+ * The forward pass gathers its windows from a transposed, zero-padded copy
+ * of a block of images, xt[c][hp][wp][image] (padded coordinates, only the
+ * rows and columns some window reads): the columns of a class are ordered
+ * images innermost, so a tap of consecutive columns is a contiguous run of
+ * xt -- a micro-panel's row is one vector copy, and no tap needs a bounds
+ * check.  The copy costs one pass over the input per call.
+ */
 
-/* The value of tap q (taps + q: the tables at the block's first tap) of the
- * window with origin (ih0, iw0) of image xn, zero outside the image. */
+/* The value of tap q (tables of fc_local_taps) of the window with origin
+ * (ih0, iw0) of image xn, zero outside the image. */
 #define FC_LOCAL_TAP(xn, tp, q, ih0, iw0, H, W)                                           \
     ((ih0) + (tp)->dr[q] >= 0 && (ih0) + (tp)->dr[q] < (H) && (iw0) + (tp)->ds[q] >= 0 && \
              (iw0) + (tp)->ds[q] < (W)                                                    \
          ? (xn)[(tp)->coff[q] + (((ih0) + (tp)->dr[q]) * (W) + (iw0) + (tp)->ds[q]) * (tp)->ps] \
          : (FT)0)
 
-/*
- * The B panels of columns [c0, c0 + cnt) of a class, taps [pc, pc + kcb): the
- * implicit im2col matrix, k-major, NR columns per panel; the last panel is
- * edge_w wide (NR or NR / 2) and zero past the last column.  One column is
- * one window: a window inside the image reads through the offset table.
- */
-static void FN(local_gather_cols)(const fc_conv_geom *g, const fc_local_taps *tp, const FT *x,
-                                  const fc_local_cols *cs, ptrdiff_t c0, ptrdiff_t cnt, ptrdiff_t pc,
-                                  ptrdiff_t kcb, int NR, ptrdiff_t nfull, ptrdiff_t edge_w, FT *restrict bbuf)
+/* xt for images [n0, n0 + nb): Hp x Wp padded planes, lanes nbx apart.
+ * Work-shared by the threads of the enclosing parallel region. */
+static void FN(local_fill_xt)(const fc_conv_geom *g, const FT *x, ptrdiff_t n0, ptrdiff_t nb, ptrdiff_t nbx,
+                              ptrdiff_t Hp, ptrdiff_t Wp, FT *xt)
 {
-    const ptrdiff_t H = g->in_h, W = g->in_w, ps = tp->ps;
-    const ptrdiff_t *off = tp->off + pc;
-    for (ptrdiff_t cc = 0; cc < cnt; ++cc) {
-        ptrdiff_t n, i, j;
-        local_col(cs, c0 + cc, &n, &i, &j);
-        const ptrdiff_t ih0 = i * g->stride_h - g->pad_top, iw0 = j * g->stride_w - g->pad_left;
-        const ptrdiff_t jp = cc / NR, lane = cc - jp * NR, pw = jp < nfull ? NR : edge_w;
-        FT *d = bbuf + jp * NR * kcb + lane;
-        const FT *xn = x + n * tp->img;
-        if (ih0 >= 0 && ih0 + tp->span_h < H && iw0 >= 0 && iw0 + tp->span_w < W) {
-            const FT *base = xn + (ih0 * W + iw0) * ps;
-            for (ptrdiff_t qq = 0; qq < kcb; ++qq) d[qq * pw] = base[off[qq]];
-        } else {
-            for (ptrdiff_t qq = 0; qq < kcb; ++qq) d[qq * pw] = FC_LOCAL_TAP(xn, tp, pc + qq, ih0, iw0, H, W);
+    const ptrdiff_t C = g->in_channels, H = g->in_h, W = g->in_w;
+    const ptrdiff_t pt = g->pad_top, pl = g->pad_left;
+    const int nchw = g->layout == FC_LAYOUT_NCHW;
+    /* image n, channel c, pixel (h, w) at x[n * img + c * cst + (h * W + w) * ps] */
+    const ptrdiff_t img = C * H * W, cst = nchw ? H * W : 1, ps = nchw ? 1 : C;
+#pragma omp for schedule(static)
+    for (ptrdiff_t row = 0; row < C * Hp; ++row) {           /* one padded row of one channel */
+        const ptrdiff_t c = row / Hp, h = row % Hp - pt;
+        FT *d = xt + row * Wp * nbx;
+        if (h < 0 || h >= H) {
+            for (ptrdiff_t t = 0; t < Wp * nbx; ++t) d[t] = 0;
+            continue;
+        }
+        const FT *src = x + n0 * img + c * cst + h * W * ps;
+        for (ptrdiff_t wp = 0; wp < Wp; ++wp) {
+            const ptrdiff_t w = wp - pl;
+            FT *dp = d + wp * nbx;
+            if (w < 0 || w >= W) {
+                for (ptrdiff_t l = 0; l < nb; ++l) dp[l] = 0;
+            } else {
+                const FT *s = src + w * ps;
+                for (ptrdiff_t l = 0; l < nb; ++l) dp[l] = s[l * img];
+            }
         }
     }
-    if (edge_w) {
-        FT *d = bbuf + nfull * NR * kcb;
-        for (ptrdiff_t lane = cnt - nfull * NR; lane < edge_w; ++lane)
-            for (ptrdiff_t qq = 0; qq < kcb; ++qq) d[qq * edge_w + lane] = 0;
+}
+
+/* kcb rows of a micro-panel, `width` columns each, from a run of `width`
+ * contiguous values at src + off[qq]; constant widths become vector moves. */
+static inline void FN(local_copy_rows)(ptrdiff_t kcb, const ptrdiff_t *restrict off, const FT *src,
+                                       FT *restrict d, ptrdiff_t pw, ptrdiff_t width)
+{
+    if (width == pw) {
+        switch (pw) {
+        case 4:
+            for (ptrdiff_t qq = 0; qq < kcb; ++qq) memcpy(d + qq * 4, src + off[qq], 4 * sizeof(FT));
+            return;
+        case 8:
+            for (ptrdiff_t qq = 0; qq < kcb; ++qq) memcpy(d + qq * 8, src + off[qq], 8 * sizeof(FT));
+            return;
+        case 16:
+            for (ptrdiff_t qq = 0; qq < kcb; ++qq) memcpy(d + qq * 16, src + off[qq], 16 * sizeof(FT));
+            return;
+        default:
+            break;
+        }
+    }
+    for (ptrdiff_t qq = 0; qq < kcb; ++qq) {
+        const FT *s = src + off[qq];
+        FT *dq = d + qq * pw;
+        for (ptrdiff_t l = 0; l < width; ++l) dq[l] = s[l];
+    }
+}
+
+/*
+ * The B panels of columns [c0, c0 + cnt) of a class, taps [pc, pc + kcb)
+ * (off: xt offsets of those taps): the implicit im2col matrix, NR columns
+ * per panel, the last one edge_w wide (NR or NR / 2) and zero past the last
+ * column.  A panel is copied run by run, a run being consecutive images at
+ * one position.
+ */
+static void FN(local_gather_xt)(const FT *xt, const ptrdiff_t *off, ptrdiff_t Wp, ptrdiff_t nbx,
+                                const fc_conv_geom *g, const fc_local_cols *cs, ptrdiff_t c0, ptrdiff_t cnt,
+                                ptrdiff_t kcb, int NR, ptrdiff_t nfull, ptrdiff_t edge_w, FT *restrict bbuf)
+{
+    for (ptrdiff_t jp = 0; jp * NR < cnt; ++jp) {
+        const ptrdiff_t pw = jp < nfull ? NR : edge_w;
+        const ptrdiff_t lanes = FC_MIN((ptrdiff_t)NR, cnt - jp * NR);
+        FT *dp = bbuf + jp * NR * kcb;
+        for (ptrdiff_t lane = 0; lane < lanes;) {
+            ptrdiff_t n, i, j;
+            local_col(cs, c0 + jp * NR + lane, &n, &i, &j);
+            const ptrdiff_t run = FC_MIN(lanes - lane, cs->n0 + cs->nb - n);
+            const FT *src = xt + (i * g->stride_h * Wp + j * g->stride_w) * nbx + (n - cs->n0);
+            FN(local_copy_rows)(kcb, off, src, dp + lane, pw, run);
+            lane += run;
+        }
+        for (ptrdiff_t qq = 0; qq < kcb; ++qq)
+            for (ptrdiff_t l = lanes; l < pw; ++l) dp[qq * pw + l] = 0;
     }
 }
 
@@ -192,27 +260,35 @@ static void FN(local_gather_cols)(const fc_conv_geom *g, const fc_local_taps *tp
  * C accumulates in cbuf (rows: channels, columns: the item's columns) over
  * the kc blocks, then goes to y with the bias.
  */
-static void FN(local_fwd_item)(const fc_conv_geom *g, const fc_local_taps *tp, const fc_kernel_table *kt,
-                               const FT *x, const FT *wt, const fc_local_cols *cs, ptrdiff_t c0,
-                               ptrdiff_t cnt, ptrdiff_t k0, ptrdiff_t kcnt, const FT *bias,
-                               int bias_per_position, FT *y, FT *abuf, FT *bbuf, FT *cbuf)
+static void FN(local_fwd_item)(const fc_conv_geom *g, const fc_kernel_table *kt, const FT *xt,
+                               const ptrdiff_t *off, ptrdiff_t Wp, ptrdiff_t nbx, const FT *wt,
+                               const fc_local_cols *cs, ptrdiff_t c0, ptrdiff_t cnt, ptrdiff_t k0,
+                               ptrdiff_t kcnt, const FT *bias, int bias_per_position, FT *y,
+                               FT *abuf, FT *bbuf, FT *cbuf)
 {
     const FN(local_uk_t) uk = kt->FC_LOCAL_UK, ukh = kt->FC_LOCAL_UKH;
     const int MR = kt->FC_LOCAL_BL.mr, NR = kt->FC_LOCAL_BL.nr;
-    const ptrdiff_t Kt = tp->ktot, K = g->out_channels, OW = g->out_w, P = g->out_h * OW;
+    const ptrdiff_t Kt = g->in_channels * g->kernel_h * g->kernel_w;
+    const ptrdiff_t K = g->out_channels, OW = g->out_w, P = g->out_h * OW;
     const ptrdiff_t nfull = cnt / NR, rem = cnt - nfull * NR;
     /* a narrow last panel (a batch of 8 against NR = 16) runs the half-width kernel */
     const int half = rem > 0 && rem <= NR / 2 && ukh != NULL;
     const ptrdiff_t edge_w = rem ? (half ? NR / 2 : NR) : 0;
     const ptrdiff_t ldc = nfull * NR + edge_w;
     const ptrdiff_t mpanels = (kcnt + MR - 1) / MR;
+    /* A short last panel (16 channels = 6 + 6 + 4) is taken as the full
+     * panel of the last MR channels, overlapping the one before: every
+     * panel then goes through the fast packer.  It accumulates in its own
+     * rows of cbuf, so channel kk of that panel sits at row kk + shift. */
+    const ptrdiff_t shift = kcnt >= MR ? mpanels * MR - kcnt : 0;
 
     for (ptrdiff_t pc = 0; pc < Kt; pc += FC_LOCAL_KC) {                 /* k blocks */
         const ptrdiff_t kcb = FC_MIN((ptrdiff_t)FC_LOCAL_KC, Kt - pc);
-        FN(local_gather_cols)(g, tp, x, cs, c0, cnt, pc, kcb, NR, nfull, edge_w, bbuf);
+        FN(local_gather_xt)(xt, off + pc, Wp, nbx, g, cs, c0, cnt, kcb, NR, nfull, edge_w, bbuf);
         for (ptrdiff_t ip = 0; ip < mpanels; ++ip) {                      /* MR channels */
-            const ptrdiff_t mr_eff = FC_MIN((ptrdiff_t)MR, kcnt - ip * MR);
-            FN(local_pack_a)(kt, kcb, mr_eff, MR, wt + (k0 + ip * MR) * Kt + pc, Kt, 1, abuf);
+            const ptrdiff_t row0 = ip * MR - (ip == mpanels - 1 ? shift : 0);
+            FN(local_pack_a)(kt, kcb, FC_MIN((ptrdiff_t)MR, kcnt - row0), MR, wt + (k0 + row0) * Kt + pc,
+                             Kt, 1, abuf);
             FT *crow = cbuf + ip * MR * ldc;
             for (ptrdiff_t jp = 0; jp < nfull; ++jp)                      /* NR columns */
                 uk(kcb, abuf, bbuf + jp * NR * kcb, crow + jp * NR, ldc, pc > 0);
@@ -226,20 +302,20 @@ static void FN(local_fwd_item)(const fc_conv_geom *g, const fc_local_taps *tp, c
         local_col(cs, c0 + cc, &n, &i, &j);
         const ptrdiff_t p = i * OW + j;
         const FT *src = cbuf + cc;
+        const ptrdiff_t split = (mpanels - 1) * MR;   /* channels past it: rows kk + shift */
+        FT *yp;
+        ptrdiff_t kst;
         if (g->layout == FC_LAYOUT_NCHW) {
-            FT *yp = y + (n * K + k0) * P + p;
-            for (ptrdiff_t kk = 0; kk < kcnt; ++kk) {
-                FT v = src[kk * ldc];
-                if (bias) v += bias_per_position ? bias[(k0 + kk) * P + p] : bias[k0 + kk];
-                yp[kk * P] = v;
-            }
+            yp = y + (n * K + k0) * P + p;
+            kst = P;
         } else {
-            FT *yp = y + (n * P + p) * K + k0;
-            for (ptrdiff_t kk = 0; kk < kcnt; ++kk) {
-                FT v = src[kk * ldc];
-                if (bias) v += bias_per_position ? bias[(k0 + kk) * P + p] : bias[k0 + kk];
-                yp[kk] = v;
-            }
+            yp = y + (n * P + p) * K + k0;
+            kst = 1;
+        }
+        for (ptrdiff_t kk = 0; kk < kcnt; ++kk) {
+            FT v = src[(kk < split ? kk : kk + shift) * ldc];
+            if (bias) v += bias_per_position ? bias[(k0 + kk) * P + p] : bias[k0 + kk];
+            yp[kk * kst] = v;
         }
     }
 }
@@ -254,11 +330,22 @@ int FN(fc_tiled_conv2d_forward)(const fc_conv_geom *g, ptrdiff_t tiles_h, ptrdif
 
     const fc_kernel_table *kt = fc_kernels();
     const int MR = kt->FC_LOCAL_BL.mr, NR = kt->FC_LOCAL_BL.nr;
-    const ptrdiff_t N = g->batch, K = g->out_channels, OH = g->out_h, OW = g->out_w;
-    const ptrdiff_t Kt = g->in_channels * g->kernel_h * g->kernel_w;
+    const ptrdiff_t N = g->batch, C = g->in_channels, K = g->out_channels, OH = g->out_h, OW = g->out_w;
+    const ptrdiff_t KH = g->kernel_h, KW = g->kernel_w, Kt = C * KH * KW;
     /* classes that own output positions (tiles larger than the output own none past it) */
     const ptrdiff_t TH = FC_MIN(tiles_h, OH), TW = FC_MIN(tiles_w, OW), T = TH * TW;
-    const ptrdiff_t cols_max = N * ((OH + tiles_h - 1) / tiles_h) * ((OW + tiles_w - 1) / tiles_w);
+
+    /* the padded rows / columns some window reads, and images per xt block
+     * (the whole batch when its copy stays within the budget) */
+    const ptrdiff_t Hp = (OH - 1) * g->stride_h + (KH - 1) * g->dilation_h + 1;
+    const ptrdiff_t Wp = (OW - 1) * g->stride_w + (KW - 1) * g->dilation_w + 1;
+    size_t img_t;
+    if (fc_size_mul3((size_t)C, (size_t)Hp, (size_t)Wp, &img_t) || img_t > (size_t)PTRDIFF_MAX / 16)
+        return FC_EOVERFLOW;
+    ptrdiff_t nbx = N;
+    if ((double)img_t * N > (double)FC_LOCAL_XT_ELEMS)
+        nbx = FC_MIN(N, FC_MAX((ptrdiff_t)NR, (ptrdiff_t)(FC_LOCAL_XT_ELEMS / img_t)));
+    const ptrdiff_t cols_max = nbx * ((OH + tiles_h - 1) / tiles_h) * ((OW + tiles_w - 1) / tiles_w);
 
     /* columns per item: a packed B block of about 128 KiB (L2) */
     const ptrdiff_t nbmax =
@@ -273,28 +360,33 @@ int FN(fc_tiled_conv2d_forward)(const fc_conv_geom *g, ptrdiff_t tiles_h, ptrdif
     int nt = fc_resolve_threads(0);
     if ((ptrdiff_t)nt > items) nt = (int)items;
 
-    fc_local_taps taps;
-    st = local_taps_init(g, &taps);
-    if (st) return st;
-    size_t bsz, asz, csz, per, total;
-    if (fc_size_mul3((size_t)FC_LOCAL_KC, (size_t)nbmax, 1, &bsz) ||
+    size_t xsz, osz, bsz, asz, csz, per, total;
+    if (fc_size_mul3(img_t, (size_t)nbx, 1, &xsz) ||
+        fc_size_mul3((size_t)Kt, sizeof(ptrdiff_t), 1, &osz) ||
+        fc_size_mul3((size_t)FC_LOCAL_KC, (size_t)nbmax, 1, &bsz) ||
         fc_size_mul3((size_t)FC_LOCAL_KC, (size_t)MR, 1, &asz) ||
-        fc_size_mul3((size_t)mbk, (size_t)nbmax, 1, &csz)) {
-        local_taps_free(&taps);
+        fc_size_mul3((size_t)mbk, (size_t)nbmax, 1, &csz))
         return FC_EOVERFLOW;
-    }
+    xsz = FN(local_aligned_elems)(xsz);
+    osz = FN(local_aligned_elems)((osz + sizeof(FT) - 1) / sizeof(FT));
     bsz = FN(local_aligned_elems)(bsz);
     asz = FN(local_aligned_elems)(asz);
     csz = FN(local_aligned_elems)(csz);
     per = bsz + asz + csz;
-    if (fc_size_mul3(per, (size_t)nt, sizeof(FT), &total)) {
-        local_taps_free(&taps);
+    if (fc_size_mul3(per, (size_t)nt, 1, &total) || total > SIZE_MAX - xsz - osz ||
+        fc_size_mul3(total + xsz + osz, sizeof(FT), 1, &total))
         return FC_EOVERFLOW;
-    }
     FT *ws = (FT *)fc_aligned_alloc(total);
-    if (!ws) {
-        local_taps_free(&taps);
-        return FC_ENOMEM;
+    if (!ws) return FC_ENOMEM;
+    FT *const xt = ws;
+    ptrdiff_t *const off = (ptrdiff_t *)(ws + xsz);
+    {
+        /* xt offset of each tap from its window's origin, taps ordered as the weights */
+        ptrdiff_t q = 0;
+        for (ptrdiff_t c = 0; c < C; ++c)
+            for (ptrdiff_t r = 0; r < KH; ++r)
+                for (ptrdiff_t s = 0; s < KW; ++s)
+                    off[q++] = ((c * Hp + r * g->dilation_h) * Wp + s * g->dilation_w) * nbx;
     }
 
 #pragma omp parallel num_threads(nt) if (nt > 1)
@@ -304,30 +396,36 @@ int FN(fc_tiled_conv2d_forward)(const fc_conv_geom *g, ptrdiff_t tiles_h, ptrdif
 #else
         const int tid = 0;
 #endif
-        FT *const bbuf = ws + (size_t)tid * per;
+        FT *const bbuf = ws + xsz + osz + (size_t)tid * per;
         FT *const abuf = bbuf + bsz;
         FT *const cbuf = abuf + asz;
 
-        /* items: (class, block of columns, block of channels); every output
-         * element belongs to exactly one */
+        for (ptrdiff_t n0 = 0; n0 < N; n0 += nbx) {                      /* blocks of images */
+            const ptrdiff_t nb = FC_MIN(nbx, N - n0);
+            FN(local_fill_xt)(g, x, n0, nb, nbx, Hp, Wp, xt);
+            /* (implicit barrier: xt is complete) */
+
+            /* items: (class, block of columns, block of channels); every
+             * output element belongs to exactly one */
 #pragma omp for schedule(dynamic, 1)
-        for (ptrdiff_t it = 0; it < items; ++it) {
-            const ptrdiff_t kb = it % kblk, jb = it / kblk % nblk, t = it / kblk / nblk;
-            const ptrdiff_t a = t / TW, b = t % TW;
-            fc_local_cols cs;
-            local_cols_init(&cs, a, b, tiles_h, tiles_w, 0, OH, OW, 0, N);
-            const ptrdiff_t ncols = local_cols_count(&cs);
-            /* this class's columns in nblk near-equal blocks of whole panels */
-            const ptrdiff_t nb = local_round_up((ncols + nblk - 1) / nblk, NR);
-            const ptrdiff_t c0 = jb * nb, k0 = kb * mbk;
-            if (c0 >= ncols || k0 >= K) continue;
-            FN(local_fwd_item)(g, &taps, kt, x, w + (a * tiles_w + b) * K * Kt, &cs, c0,
-                               FC_MIN(nb, ncols - c0), k0, FC_MIN(mbk, K - k0), bias, bias_per_position,
-                               y, abuf, bbuf, cbuf);
+            for (ptrdiff_t it = 0; it < items; ++it) {
+                const ptrdiff_t kb = it % kblk, jb = it / kblk % nblk, t = it / kblk / nblk;
+                const ptrdiff_t a = t / TW, b = t % TW;
+                fc_local_cols cs;
+                local_cols_init(&cs, a, b, tiles_h, tiles_w, 0, OH, OW, n0, nb);
+                const ptrdiff_t ncols = local_cols_count(&cs);
+                /* this class's columns in nblk near-equal blocks of whole panels */
+                const ptrdiff_t cb = local_round_up((ncols + nblk - 1) / nblk, NR);
+                const ptrdiff_t c0 = jb * cb, k0 = kb * mbk;
+                if (c0 >= ncols || k0 >= K) continue;
+                FN(local_fwd_item)(g, kt, xt, off, Wp, nbx, w + (a * tiles_w + b) * K * Kt, &cs, c0,
+                                   FC_MIN(cb, ncols - c0), k0, FC_MIN(mbk, K - k0), bias, bias_per_position,
+                                   y, abuf, bbuf, cbuf);
+            }
+            /* (implicit barrier: xt may be refilled) */
         }
     }
     fc_aligned_free(ws);
-    local_taps_free(&taps);
     return FC_OK;
 }
 
@@ -468,10 +566,11 @@ int FN(fc_tiled_conv2d_backward_weight)(const fc_conv_geom *g, ptrdiff_t tiles_h
  * Windows overlap, so writing each window's gradient straight into dx from
  * several threads would race.  Instead, by passes over a bounded set of
  * output rows (and images): phase 1 computes the pass's window gradients,
- * one small GEMM per position, in parallel; phase 2 adds them into dx, each
- * task owning whole rows of dx and adding in the fixed order (output row,
- * output column).  Passes run in output-row order, so every element of dx
- * is summed in the same order for any thread count.
+ * one small GEMM per position, dcol_p^T (Ktot x images) = W^T . dY_p^T, in
+ * parallel; phase 2 adds them into dx, each task owning one row of one
+ * channel of dx (for every image) and adding in the fixed order (output
+ * row, output column).  Passes run in output-row order, so every element of
+ * dx is summed in the same order for any thread count.
  */
 int FN(fc_tiled_conv2d_backward_input)(const fc_conv_geom *g, ptrdiff_t tiles_h, ptrdiff_t tiles_w,
                                        const FT *dy, const FT *w, FT *dx)
@@ -489,6 +588,9 @@ int FN(fc_tiled_conv2d_backward_input)(const fc_conv_geom *g, ptrdiff_t tiles_h,
     const ptrdiff_t sh = g->stride_h, sw = g->stride_w, dh = g->dilation_h, dwl = g->dilation_w;
     const ptrdiff_t pt = g->pad_top, pl = g->pad_left;
     const int nchw = g->layout == FC_LAYOUT_NCHW;
+    /* dy (n, k, p) at dy[n * nst_y + k * kst_y + p * pst_y]; dx (n, c, h, w) likewise */
+    const ptrdiff_t nst_y = K * P, kst_y = nchw ? P : 1, pst_y = nchw ? 1 : K;
+    const ptrdiff_t nst_x = C * H * W, cst_x = nchw ? H * W : 1, pst_x = nchw ? 1 : C;
 
     /* a pass: nbb images x rows output rows, within the dcol budget */
     const ptrdiff_t row_elems = OW * Kt;
@@ -503,8 +605,7 @@ int FN(fc_tiled_conv2d_backward_input)(const fc_conv_geom *g, ptrdiff_t tiles_h,
     }
     const ptrdiff_t nc_max =
         FC_MAX((ptrdiff_t)NR, (ptrdiff_t)(FC_LOCAL_B_BYTES / (FC_LOCAL_KC * sizeof(FT))) / NR * NR);
-    const ptrdiff_t mc_max = FC_MIN(local_round_up(nbb, MR), local_round_up(96, MR));
-    const ptrdiff_t qblk = (Kt + nc_max - 1) / nc_max;
+    const ptrdiff_t mc_max = FC_MIN(local_round_up(Kt, MR), local_round_up(240, MR));
     const int nt = fc_resolve_threads(0);
 
     size_t dsz, asz, bsz, tsz, per, total;
@@ -536,24 +637,20 @@ int FN(fc_tiled_conv2d_backward_input)(const fc_conv_geom *g, ptrdiff_t tiles_h,
         FT *const tile = bbuf + bsz;
 
 #pragma omp for schedule(static)
-        for (ptrdiff_t n = 0; n < N; ++n) memset(dx + n * C * H * W, 0, sizeof(FT) * (size_t)(C * H * W));
+        for (ptrdiff_t n = 0; n < N; ++n) memset(dx + n * nst_x, 0, sizeof(FT) * (size_t)nst_x);
 
         for (ptrdiff_t n0 = 0; n0 < N; n0 += nbb) {
             const ptrdiff_t nb = FC_MIN(nbb, N - n0);
             for (ptrdiff_t i0 = 0; i0 < OH; i0 += rows) {               /* passes, in row order */
                 const ptrdiff_t i1 = FC_MIN(OH, i0 + rows), npos = (i1 - i0) * OW;
 
-                /* phase 1: window gradients, dcol[(pos, n), q] */
+                /* phase 1: window gradients, dcol[pos][q][image] */
 #pragma omp for schedule(dynamic, 1)
-                for (ptrdiff_t it = 0; it < npos * qblk; ++it) {
-                    const ptrdiff_t pp = it / qblk, qb = it % qblk;
+                for (ptrdiff_t pp = 0; pp < npos; ++pp) {
                     const ptrdiff_t p = i0 * OW + pp, i = p / OW, j = p % OW;
-                    const ptrdiff_t q0 = qb * nc_max, qn = FC_MIN(nc_max, Kt - q0);
                     const FT *wt = w + ((i % tiles_h) * tiles_w + j % tiles_w) * K * Kt;
-                    const FT *a = nchw ? dy + n0 * K * P + p : dy + (n0 * P + p) * K;
-                    FN(local_gemm_serial)(kt, nb, qn, K, a, nchw ? K * P : P * K, nchw ? P : 1,
-                                          wt + q0, Kt, 1, dcol + pp * nb * Kt + q0, Kt, 0,
-                                          abuf, mc_max, bbuf, nc_max, tile);
+                    FN(local_gemm_serial)(kt, Kt, nb, K, wt, 1, Kt, dy + n0 * nst_y + p * pst_y, kst_y, nst_y,
+                                          dcol + pp * Kt * nb, nb, 0, abuf, mc_max, bbuf, nc_max, tile);
                 }
                 /* (implicit barrier: the pass's window gradients are complete) */
 
@@ -562,28 +659,22 @@ int FN(fc_tiled_conv2d_backward_input)(const fc_conv_geom *g, ptrdiff_t tiles_h,
                 const ptrdiff_t ih_hi = FC_MIN(H, (i1 - 1) * sh - pt + (KH - 1) * dh + 1);
                 const ptrdiff_t nih = FC_MAX((ptrdiff_t)0, ih_hi - ih_lo);
 #pragma omp for schedule(static)
-                for (ptrdiff_t task = 0; task < nb * nih; ++task) {
-                    const ptrdiff_t nn = task / nih, ih = ih_lo + task % nih;
-                    FT *dxr = nchw ? dx + (n0 + nn) * C * H * W + ih * W : dx + ((n0 + nn) * H + ih) * W * C;
+                for (ptrdiff_t task = 0; task < nih * C; ++task) {
+                    const ptrdiff_t ih = ih_lo + task / C, c = task % C;
+                    FT *dxr = dx + n0 * nst_x + c * cst_x + ih * W * pst_x;
                     for (ptrdiff_t i = i0; i < i1; ++i) {                 /* output rows, in order */
                         const ptrdiff_t t = ih + pt - i * sh;           /* = r * dh for the kernel row r landing here */
                         if (t < 0) break;
                         if (t % dh || t / dh >= KH) continue;
-                        const ptrdiff_t r = t / dh;
-                        const FT *src_i = dcol + ((i - i0) * OW * nb + nn) * Kt + r * KW;
+                        const FT *src_i = dcol + ((i - i0) * OW * Kt + c * KK + t / dh * KW) * nb;
                         for (ptrdiff_t jj = 0; jj < OW; ++jj) {         /* output columns, in order */
-                            const FT *src = src_i + jj * nb * Kt;
                             const ptrdiff_t iwb = jj * sw - pl;
                             for (ptrdiff_t s = 0; s < KW; ++s) {
                                 const ptrdiff_t iw = iwb + s * dwl;
                                 if (iw < 0 || iw >= W) continue;
-                                if (nchw) {
-                                    FT *d = dxr + iw;
-                                    for (ptrdiff_t c = 0; c < C; ++c) d[c * H * W] += src[c * KK + s];
-                                } else {
-                                    FT *d = dxr + iw * C;
-                                    for (ptrdiff_t c = 0; c < C; ++c) d[c] += src[c * KK + s];
-                                }
+                                const FT *src = src_i + (jj * Kt + s) * nb;
+                                FT *d = dxr + iw * pst_x;
+                                for (ptrdiff_t nn = 0; nn < nb; ++nn) d[nn * nst_x] += src[nn];
                             }
                         }
                     }
