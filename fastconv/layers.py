@@ -2051,6 +2051,10 @@ def from_torch(model, state_dict):
 
     if core(ours) == core(theirs) and set(theirs) <= set(ours):
         for key, value in theirs.items():
+            if value.shape != ours[key].shape:
+                raise ValueError(f"from_torch: {key!r} has shape {tuple(value.shape)} in the state_dict but "
+                                 f"{ours[key].shape} in the model")
+        for key, value in theirs.items():
             _copy_into(ours[key], value, key)
         return model
 
