@@ -20,7 +20,6 @@
 #define FC_LOCAL_KC 256             /* depth of a packed block: a kc x nr B micro-panel fills half of L1 */
 #define FC_LOCAL_B_BYTES 131072     /* a packed B block (kc x columns) stays in L2                      */
 #define FC_LOCAL_C_BYTES 65536      /* a thread's block of accumulated outputs                          */
-#define FC_LOCAL_DCOL_ELEMS (1 << 21) /* input gradient: window gradients held per pass                */
 #define FC_LOCAL_XT_ELEMS (1 << 20)   /* forward: the transposed copy of a block of images (L3)        */
 #define FC_LOCAL_SKINNY 4           /* linear with at most this many rows: dot / axpy loops, no packing  */
 #define FC_LOCAL_GEMV_BLOCK 512     /* axpy form: output columns per task (a fixed grid)                 */
@@ -50,6 +49,20 @@ static void FN(local_pack_a)(const fc_kernel_table *kt, ptrdiff_t kc, ptrdiff_t 
             const FT *src = a + i * rs;
             for (ptrdiff_t p = 0; p < kc; ++p) dst[p * MR + i] = src[p];
         }
+    } else if (rs == 1 && mr_eff == MR && (MR == 4 || MR == 6 || MR == 8 || MR == 12)) {
+        /* columns of A contiguous (A transposed): constant-length copies,
+         * which the compiler turns into moves rather than memcpy calls */
+        for (ptrdiff_t p = 0; p < kc; ++p) {
+            const FT *src = a + p * cs;
+            FT *d = dst + p * MR;
+            switch (MR) {
+            case 4: for (int i = 0; i < 4; ++i) d[i] = src[i]; break;
+            case 6: for (int i = 0; i < 6; ++i) d[i] = src[i]; break;
+            case 8: for (int i = 0; i < 8; ++i) d[i] = src[i]; break;
+            default: for (int i = 0; i < 12; ++i) d[i] = src[i]; break;
+            }
+        }
+        return;
     } else {
         for (ptrdiff_t p = 0; p < kc; ++p)
             for (ptrdiff_t i = 0; i < mr_eff; ++i) dst[p * MR + i] = a[i * rs + p * cs];
@@ -562,15 +575,17 @@ int FN(fc_tiled_conv2d_backward_weight)(const fc_conv_geom *g, ptrdiff_t tiles_h
 
 /* ---- tiled / locally connected convolution: input gradient -------------------- */
 /*
- * dx = col2im(dcol) with dcol[(n, p), :] = dY[n, :, p] . W_{class(p)}.
- * Windows overlap, so writing each window's gradient straight into dx from
- * several threads would race.  Instead, by passes over a bounded set of
- * output rows (and images): phase 1 computes the pass's window gradients,
- * one small GEMM per position, dcol_p^T (Ktot x images) = W^T . dY_p^T, in
- * parallel; phase 2 adds them into dx, each task owning one row of one
- * channel of dx (for every image) and adding in the fixed order (output
- * row, output column).  Passes run in output-row order, so every element of
- * dx is summed in the same order for any thread count.
+ * dx = col2im(dcol), dcol[(n, p), :] = dY[n, :, p] . W_{class(p)}.  Windows
+ * overlap, so threads adding window gradients into dx could race.  Output
+ * rows are coloured instead: row i gets colour i % ncol, with ncol the
+ * smallest count for which two rows of one colour never read a common input
+ * row ((kernel_h - 1) * dilation_h < ncol * stride_h).  Colour by colour,
+ * threads take whole output rows; for each position they compute the window
+ * gradient dcol_p^T (Ktot x images) = W^T . dY_p^T into a private buffer and
+ * add it straight into dx.  Every element of dx thus receives its terms in
+ * an order fixed by the geometry alone (colour, output row, output column),
+ * whatever the thread count, and no window gradient leaves the thread's
+ * cache.  Images go in blocks that bound the buffer.
  */
 int FN(fc_tiled_conv2d_backward_input)(const fc_conv_geom *g, ptrdiff_t tiles_h, ptrdiff_t tiles_w,
                                        const FT *dy, const FT *w, FT *dx)
@@ -591,25 +606,18 @@ int FN(fc_tiled_conv2d_backward_input)(const fc_conv_geom *g, ptrdiff_t tiles_h,
     /* dy (n, k, p) at dy[n * nst_y + k * kst_y + p * pst_y]; dx (n, c, h, w) likewise */
     const ptrdiff_t nst_y = K * P, kst_y = nchw ? P : 1, pst_y = nchw ? 1 : K;
     const ptrdiff_t nst_x = C * H * W, cst_x = nchw ? H * W : 1, pst_x = nchw ? 1 : C;
+    const ptrdiff_t ncol = FC_MIN(OH, (KH - 1) * dh / sh + 1);
 
-    /* a pass: nbb images x rows output rows, within the dcol budget */
-    const ptrdiff_t row_elems = OW * Kt;
-    ptrdiff_t nbb = N, rows = OH;
-    if ((double)N * row_elems * OH > FC_LOCAL_DCOL_ELEMS) {
-        if ((double)N * row_elems <= FC_LOCAL_DCOL_ELEMS) {
-            rows = FC_LOCAL_DCOL_ELEMS / (N * row_elems);
-        } else {
-            rows = 1;
-            nbb = FC_MAX((ptrdiff_t)1, FC_LOCAL_DCOL_ELEMS / row_elems);
-        }
-    }
+    /* images per block: a window gradient (Ktot x images) of at most 256 KiB */
+    const ptrdiff_t nbb = FC_MAX((ptrdiff_t)1, FC_MIN(N, (ptrdiff_t)(262144 / sizeof(FT)) / Kt));
     const ptrdiff_t nc_max =
         FC_MAX((ptrdiff_t)NR, (ptrdiff_t)(FC_LOCAL_B_BYTES / (FC_LOCAL_KC * sizeof(FT))) / NR * NR);
     const ptrdiff_t mc_max = FC_MIN(local_round_up(Kt, MR), local_round_up(240, MR));
-    const int nt = fc_resolve_threads(0);
+    int nt = fc_resolve_threads(0);
+    if ((ptrdiff_t)nt > (OH + ncol - 1) / ncol) nt = (int)((OH + ncol - 1) / ncol);
 
     size_t dsz, asz, bsz, tsz, per, total;
-    if (fc_size_mul3((size_t)nbb, (size_t)rows, (size_t)row_elems, &dsz) ||
+    if (fc_size_mul3((size_t)nbb, (size_t)Kt, 1, &dsz) ||
         fc_size_mul3((size_t)mc_max, FC_LOCAL_KC, 1, &asz) ||
         fc_size_mul3((size_t)nc_max, FC_LOCAL_KC, 1, &bsz))
         return FC_EOVERFLOW;
@@ -617,13 +625,10 @@ int FN(fc_tiled_conv2d_backward_input)(const fc_conv_geom *g, ptrdiff_t tiles_h,
     asz = FN(local_aligned_elems)(asz);
     bsz = FN(local_aligned_elems)(bsz);
     tsz = FN(local_aligned_elems)((size_t)MR * NR);
-    per = asz + bsz + tsz;
-    if (fc_size_mul3(per, (size_t)nt, 1, &total) || total > SIZE_MAX - dsz ||
-        fc_size_mul3(total + dsz, sizeof(FT), 1, &total))
-        return FC_EOVERFLOW;
+    per = dsz + asz + bsz + tsz;
+    if (fc_size_mul3(per, (size_t)nt, sizeof(FT), &total)) return FC_EOVERFLOW;
     FT *ws = (FT *)fc_aligned_alloc(total);
     if (!ws) return FC_ENOMEM;
-    FT *const dcol = ws;
 
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
@@ -632,54 +637,45 @@ int FN(fc_tiled_conv2d_backward_input)(const fc_conv_geom *g, ptrdiff_t tiles_h,
 #else
         const int tid = 0;
 #endif
-        FT *const abuf = ws + dsz + (size_t)tid * per;
+        FT *const dcol = ws + (size_t)tid * per;
+        FT *const abuf = dcol + dsz;
         FT *const bbuf = abuf + asz;
         FT *const tile = bbuf + bsz;
 
 #pragma omp for schedule(static)
         for (ptrdiff_t n = 0; n < N; ++n) memset(dx + n * nst_x, 0, sizeof(FT) * (size_t)nst_x);
 
-        for (ptrdiff_t n0 = 0; n0 < N; n0 += nbb) {
+        for (ptrdiff_t n0 = 0; n0 < N; n0 += nbb) {                      /* blocks of images */
             const ptrdiff_t nb = FC_MIN(nbb, N - n0);
-            for (ptrdiff_t i0 = 0; i0 < OH; i0 += rows) {               /* passes, in row order */
-                const ptrdiff_t i1 = FC_MIN(OH, i0 + rows), npos = (i1 - i0) * OW;
-
-                /* phase 1: window gradients, dcol[pos][q][image] */
+            FT *const dxb = dx + n0 * nst_x;
+            for (ptrdiff_t col = 0; col < ncol; ++col) {                /* colours, in order */
+                /* rows of one colour touch disjoint input rows (implicit barrier after each) */
 #pragma omp for schedule(dynamic, 1)
-                for (ptrdiff_t pp = 0; pp < npos; ++pp) {
-                    const ptrdiff_t p = i0 * OW + pp, i = p / OW, j = p % OW;
-                    const FT *wt = w + ((i % tiles_h) * tiles_w + j % tiles_w) * K * Kt;
-                    FN(local_gemm_serial)(kt, Kt, nb, K, wt, 1, Kt, dy + n0 * nst_y + p * pst_y, kst_y, nst_y,
-                                          dcol + pp * Kt * nb, nb, 0, abuf, mc_max, bbuf, nc_max, tile);
-                }
-                /* (implicit barrier: the pass's window gradients are complete) */
-
-                /* phase 2: add them into the input rows they touch */
-                const ptrdiff_t ih_lo = FC_MAX((ptrdiff_t)0, i0 * sh - pt);
-                const ptrdiff_t ih_hi = FC_MIN(H, (i1 - 1) * sh - pt + (KH - 1) * dh + 1);
-                const ptrdiff_t nih = FC_MAX((ptrdiff_t)0, ih_hi - ih_lo);
-#pragma omp for schedule(static)
-                for (ptrdiff_t task = 0; task < nih * C; ++task) {
-                    const ptrdiff_t ih = ih_lo + task / C, c = task % C;
-                    FT *dxr = dx + n0 * nst_x + c * cst_x + ih * W * pst_x;
-                    for (ptrdiff_t i = i0; i < i1; ++i) {                 /* output rows, in order */
-                        const ptrdiff_t t = ih + pt - i * sh;           /* = r * dh for the kernel row r landing here */
-                        if (t < 0) break;
-                        if (t % dh || t / dh >= KH) continue;
-                        const FT *src_i = dcol + ((i - i0) * OW * Kt + c * KK + t / dh * KW) * nb;
-                        for (ptrdiff_t jj = 0; jj < OW; ++jj) {         /* output columns, in order */
-                            const ptrdiff_t iwb = jj * sw - pl;
-                            for (ptrdiff_t s = 0; s < KW; ++s) {
-                                const ptrdiff_t iw = iwb + s * dwl;
-                                if (iw < 0 || iw >= W) continue;
-                                const FT *src = src_i + (jj * Kt + s) * nb;
-                                FT *d = dxr + iw * pst_x;
-                                for (ptrdiff_t nn = 0; nn < nb; ++nn) d[nn * nst_x] += src[nn];
+                for (ptrdiff_t i = col; i < OH; i += ncol) {
+                    for (ptrdiff_t j = 0; j < OW; ++j) {                /* output columns, in order */
+                        const ptrdiff_t p = i * OW + j;
+                        const FT *wt = w + ((i % tiles_h) * tiles_w + j % tiles_w) * K * Kt;
+                        /* dcol[q][image] = W^T . dY_p^T */
+                        FN(local_gemm_serial)(kt, Kt, nb, K, wt, 1, Kt, dy + n0 * nst_y + p * pst_y, kst_y,
+                                              nst_y, dcol, nb, 0, abuf, mc_max, bbuf, nc_max, tile);
+                        /* add the window gradient into dx, tap by tap */
+                        const ptrdiff_t ihb = i * sh - pt, iwb = j * sw - pl;
+                        for (ptrdiff_t c = 0; c < C; ++c)
+                            for (ptrdiff_t r = 0; r < KH; ++r) {
+                                const ptrdiff_t ih = ihb + r * dh;
+                                if (ih < 0 || ih >= H) continue;
+                                FT *dxr = dxb + c * cst_x + ih * W * pst_x;
+                                const FT *src = dcol + (c * KK + r * KW) * nb;
+                                for (ptrdiff_t s = 0; s < KW; ++s) {
+                                    const ptrdiff_t iw = iwb + s * dwl;
+                                    if (iw < 0 || iw >= W) continue;
+                                    FT *d = dxr + iw * pst_x;
+                                    const FT *sv = src + s * nb;
+                                    for (ptrdiff_t nn = 0; nn < nb; ++nn) d[nn * nst_x] += sv[nn];
+                                }
                             }
-                        }
                     }
                 }
-                /* (implicit barrier: dcol is free for the next pass) */
             }
         }
     }

@@ -312,7 +312,7 @@ def test_empty_shapes():
 def test_larger_shapes_exercise_blocking(dtype):
     """Several kc blocks of taps (C*kh*kw > 256), more channels than one
     item holds, more columns than one item holds, several blocks of images
-    for the transposed copy and several passes of the input gradient: each
+    for the transposed copy and for the input gradient: each
     against conv2d through the 1x1-tile identity, and one local layer
     against the reference."""
     rng = np.random.default_rng(6)
@@ -320,7 +320,7 @@ def test_larger_shapes_exercise_blocking(dtype):
         ((3, 40, 9, 8), (130, 40, 3, 3), dict(padding=1)),           # Kt = 360, K = 130
         ((5, 3, 30, 31), (9, 3, 3, 3), dict(stride=(1, 2))),          # 1 class, many columns
         ((170, 4, 38, 38), (3, 4, 3, 3), dict(padding=1)),           # xt in blocks of images
-        ((20, 8, 42, 42), (4, 8, 3, 3), dict()),                     # input gradient in passes
+        ((45, 64, 12, 12), (4, 64, 5, 5), dict(padding=1)),          # input gradient in blocks of images
     ]
     for xs, ws, args in cases:
         x = rng.standard_normal(xs).astype(dtype)
