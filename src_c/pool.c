@@ -223,17 +223,36 @@ static int tables_pool(tables *t, const fc_pool_geom *g, int adaptive, int inclu
     return FC_OK;
 }
 
-/* Average unpooling: the tables describe, per unpooled row and column, the
- * pooled windows covering it (kernel, stride and padding; no dilation). */
-static int tables_cover(tables *t, const fc_pool_geom *g)
+/* For each input cell i, the adaptive windows covering it: from the first
+ * with end > i to the last with start <= i (both bounds grow with o). */
+static void axis_cover_adaptive(ptrdiff_t in, ptrdiff_t out, ptrdiff_t *lo, ptrdiff_t *cnt)
+{
+    ptrdiff_t a = 0, b = 0;
+    for (ptrdiff_t i = 0; i < in; ++i) {
+        while (a < out && ((a + 1) * in + out - 1) / out <= i) ++a;
+        while (b < out && b * in / out <= i) ++b;
+        lo[i] = a;
+        cnt[i] = b > a ? b - a : 0;
+    }
+}
+
+/* Cover tables: per input row and column (of the "in" plane), the range of
+ * windows covering it.  Fixed windows: kernel, stride and padding, no
+ * dilation (average pooling and unpooling). */
+static int tables_cover(tables *t, const fc_pool_geom *g, int adaptive)
 {
     int st = tables_alloc(t, g->in_h, g->in_w);
     if (st) return st;
-    axis_cover(g->in_h, g->out_h, g->kernel_h, g->stride_h, g->pad_top, (ptrdiff_t *)t->w.lo_h,
-               (ptrdiff_t *)t->w.cnt_h);
-    axis_cover(g->in_w, g->out_w, g->kernel_w, g->stride_w, g->pad_left, (ptrdiff_t *)t->w.lo_w,
-               (ptrdiff_t *)t->w.cnt_w);
-    t->w.max_cnt_h = max_of(t->w.cnt_h, g->in_h);
+    ptrdiff_t *lo_h = (ptrdiff_t *)t->w.lo_h, *cnt_h = (ptrdiff_t *)t->w.cnt_h;
+    ptrdiff_t *lo_w = (ptrdiff_t *)t->w.lo_w, *cnt_w = (ptrdiff_t *)t->w.cnt_w;
+    if (adaptive) {
+        axis_cover_adaptive(g->in_h, g->out_h, lo_h, cnt_h);
+        axis_cover_adaptive(g->in_w, g->out_w, lo_w, cnt_w);
+    } else {
+        axis_cover(g->in_h, g->out_h, g->kernel_h, g->stride_h, g->pad_top, lo_h, cnt_h);
+        axis_cover(g->in_w, g->out_w, g->kernel_w, g->stride_w, g->pad_left, lo_w, cnt_w);
+    }
+    t->w.max_cnt_h = max_of(cnt_h, g->in_h);
     return FC_OK;
 }
 
@@ -251,14 +270,19 @@ static int prepare_forward(const fc_pool_geom *g, const ptrdiff_t *x_strides, in
     return st;
 }
 
-/* Checks of an average backward or unpooling call and its tables. */
-static int prepare_average(const fc_pool_geom *g, int pointers_ok, int adaptive, int unpool,
-                           int include_pad, ptrdiff_t divisor_override, tables *t)
+/* Checks of an average backward or unpooling call: the cover tables, and for
+ * the backward (w != NULL) the windows' divisors too. */
+static int prepare_average(const fc_pool_geom *g, int pointers_ok, int adaptive,
+                           int include_pad, ptrdiff_t divisor_override, tables *w, tables *cover)
 {
     int st = check_geom(g, adaptive ? NEED_SIZES : NEED_WINDOW);
     if (st == FC_OK && (!pointers_ok || (!adaptive && (g->dilation_h != 1 || g->dilation_w != 1))))
         st = FC_EINVAL;
-    if (st == FC_OK) st = unpool ? tables_cover(t, g) : tables_pool(t, g, adaptive, include_pad, divisor_override);
+    if (st == FC_OK) st = tables_cover(cover, g, adaptive);
+    if (st == FC_OK && w) {
+        st = tables_pool(w, g, adaptive, include_pad, divisor_override);
+        if (st) tables_free(cover);
+    }
     return st;
 }
 
@@ -419,49 +443,53 @@ int fc_max_unpool2d_f64(const fc_pool_geom *g, const double *x, const int64_t *i
 int fc_avg_pool2d_backward_f32(const fc_pool_geom *g, const float *grad_out, float *grad_in,
                                int count_include_pad, ptrdiff_t divisor_override)
 {
-    tables t;
-    int st = prepare_average(g, grad_out && grad_in, 0, 0, count_include_pad, divisor_override, &t);
+    tables t, c;
+    int st = prepare_average(g, grad_out && grad_in, 0, count_include_pad, divisor_override, &t, &c);
     if (st) return st;
-    st = ops_f32()->avg_backward(g, &t.w, grad_out, grad_in, fc_resolve_threads(0));
+    st = ops_f32()->avg_backward(g, &t.w, &c.w, grad_out, grad_in, fc_resolve_threads(0));
     tables_free(&t);
+    tables_free(&c);
     return st;
 }
 
 int fc_avg_pool2d_backward_f64(const fc_pool_geom *g, const double *grad_out, double *grad_in,
                                int count_include_pad, ptrdiff_t divisor_override)
 {
-    tables t;
-    int st = prepare_average(g, grad_out && grad_in, 0, 0, count_include_pad, divisor_override, &t);
+    tables t, c;
+    int st = prepare_average(g, grad_out && grad_in, 0, count_include_pad, divisor_override, &t, &c);
     if (st) return st;
-    st = ops_f64()->avg_backward(g, &t.w, grad_out, grad_in, fc_resolve_threads(0));
+    st = ops_f64()->avg_backward(g, &t.w, &c.w, grad_out, grad_in, fc_resolve_threads(0));
     tables_free(&t);
+    tables_free(&c);
     return st;
 }
 
 int fc_adaptive_avg_pool2d_backward_f32(const fc_pool_geom *g, const float *grad_out, float *grad_in)
 {
-    tables t;
-    int st = prepare_average(g, grad_out && grad_in, 1, 0, 0, 0, &t);
+    tables t, c;
+    int st = prepare_average(g, grad_out && grad_in, 1, 0, 0, &t, &c);
     if (st) return st;
-    st = ops_f32()->avg_backward(g, &t.w, grad_out, grad_in, fc_resolve_threads(0));
+    st = ops_f32()->avg_backward(g, &t.w, &c.w, grad_out, grad_in, fc_resolve_threads(0));
     tables_free(&t);
+    tables_free(&c);
     return st;
 }
 
 int fc_adaptive_avg_pool2d_backward_f64(const fc_pool_geom *g, const double *grad_out, double *grad_in)
 {
-    tables t;
-    int st = prepare_average(g, grad_out && grad_in, 1, 0, 0, 0, &t);
+    tables t, c;
+    int st = prepare_average(g, grad_out && grad_in, 1, 0, 0, &t, &c);
     if (st) return st;
-    st = ops_f64()->avg_backward(g, &t.w, grad_out, grad_in, fc_resolve_threads(0));
+    st = ops_f64()->avg_backward(g, &t.w, &c.w, grad_out, grad_in, fc_resolve_threads(0));
     tables_free(&t);
+    tables_free(&c);
     return st;
 }
 
 int fc_avg_unpool2d_f32(const fc_pool_geom *g, const float *x, float *y)
 {
     tables t;
-    int st = prepare_average(g, x && y, 0, 1, 0, 0, &t);
+    int st = prepare_average(g, x && y, 0, 0, 0, NULL, &t);
     if (st) return st;
     st = ops_f32()->avg_unpool(g, &t.w, x, y, fc_resolve_threads(0));
     tables_free(&t);
@@ -471,7 +499,7 @@ int fc_avg_unpool2d_f32(const fc_pool_geom *g, const float *x, float *y)
 int fc_avg_unpool2d_f64(const fc_pool_geom *g, const double *x, double *y)
 {
     tables t;
-    int st = prepare_average(g, x && y, 0, 1, 0, 0, &t);
+    int st = prepare_average(g, x && y, 0, 0, 0, NULL, &t);
     if (st) return st;
     st = ops_f64()->avg_unpool(g, &t.w, x, y, fc_resolve_threads(0));
     tables_free(&t);

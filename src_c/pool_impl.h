@@ -68,8 +68,8 @@ enum { FC_POOL_MAX = 0, FC_POOL_AVG = 1 };
                       int training, int nt);                                         \
     int (*scatter)(const fc_pool_geom *, const T *src, const int64_t *idx, T *dst,   \
                    int accumulate, int nt);                                          \
-    int (*avg_backward)(const fc_pool_geom *, const fc_pool_windows *, const T *gy,  \
-                        T *gx, int nt);                                              \
+    int (*avg_backward)(const fc_pool_geom *, const fc_pool_windows *w,              \
+                        const fc_pool_windows *cover, const T *gy, T *gx, int nt);   \
     int (*avg_unpool)(const fc_pool_geom *, const fc_pool_windows *, const T *x,     \
                       T *y, int nt);
 
@@ -915,17 +915,47 @@ static int FN(stochastic)(const fc_pool_geom *g, const fc_pool_windows *w, const
 
 /* ---- scatter by index: max backward (sums) and max unpooling (assigns) ----- */
 
+/* Zero the cells [from, to) of channels [c0, c1) of an NHWC image (c1 - c0 == C: one block). */
+static void FN(zero_cells)(FT *d, ptrdiff_t from, ptrdiff_t to, ptrdiff_t C, ptrdiff_t c0, ptrdiff_t c1)
+{
+    if (c1 - c0 == C) {
+        memset(d + from * C, 0, (size_t)((to - from) * C) * sizeof(FT));
+        return;
+    }
+    for (ptrdiff_t px = from; px < to; ++px) { /* a loop, not a memset call per pixel */
+        FT *restrict t = d + px * C + c0;
+        for (ptrdiff_t c = 0; c < c1 - c0; ++c) t[c] = 0;
+    }
+}
+
+/* Smallest and largest of n >= 1 indices (a vectorised pass: the scatter
+ * loop itself then needs no range check). */
+static inline void FN(index_range)(const int64_t *restrict ix, ptrdiff_t n, int64_t *mn, int64_t *mx)
+{
+    int64_t a = ix[0], b = ix[0];
+    for (ptrdiff_t i = 1; i < n; ++i) {
+        a = ix[i] < a ? ix[i] : a;
+        b = ix[i] > b ? ix[i] : b;
+    }
+    *mn = a;
+    *mx = b;
+}
+
 /*
  * src and idx have the pooled shape, dst the input shape; dst is overwritten:
- * zeros, then dst[plane][idx] += src (accumulate) or = src.  An index outside
- * the plane stops its item and makes the call return FC_EINVAL.
+ * zeros, then dst[plane][idx] += src (accumulate) or = src, in row-major
+ * order.  Each output row (NCHW) or pixel (NHWC) first has its indices
+ * range-checked and the input rows up to its largest index zeroed, whole rows
+ * at a time: a row is always zeroed before its first write, whatever the
+ * indices, and since indices normally advance with the output rows the zeros
+ * are written in L1 next to the adds.  An index outside the plane stops its
+ * item and makes the call return FC_EINVAL.
  */
 static int FN(scatter)(const fc_pool_geom *g, const FT *src, const int64_t *idx, FT *dst,
                        int accumulate, int nt)
 {
-    const ptrdiff_t N = g->batch, C = g->channels;
-    const ptrdiff_t HW = g->in_h * g->in_w, OHW = g->out_h * g->out_w;
-    const uint64_t limit = (uint64_t)HW;
+    const ptrdiff_t N = g->batch, C = g->channels, W = g->in_w, OW = g->out_w;
+    const ptrdiff_t HW = g->in_h * W, OHW = g->out_h * OW;
     int status = FC_OK;
 
     if (g->layout == FC_LAYOUT_NCHW) {
@@ -933,50 +963,72 @@ static int FN(scatter)(const fc_pool_geom *g, const FT *src, const int64_t *idx,
 #pragma omp parallel for schedule(static) num_threads(nt) \
     if (nt > 1 && items * (HW + OHW) > FC_POOL_PARALLEL_MIN)
         for (ptrdiff_t p = 0; p < items; ++p) {
-            FT *d = dst + p * HW;
-            const FT *s = src + p * OHW;
-            const int64_t *ix = idx + p * OHW;
-            memset(d, 0, (size_t)HW * sizeof(FT));
-            for (ptrdiff_t o = 0; o < OHW; ++o) {
-                const int64_t k = ix[o];
-                if ((uint64_t)k >= limit) {
-#pragma omp atomic write
-                    status = FC_EINVAL;
+            FT *restrict d = dst + p * HW;
+            ptrdiff_t ready = 0; /* cells [0, ready) are zeroed (and may hold sums) */
+            int bad = 0;
+            for (ptrdiff_t o0 = 0; o0 < OHW && !bad; o0 += OW) {
+                const FT *restrict s = src + p * OHW + o0;
+                const int64_t *restrict ix = idx + p * OHW + o0;
+                int64_t mn, mx;
+                FN(index_range)(ix, OW, &mn, &mx);
+                if (mn < 0 || mx >= HW) {
+                    bad = 1;
                     break;
                 }
-                if (accumulate) d[k] += s[o];
-                else d[k] = s[o];
+                if (mx >= ready) {
+                    const ptrdiff_t end = ((ptrdiff_t)mx / W + 1) * W;
+                    memset(d + ready, 0, (size_t)(end - ready) * sizeof(FT));
+                    ready = end;
+                }
+                if (accumulate)
+                    for (ptrdiff_t o = 0; o < OW; ++o) d[ix[o]] += s[o];
+                else
+                    for (ptrdiff_t o = 0; o < OW; ++o) d[ix[o]] = s[o];
+            }
+            if (bad) {
+#pragma omp atomic write
+                status = FC_EINVAL;
+            } else {
+                memset(d + ready, 0, (size_t)(HW - ready) * sizeof(FT));
             }
         }
         return status;
     }
 
+    /* NHWC: (image, channel block) items, so that batch 1 still splits */
     const ptrdiff_t cb = fc_pool_channel_block(N, C, nt);
     const ptrdiff_t nblk = (C + cb - 1) / cb, items = N * nblk;
 #pragma omp parallel for schedule(static) num_threads(nt) \
     if (nt > 1 && items * (HW + OHW) * cb > FC_POOL_PARALLEL_MIN)
     for (ptrdiff_t it = 0; it < items; ++it) {
         const ptrdiff_t n = it / nblk, c0 = (it - n * nblk) * cb, c1 = FC_MIN(C, c0 + cb);
-        FT *d = dst + n * HW * C;
-        const FT *s = src + n * OHW * C;
-        const int64_t *ix = idx + n * OHW * C;
-        if (c0 == 0 && c1 == C) memset(d, 0, (size_t)(HW * C) * sizeof(FT));
-        else
-            for (ptrdiff_t px = 0; px < HW; ++px) memset(d + px * C + c0, 0, (size_t)(c1 - c0) * sizeof(FT));
+        FT *restrict d = dst + n * HW * C + c0;
+        ptrdiff_t ready = 0; /* pixels [0, ready) are zeroed in channels [c0, c1) */
         int bad = 0;
-        for (ptrdiff_t o = 0; o < OHW && !bad; ++o)
-            for (ptrdiff_t c = c0; c < c1; ++c) {
-                const int64_t k = ix[o * C + c];
-                if ((uint64_t)k >= limit) {
-                    bad = 1;
-                    break;
-                }
-                if (accumulate) d[k * C + c] += s[o * C + c];
-                else d[k * C + c] = s[o * C + c];
+        for (ptrdiff_t o = 0; o < OHW; ++o) {
+            const FT *restrict s = src + (n * OHW + o) * C + c0;
+            const int64_t *restrict ix = idx + (n * OHW + o) * C + c0;
+            int64_t mn, mx;
+            FN(index_range)(ix, c1 - c0, &mn, &mx);
+            if (mn < 0 || mx >= HW) {
+                bad = 1;
+                break;
             }
+            if (mx >= ready) {
+                const ptrdiff_t end = ((ptrdiff_t)mx / W + 1) * W;
+                FN(zero_cells)(d - c0, ready, end, C, c0, c1);
+                ready = end;
+            }
+            if (accumulate)
+                for (ptrdiff_t c = 0; c < c1 - c0; ++c) d[ix[c] * C + c] += s[c];
+            else
+                for (ptrdiff_t c = 0; c < c1 - c0; ++c) d[ix[c] * C + c] = s[c];
+        }
         if (bad) {
 #pragma omp atomic write
             status = FC_EINVAL;
+        } else {
+            FN(zero_cells)(d - c0, ready, HW, C, c0, c1);
         }
     }
     return status;
@@ -984,15 +1036,38 @@ static int FN(scatter)(const fc_pool_geom *g, const FT *src, const int64_t *idx,
 
 /* ---- average backward: fixed and adaptive windows ---------------------------- */
 
+/* y[c] = sum of the k pixels b + j*step (k >= 1), left to right */
+static void FN(hpix_sum)(FT *restrict y, const FT *restrict b, ptrdiff_t k, ptrdiff_t step, ptrdiff_t C)
+{
+    if (k == 1) {
+        memcpy(y, b, (size_t)C * sizeof(FT));
+    } else if (k == 2) {
+        for (ptrdiff_t c = 0; c < C; ++c) y[c] = b[c] + b[step + c];
+    } else if (k == 3) {
+        for (ptrdiff_t c = 0; c < C; ++c) y[c] = (b[c] + b[step + c]) + b[2 * step + c];
+    } else {
+        memcpy(y, b, (size_t)C * sizeof(FT));
+        for (ptrdiff_t j = 1; j < k; ++j) FN(cadd)(y, b + j * step, C);
+    }
+}
+
 /*
- * gx = 0, then every output's gy / divisor is added to each cell of its window
- * (PyTorch's definition).  NCHW: per output row, the row of contributions
- * along the width is built once (each output's columns) and added to every
- * input row of the window, vectorised.  NHWC: per output pixel, along the
- * channels.
+ * gx = every output's gy / divisor added to each cell of its window
+ * (PyTorch's definition); w holds the windows (divisors), cv the cover tables
+ * (for each input row and column, the range of windows covering it).
+ *
+ * NCHW, per plane: zeros, then per output row the row of contributions along
+ * the width (each output's columns) is built once and added to every input
+ * row of its window, vectorised along the width.
+ *
+ * NHWC, as a gather, one input row at a time: the gradient rows of the
+ * windows covering it, divided by their divisors (kept in a small ring, so
+ * each is divided once per image), are summed along W*C, then each input
+ * pixel sums the pixels of the windows covering it along the channels.  Every
+ * input row is written once, so (image, row) items split freely.
  */
-static int FN(avg_backward)(const fc_pool_geom *g, const fc_pool_windows *w, const FT *gy,
-                            FT *gx, int nt)
+static int FN(avg_backward)(const fc_pool_geom *g, const fc_pool_windows *w,
+                            const fc_pool_windows *cv, const FT *gy, FT *gx, int nt)
 {
     const ptrdiff_t N = g->batch, C = g->channels, H = g->in_h, W = g->in_w;
     const ptrdiff_t OH = g->out_h, OW = g->out_w, HW = H * W, OHW = OH * OW;
@@ -1030,37 +1105,56 @@ static int FN(avg_backward)(const fc_pool_geom *g, const fc_pool_windows *w, con
         return status;
     }
 
-    const ptrdiff_t cb = fc_pool_channel_block(N, C, nt);
-    const ptrdiff_t nblk = (C + cb - 1) / cb, items = N * nblk;
-#pragma omp parallel num_threads(nt) if (nt > 1 && items * (HW + OHW) * cb > FC_POOL_PARALLEL_MIN)
+    const ptrdiff_t items = N * H, ring = FC_MAX(cv->max_cnt_h, 1), RC = OW * C;
+#pragma omp parallel num_threads(nt) if (nt > 1 && items * W * C > FC_POOL_PARALLEL_MIN)
     {
-        FT *v = (FT *)fc_aligned_alloc((size_t)cb * sizeof(FT));
-        if (!v) {
+        FT *scaled = (FT *)fc_aligned_alloc((size_t)((ring + 1) * RC) * sizeof(FT));
+        ptrdiff_t *key = (ptrdiff_t *)malloc((size_t)ring * sizeof(ptrdiff_t));
+        const FT **rows = (const FT **)malloc((size_t)ring * sizeof(FT *));
+        const int ok = scaled && key && rows;
+        FT *sum = scaled ? scaled + ring * RC : NULL;
+        ptrdiff_t lo, hi;
+        fc_pool_share(items, &lo, &hi);
+        if (!ok) {
 #pragma omp atomic write
             status = FC_ENOMEM;
+            hi = lo;
+        } else {
+            for (ptrdiff_t i = 0; i < ring; ++i) key[i] = -1;
         }
-#pragma omp for schedule(static)
-        for (ptrdiff_t it = 0; it < items; ++it) {
-            if (!v) continue;
-            const ptrdiff_t n = it / nblk, c0 = (it - n * nblk) * cb, nch = FC_MIN(C, c0 + cb) - c0;
-            FT *d = gx + n * HW * C + c0;
-            const FT *s = gy + n * OHW * C + c0;
-            if (nch == C) memset(d, 0, (size_t)(HW * C) * sizeof(FT));
-            else
-                for (ptrdiff_t px = 0; px < HW; ++px) memset(d + px * C, 0, (size_t)nch * sizeof(FT));
-            for (ptrdiff_t oh = 0; oh < OH; ++oh) {
-                const ptrdiff_t fh = w->dv_h[oh], nr = w->cnt_h[oh], h0 = w->lo_h[oh];
-                for (ptrdiff_t ow = 0; ow < OW; ++ow) {
-                    const FT dv = (FT)(fh * w->dv_w[ow]);
-                    const FT *sp = s + (oh * OW + ow) * C;
-                    for (ptrdiff_t c = 0; c < nch; ++c) v[c] = sp[c] / dv;
-                    for (ptrdiff_t r = 0; r < nr; ++r)
-                        for (ptrdiff_t q = 0; q < w->cnt_w[ow]; ++q)
-                            FN(cadd)(d + ((h0 + r) * W + w->lo_w[ow] + q) * C, v, nch);
+        for (ptrdiff_t it = lo; it < hi; ++it) {
+            const ptrdiff_t n = it / H, ih = it - n * H;
+            const ptrdiff_t nr = cv->cnt_h[ih], o0 = cv->lo_h[ih];
+            FT *d = gx + it * W * C;
+            if (nr == 0) {
+                FN(fill)(d, (FT)0, W * C);
+                continue;
+            }
+            for (ptrdiff_t r = 0; r < nr; ++r) {
+                /* the covering windows of one row are consecutive: distinct slots */
+                const ptrdiff_t oh = o0 + r, slot = oh % ring;
+                FT *sr = scaled + slot * RC;
+                if (key[slot] != n * OH + oh) {
+                    const FT *s = gy + (n * OH + oh) * RC;
+                    const ptrdiff_t fh = w->dv_h[oh];
+                    for (ptrdiff_t ow = 0; ow < OW; ++ow) {
+                        const FT dv = (FT)(fh * w->dv_w[ow]);
+                        for (ptrdiff_t c = 0; c < C; ++c) sr[ow * C + c] = s[ow * C + c] / dv;
+                    }
+                    key[slot] = n * OH + oh;
                 }
+                rows[r] = sr;
+            }
+            FN(vsum)(sum, rows, nr, RC);
+            for (ptrdiff_t iw = 0; iw < W; ++iw) {
+                const ptrdiff_t nc = cv->cnt_w[iw];
+                if (nc == 0) FN(fill)(d + iw * C, (FT)0, C);
+                else FN(hpix_sum)(d + iw * C, sum + cv->lo_w[iw] * C, nc, C, C);
             }
         }
-        fc_aligned_free(v);
+        fc_aligned_free(scaled);
+        free(key);
+        free((void *)rows);
     }
     return status;
 }

@@ -1,0 +1,200 @@
+"""fastconv pooling against PyTorch and against memory bandwidth.
+
+A (32, 64, 112, 112) float32 tensor and a batch-1 (1, 64, 112, 112) one, in
+NCHW and NHWC, at each requested thread count: max 2x2/2, max 3x3/2 pad 1,
+avg 2x2/2, avg 3x3/1 pad 1, max 2x2/2 with indices and adaptive avg to 7x7,
+then the backward pass of each.  PyTorch runs the same operation on the same
+memory (channels_last tensors for NHWC; its backward kernels are called
+directly through torch.ops.aten).  Bandwidth is bytes read plus bytes
+written over time, quoted against what numpy.copyto reaches on the same array
+in the same run.
+
+    python benchmarks/bench_pool.py [--quick] [--threads 1,2] [--json PATH]
+"""
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+import harness
+import fastconv
+
+torch = harness.torch
+
+SHAPES = {"batch32": (32, 64, 112, 112), "batch1": (1, 64, 112, 112)}
+LAYOUTS = ("NCHW", "NHWC")
+
+
+def _forward_cases():
+    """(name, fastconv call, torch call, has indices) for a layout; calls take (x, xt)."""
+    F = torch.nn.functional if torch is not None else None
+    return [
+        ("max 2x2/2", lambda x, lay: fastconv.max_pool2d(x, 2, layout=lay),
+         lambda xt: F.max_pool2d(xt, 2)),
+        ("max 3x3/2 pad 1", lambda x, lay: fastconv.max_pool2d(x, 3, 2, 1, layout=lay),
+         lambda xt: F.max_pool2d(xt, 3, 2, 1)),
+        ("avg 2x2/2", lambda x, lay: fastconv.avg_pool2d(x, 2, layout=lay),
+         lambda xt: F.avg_pool2d(xt, 2)),
+        ("avg 3x3/1 pad 1", lambda x, lay: fastconv.avg_pool2d(x, 3, 1, 1, layout=lay),
+         lambda xt: F.avg_pool2d(xt, 3, 1, 1)),
+        ("max 2x2/2 indices", lambda x, lay: fastconv.max_pool2d(x, 2, return_indices=True, layout=lay),
+         lambda xt: F.max_pool2d(xt, 2, return_indices=True)),
+        ("adaptive avg 7x7", lambda x, lay: fastconv.adaptive_avg_pool2d(x, 7, layout=lay),
+         lambda xt: F.adaptive_avg_pool2d(xt, 7)),
+    ]
+
+
+def _as_torch(a, layout):
+    """A torch view of a fastconv array: NCHW logical shape, channels_last strides for NHWC."""
+    t = torch.from_numpy(a)
+    return t.permute(0, 3, 1, 2) if layout == "NHWC" else t
+
+
+def _backward_cases(x, layout, xt):
+    """(name, fastconv call, torch call, bytes moved) for the backward of each forward case."""
+    aten = torch.ops.aten if torch is not None else None
+    shape = x.shape
+    cases = []
+    for name, k, s, p in [("max 2x2/2 (indices)", 2, 2, 0), ("max 3x3/2 pad 1", 3, 2, 1)]:
+        y, idx = fastconv.max_pool2d(x, k, s, p, return_indices=True, layout=layout)
+        gy = np.ones_like(y)
+        fc = lambda gy=gy, idx=idx: fastconv.max_pool2d_backward(gy, idx, shape, layout=layout)
+        tc = None
+        if torch is not None:
+            gt, it = _as_torch(gy, layout), _as_torch(idx, layout)
+            tc = lambda gt=gt, it=it, k=k, s=s, p=p: aten.max_pool2d_with_indices_backward(
+                gt, xt, [k, k], [s, s], [p, p], [1, 1], False, it)
+        cases.append((name, fc, tc, gy.nbytes + idx.nbytes + x.nbytes))
+    for name, k, s, p in [("avg 2x2/2", 2, 2, 0), ("avg 3x3/1 pad 1", 3, 1, 1)]:
+        gy = np.ones_like(fastconv.avg_pool2d(x, k, s, p, layout=layout))
+        fc = lambda gy=gy, k=k, s=s, p=p: fastconv.avg_pool2d_backward(gy, shape, k, s, p, layout=layout)
+        tc = None
+        if torch is not None:
+            gt = _as_torch(gy, layout)
+            tc = lambda gt=gt, k=k, s=s, p=p: aten.avg_pool2d_backward(
+                gt, xt, [k, k], [s, s], [p, p], False, True, None)
+        cases.append((name, fc, tc, gy.nbytes + x.nbytes))
+    gy = np.ones_like(fastconv.adaptive_avg_pool2d(x, 7, layout=layout))
+    fc = lambda: fastconv.adaptive_avg_pool2d_backward(gy, shape, layout=layout)
+    tc = None
+    if torch is not None:
+        gt = _as_torch(gy, layout)
+        tc = lambda: aten._adaptive_avg_pool2d_backward(gt, xt)
+    cases.append(("adaptive avg 7x7", fc, tc, gy.nbytes + x.nbytes))
+    return cases
+
+
+def _out_bytes(res):
+    return sum(a.nbytes for a in (res if isinstance(res, tuple) else (res,)))
+
+
+def run(threads=(1, 2), quick=False, progress=True):
+    rng = np.random.default_rng(0)
+    results = {"area": "pool", "copy_gbps": {}, "rows": [], "torch": torch is not None}
+    n_cases = len(SHAPES) * len(LAYOUTS) * len(threads) * (len(_forward_cases()) + 5)
+    bar = harness.Progress(n_cases, "pool") if progress else None
+    repeats, target = (3, 0.01) if quick else (7, 0.03)
+    for shape_name, shape in SHAPES.items():
+        x_nchw = rng.standard_normal(shape, dtype=np.float32)
+        arrays = {"NCHW": x_nchw, "NHWC": np.ascontiguousarray(x_nchw.transpose(0, 2, 3, 1))}
+        dst = np.empty_like(x_nchw)
+        for nt in threads:
+            with harness.limit_threads(nt):
+                t = harness.time_alternating({"copy": lambda: np.copyto(dst, x_nchw)},
+                                             repeats=repeats, target=target)
+                copy_gbps = 2 * x_nchw.nbytes / t["copy"].median / 1e9
+                results["copy_gbps"][f"{shape_name}/t{nt}"] = copy_gbps
+                for layout in LAYOUTS:
+                    x = arrays[layout]
+                    xt = _as_torch(x, layout) if torch is not None else None
+                    rows = []
+                    for name, fc, tc in _forward_cases():
+                        comp = {"fastconv": lambda fc=fc: fc(x, layout)}
+                        if torch is not None:
+                            comp["torch"] = lambda tc=tc: tc(xt)
+                        rows.append(("forward", name, comp, x.nbytes + _out_bytes(fc(x, layout))))
+                    for name, fc, tc, nbytes in _backward_cases(x, layout, xt):
+                        comp = {"fastconv": fc}
+                        if tc is not None:
+                            comp["torch"] = tc
+                        rows.append(("backward", name, comp, nbytes))
+                    for direction, name, comp, nbytes in rows:
+                        t = harness.time_alternating(comp, repeats=repeats, target=target)
+                        fc_s = t["fastconv"].median
+                        row = {
+                            "batch": shape[0], "shape": shape_name, "layout": layout, "threads": nt,
+                            "direction": direction, "op": name, "bytes": nbytes,
+                            "fastconv_s": fc_s, "fastconv_spread": (t["fastconv"].low, t["fastconv"].high),
+                            "fastconv_gbps": nbytes / fc_s / 1e9,
+                            "pct_copy": 100 * nbytes / fc_s / 1e9 / copy_gbps,
+                            "torch_s": None, "ratio_vs_torch": None,
+                        }
+                        if "torch" in t:
+                            row["torch_s"] = t["torch"].median
+                            row["torch_spread"] = (t["torch"].low, t["torch"].high)
+                            row["ratio_vs_torch"] = t["torch"].median / fc_s
+                        results["rows"].append(row)
+                        if bar:
+                            bar.step(f"{shape_name} {layout} t{nt} {direction} {name}")
+    return results
+
+
+def report(results) -> str:
+    lines = []
+    for key, gbps in results["copy_gbps"].items():
+        lines.append(f"numpy.copyto bandwidth, {key.replace('/t', ', threads ')}: {gbps:.1f} GB/s (read + write)")
+    if not results.get("torch"):
+        lines.append("PyTorch not installed: its columns are skipped.")
+    lines.append("")
+    headers = ["batch", "layout", "thr", "pass", "operation", "fastconv ms", "torch ms",
+               "speed-up vs torch", "GB/s", "% of copy bw"]
+    rows = []
+    for r in results["rows"]:
+        rows.append([
+            r["batch"], r["layout"], r["threads"], r["direction"], r["op"],
+            f"{r['fastconv_s'] * 1e3:.3f}",
+            "-" if r["torch_s"] is None else f"{r['torch_s'] * 1e3:.3f}",
+            "-" if r["ratio_vs_torch"] is None else f"{r['ratio_vs_torch']:.2f}x",
+            f"{r['fastconv_gbps']:.1f}", f"{r['pct_copy']:.0f}%",
+        ])
+    lines.append(harness.markdown_table(headers, rows))
+    lines.append("")
+    groups = sorted({(r["batch"], r["threads"], r["direction"]) for r in results["rows"]},
+                    key=lambda g: (-g[0], g[1], g[2] != "forward"))
+    for batch, nt, direction in groups:
+        sel = [r for r in results["rows"]
+               if (r["batch"], r["threads"], r["direction"]) == (batch, nt, direction)]
+        ratios = [r["ratio_vs_torch"] for r in sel if r["ratio_vs_torch"] is not None]
+        pct = [r["pct_copy"] for r in sel if r["direction"] == "forward"
+               and r["op"].split()[0] in ("max", "avg") and "indices" not in r["op"]]
+        line = f"batch {batch}, {nt} thread(s), {direction}:"
+        if ratios:
+            line += f" geometric-mean speed-up vs torch {harness.geomean(ratios):.2f}x (min {min(ratios):.2f}x)"
+        if pct:
+            line += f"; forward max/avg at {min(pct):.0f}%..{max(pct):.0f}% of copy bandwidth"
+        lines.append(line)
+    slower = [r for r in results["rows"] if r["ratio_vs_torch"] is not None and r["ratio_vs_torch"] < 1]
+    if slower:
+        lines.append("\nSlower than PyTorch: " + "; ".join(
+            f"batch {r['batch']} {r['layout']} t{r['threads']} {r['direction']} {r['op']} "
+            f"({r['ratio_vs_torch']:.2f}x)" for r in slower))
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="fewer, shorter timing rounds")
+    p.add_argument("--threads", default="1,2")
+    p.add_argument("--json", default=None)
+    args = p.parse_args(argv)
+    threads = [int(t) for t in args.threads.split(",")]
+    harness.print_header(harness.header(threads), "Pooling: fastconv vs PyTorch and memory bandwidth")
+    res = run(threads, args.quick)
+    print(report(res))
+    if args.json:
+        harness.save_json(args.json, res)
+
+
+if __name__ == "__main__":
+    main()
