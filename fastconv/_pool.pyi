@@ -27,9 +27,9 @@ def forward(
     geom: Geometry,
     x: FloatArray,
     y: FloatArray,
-    indices: Optional[IndexArray] = None,
-    count_include_pad: bool = True,
-    divisor_override: int = 0,
+    indices: Optional[IndexArray] = ...,
+    count_include_pad: bool = ...,
+    divisor_override: int = ...,
 ) -> None: ...
 def stochastic(
     geom: Geometry, x: FloatArray, y: FloatArray, indices: Optional[IndexArray], seed: int, training: bool
@@ -41,7 +41,7 @@ def avg_backward(
     grad_out: FloatArray,
     grad_in: FloatArray,
     adaptive: bool,
-    count_include_pad: bool = True,
-    divisor_override: int = 0,
+    count_include_pad: bool = ...,
+    divisor_override: int = ...,
 ) -> None: ...
 def avg_unpool(geom: Geometry, x: FloatArray, y: FloatArray) -> None: ...
