@@ -420,6 +420,10 @@ def _pool(kind, x, kernel_size, stride, padding, dilation, ceil_mode, layout, op
     x4, unbatched = _unbatched(x, "x", layout)
     dtype = compute_dtype(np.empty(0, x.dtype), name="x")
     c_axis, axes = (1, (2, 3)) if layout == "NCHW" else (3, (1, 2))
+    if layout == "NHWC":
+        # the kernels vectorise along the (innermost) channels: keep a pixel's channels in
+        # one block (average pooling's rounding depends on the channel count of the call)
+        x4 = x4.rechunk({c_axis: -1})
     hw = tuple(x4.shape[ax] for ax in axes)
     if min(hw) == 0:
         raise ValueError(f"x has an empty spatial size: shape {x.shape}")
@@ -455,7 +459,8 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
                return_indices=False, *, layout="NCHW", rechunk=True, threads_per_task=None):
     """2-D max pooling of a Dask array: :func:`fastconv.max_pool2d` block by block.
 
-    Batch and channel chunks map block by block; chunks along H and W are
+    Batch chunks (and channel chunks, for NCHW; NHWC channels are brought to
+    one chunk) map block by block; chunks along H and W are
     re-aligned to the stride and given the halo of the overlapping windows
     (see the module documentation), the padding applying only at the image's
     true borders.
