@@ -407,7 +407,7 @@ class _Bar:
 
 
 def fit(model, x, y, *, optimizer, epochs=1, batch_size=32, loss=None, rng=None, shuffle=True,
-        validation=None, progress=False):
+        validation=None, lr_schedule=None, progress=False):
     """Mini-batch training of a classifier; returns the history.
 
     Parameters
@@ -426,6 +426,9 @@ def fit(model, x, y, *, optimizer, epochs=1, batch_size=32, loss=None, rng=None,
     shuffle : bool
     validation : (x_val, y_val), optional
         Evaluated at the end of each epoch.
+    lr_schedule : callable, optional
+        ``lr_schedule(epoch)`` (epoch counted from 0) is the learning rate
+        set on the optimiser at the start of each epoch.
     progress : bool or file
         A progress bar per epoch on stderr (True) or on the given file.
 
@@ -452,6 +455,8 @@ def fit(model, x, y, *, optimizer, epochs=1, batch_size=32, loss=None, rng=None,
     nb = -(-n // batch_size)
     for epoch in range(1, int(epochs) + 1):
         model.train()
+        if lr_schedule is not None:
+            optimizer.lr = float(lr_schedule(epoch - 1))
         t0 = time.perf_counter()
         order = rng.permutation(n) if shuffle else np.arange(n)
         bar = _Bar(out, epoch, epochs, nb) if out else None
