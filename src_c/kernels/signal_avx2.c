@@ -7,6 +7,13 @@
 
 #include "../signal_internal.h"
 
+/* Python's build flags add -fwrapv; with it GCC no longer keeps the register
+ * tiles' accumulators in registers (they live in memory and the kernels run
+ * 3-4x slower).  The kernels never rely on signed wrap-around. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-wrapv")
+#endif
+
 #define FT float
 #define VT __m256
 #define VL 8
