@@ -170,10 +170,6 @@ def _as_input(x, dtype=None):
     return arr
 
 
-def _shape_str(dims):
-    return "(" + ", ".join(str(d) for d in dims) + ")"
-
-
 def _spatial(shape, layout):
     """Spatial sizes of a batched shape in this layout."""
     return tuple(shape[2:]) if layout in ("NCHW", "NCL") else tuple(shape[1:-1])
@@ -240,7 +236,7 @@ class Layer:
 
     def _saved(self):
         if self._cache is None:
-            raise RuntimeError(f"{self!r}: backward() called before forward()")
+            raise RuntimeError(f"{self._label()}: backward() called before forward()")
         return self._cache
 
     @contextlib.contextmanager
@@ -249,10 +245,10 @@ class Layer:
         try:
             yield
         except ValueError as exc:
-            raise ValueError(f"{self!r}: {exc}") from None
-
-    def _bad_input(self, x, expected):
-        raise ValueError(f"{self!r}: expected an input of shape {expected}, got {tuple(np.shape(x))}")
+            name = self._label()
+            if str(exc).startswith(name):
+                raise
+            raise ValueError(f"{name}: {exc}") from None
 
     # -- parameters ------------------------------------------------------------------
 
@@ -379,6 +375,10 @@ class Layer:
     def __repr__(self):
         return f"{type(self).__name__}({self._extra_repr()})"
 
+    def _label(self):
+        """How error messages name this layer (its repr; containers are summarised)."""
+        return repr(self)
+
 
 def _to_numpy(value):
     if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch tensor
@@ -490,7 +490,7 @@ class Conv2D(_ParamLayer):
 
     def _check(self, shape):
         if len(shape) != 4 or shape[_channel_axis(self.layout)] != self.in_channels:
-            raise ValueError(f"{self!r}: expected an input of shape {self._expected()}, got {tuple(shape)}")
+            raise ValueError(f"{self._label()}: expected an input of shape {self._expected()}, got {tuple(shape)}")
 
     def _kw(self):
         return dict(stride=self.stride, padding=self.padding, dilation=self.dilation, groups=self.groups,
@@ -602,7 +602,7 @@ class Conv1D(_ParamLayer):
         if len(shape) != 3 or shape[_channel_axis(self.layout)] != self.in_channels:
             c = self.in_channels
             exp = f"(N, {c}, L)" if self.layout == "NCL" else f"(N, L, {c})"
-            raise ValueError(f"{self!r}: expected an input of shape {exp}, got {tuple(shape)}")
+            raise ValueError(f"{self._label()}: expected an input of shape {exp}, got {tuple(shape)}")
 
     def _kw(self):
         return dict(stride=self.stride, padding=self.padding, dilation=self.dilation, groups=self.groups,
@@ -708,10 +708,10 @@ class ConvTranspose2D(_ParamLayer):
         c = self.in_channels
         exp = f"(N, {c}, H, W)" if self.layout == "NCHW" else f"(N, H, W, {c})"
         if len(shape) != 4 or shape[_channel_axis(self.layout)] != c:
-            raise ValueError(f"{self!r}: expected an input of shape {exp}, got {shape}")
+            raise ValueError(f"{self._label()}: expected an input of shape {exp}, got {shape}")
         out = self._out_sizes(_spatial(shape, self.layout))
         if min(out) < 1 or min(_spatial(shape, self.layout)) < 1:
-            raise ValueError(f"{self!r}: input {shape} gives an empty output {out}")
+            raise ValueError(f"{self._label()}: input {shape} gives an empty output {out}")
         return _join(shape[0], self.out_channels, out, self.layout)
 
     def forward(self, x):
@@ -760,7 +760,7 @@ class _UnsharedConv(_ParamLayer):
         if ok and isinstance(hw[0], int):
             ok = _spatial(shape, self.layout) == hw
         if not ok:
-            raise ValueError(f"{self!r}: expected an input of shape {self._expected()}, got {shape}")
+            raise ValueError(f"{self._label()}: expected an input of shape {self._expected()}, got {shape}")
 
     def _kw(self):
         return dict(stride=self.stride, padding=self.padding, dilation=self.dilation, layout=self.layout)
@@ -965,7 +965,7 @@ class Linear(_ParamLayer):
     def output_shape(self, input_shape):
         shape = tuple(input_shape)
         if len(shape) < 2 or shape[-1] != self.in_features:
-            raise ValueError(f"{self!r}: expected an input of shape (N, {self.in_features}) "
+            raise ValueError(f"{self._label()}: expected an input of shape (N, {self.in_features}) "
                              f"(or (N, ..., {self.in_features})), got {shape}")
         return shape[:-1] + (self.out_features,)
 
@@ -1000,7 +1000,7 @@ class _Pool2D(Layer):
     def _check(self, shape):
         if len(shape) != 4:
             exp = "(N, C, H, W)" if self.layout == "NCHW" else "(N, H, W, C)"
-            raise ValueError(f"{self!r}: expected an input of shape {exp}, got {tuple(shape)}")
+            raise ValueError(f"{self._label()}: expected an input of shape {exp}, got {tuple(shape)}")
 
     def _window_output(self, input_shape, kernel, stride, padding, dilation, ceil_mode):
         self._check(input_shape)
@@ -1339,7 +1339,7 @@ class GlobalAvgPool2D(_Pool2D):
         g = np.asarray(grad_out)
         full = self.output_shape(shape)
         if g.shape != full:
-            raise ValueError(f"{self!r}: grad_out has shape {g.shape}, expected {full}")
+            raise ValueError(f"{self._label()}: grad_out has shape {g.shape}, expected {full}")
         g4 = g.reshape(_join(shape[0], shape[_channel_axis(self.layout)], (1, 1), self.layout))
         with self._named():
             return adaptive_avg_pool2d_backward(g4, shape, layout=self.layout)
@@ -1412,13 +1412,13 @@ class MaxUnpool2D(_Pool2D):
         self._check(x.shape)
         if indices is None:
             if self.pool is None or self.pool.indices is None:
-                raise RuntimeError(f"{self!r}: no indices (pass indices=, or run the paired MaxPool2D first)")
+                raise RuntimeError(f"{self._label()}: no indices (pass indices=, or run the paired MaxPool2D first)")
             indices = self.pool.indices
             if output_size is None and self.pool._cache is not None:
                 output_size = _spatial(self.pool._cache.shape, self.layout)
         indices = np.asarray(indices)
         if indices.shape != x.shape:
-            raise ValueError(f"{self!r}: indices have shape {indices.shape}, expected the input's {x.shape}")
+            raise ValueError(f"{self._label()}: indices have shape {indices.shape}, expected the input's {x.shape}")
         with self._named():
             y = max_unpool2d(x, indices, self.kernel_size, self.stride, self.padding, output_size=output_size,
                              layout=self.layout)
@@ -1429,7 +1429,7 @@ class MaxUnpool2D(_Pool2D):
         indices, shape = self._saved()
         g = np.asarray(grad_out)
         if g.shape != shape:
-            raise ValueError(f"{self!r}: grad_out has shape {g.shape}, expected {shape}")
+            raise ValueError(f"{self._label()}: grad_out has shape {g.shape}, expected {shape}")
         n = shape[0]
         if self.layout == "NCHW":
             c = shape[1]
@@ -1459,7 +1459,7 @@ class ReLU(Layer):
 def _check_grad(layer, grad_out, shape):
     g = np.asarray(grad_out)
     if g.shape != tuple(shape):
-        raise ValueError(f"{layer!r}: grad_out has shape {g.shape}, expected {tuple(shape)}")
+        raise ValueError(f"{layer._label()}: grad_out has shape {g.shape}, expected {tuple(shape)}")
     return g
 
 
@@ -1510,7 +1510,7 @@ class Softmax(Layer):
     def forward(self, x):
         x = _as_input(x)
         if not -x.ndim <= self.axis < x.ndim:
-            raise ValueError(f"{self!r}: input of shape {x.shape} has no axis {self.axis}")
+            raise ValueError(f"{self._label()}: input of shape {x.shape} has no axis {self.axis}")
         e = np.exp(x - np.max(x, axis=self.axis, keepdims=True))
         y = e / np.sum(e, axis=self.axis, keepdims=True)
         self._cache = y
@@ -1577,7 +1577,7 @@ class Flatten(Layer):
     def output_shape(self, input_shape):
         shape = tuple(input_shape)
         if len(shape) <= self.start_axis:
-            raise ValueError(f"{self!r}: expected an input with more than {self.start_axis} axes, got {shape}")
+            raise ValueError(f"{self._label()}: expected an input with more than {self.start_axis} axes, got {shape}")
         return shape[:self.start_axis] + (math.prod(shape[self.start_axis:]),)
 
     def forward(self, x):
@@ -1667,7 +1667,7 @@ class BatchNorm2D(Layer):
         if len(shape) != 4 or shape[_channel_axis(self.layout)] != self.num_features:
             c = self.num_features
             exp = f"(N, {c}, H, W)" if self.layout == "NCHW" else f"(N, H, W, {c})"
-            raise ValueError(f"{self!r}: expected an input of shape {exp}, got {shape}")
+            raise ValueError(f"{self._label()}: expected an input of shape {exp}, got {shape}")
         return shape
 
     def _axes(self):
@@ -1684,7 +1684,7 @@ class BatchNorm2D(Layer):
         if use_batch:
             m = x.size // self.num_features
             if m < 2 and self.training:
-                raise ValueError(f"{self!r}: training needs more than 1 value per channel, got input {x.shape}")
+                raise ValueError(f"{self._label()}: training needs more than 1 value per channel, got input {x.shape}")
             mean = x.mean(axis=axes)
             xc = x - self._bcast(mean)
             var = np.mean(xc * xc, axis=axes)
@@ -1773,7 +1773,7 @@ class LocalResponseNorm(Layer):
         shape = tuple(input_shape)
         if len(shape) < 3:
             exp = "(N, C, H, W)" if self.layout == "NCHW" else "(N, H, W, C)"
-            raise ValueError(f"{self!r}: expected an input of shape {exp}, got {shape}")
+            raise ValueError(f"{self._label()}: expected an input of shape {exp}, got {shape}")
         return shape
 
     def forward(self, x):
@@ -1859,6 +1859,9 @@ class _Container(Layer):
     def _extra_repr(self):
         lines = [f"  ({name}): " + repr(layer).replace("\n", "\n  ") for name, layer in self._layers]
         return "\n" + "\n".join(lines) + "\n" if lines else ""
+
+    def _label(self):
+        return f"{type(self).__name__}(<{len(self._layers)} layers: {', '.join(n for n, _ in self._layers)}>)"
 
 
 class Sequential(_Container):
@@ -1956,16 +1959,13 @@ class Concat(_Parallel):
 
     def forward(self, x):
         outs = self._branch_outputs(x)
-        self._join_shapes([o.shape for o in outs])
-        sizes = [o.shape[self.axis] for o in outs]
-        self._cache = sizes
+        shape = self._join_shapes([o.shape for o in outs])
+        self._cache = (shape, [o.shape[self.axis] for o in outs])
         return np.concatenate(outs, axis=self.axis)
 
     def backward(self, grad_out):
-        sizes = self._saved()
-        g = np.asarray(grad_out)
-        if g.ndim <= self.axis % max(g.ndim, 1) or g.shape[self.axis] != sum(sizes):
-            raise ValueError(f"Concat: grad_out has shape {g.shape}, expected {sum(sizes)} along axis {self.axis}")
+        shape, sizes = self._saved()
+        g = _check_grad(self, grad_out, shape)
         parts = np.split(g, np.cumsum(sizes)[:-1], axis=self.axis)
         return self._input_grad(parts)
 
@@ -2000,9 +2000,6 @@ class Add(_Parallel):
         shape = self._saved()
         g = _check_grad(self, grad_out, shape)
         return self._input_grad([g] * len(self._layers))
-
-    def flops(self, input_shape):
-        return super().flops(input_shape)
 
 
 # ---------------------------------------------------------------------------
@@ -2073,7 +2070,7 @@ def from_torch(model, state_dict):
         got = {k: v.shape for k, v in entries.items()}
         if core(want) != core(got) or not set(got) <= set(want) or any(want[k] != got[k] for k in got):
             raise ValueError(
-                f"from_torch: layer {name or '(root)'!r} {layer!r} holds {want}, but the state_dict's module "
+                f"from_torch: layer {name or '(root)'!r} {layer._label()} holds {want}, but the state_dict's module "
                 f"{prefix!r} holds {got}")
         for key, value in entries.items():
             _copy_into(local[key], value, f"{prefix}.{key}")
