@@ -139,6 +139,15 @@ static inline void local_col(const fc_local_cols *cs, ptrdiff_t c, ptrdiff_t *n,
 
 static ptrdiff_t local_round_up(ptrdiff_t a, ptrdiff_t b) { return (a + b - 1) / b * b; }
 
+/* AVX2 + FMA builds of the fully connected layer's dot / axpy loops through
+ * a target attribute (x86-64, GCC or Clang); elsewhere the baseline only. */
+#if defined(FC_HAVE_X86_KERNELS) && (defined(__GNUC__) || defined(__clang__)) && \
+    (defined(__x86_64__) || defined(_M_X64))
+#define FC_LOCAL_HAVE_AVX2_TARGET 1
+#else
+#define FC_LOCAL_HAVE_AVX2_TARGET 0
+#endif
+
 /* ---- the per-type code ------------------------------------------------------ */
 
 #define FT float

@@ -77,6 +77,19 @@ static void FN(local_pack_b)(ptrdiff_t kc, ptrdiff_t nr_eff, int nrw, const FT *
                              ptrdiff_t cs, FT *restrict dst)
 {
     if (cs == 1) {
+        if (nr_eff == nrw && (nrw == 4 || nrw == 8 || nrw == 16)) {
+            /* constant-length row copies: moves, not memcpy calls */
+            for (ptrdiff_t p = 0; p < kc; ++p) {
+                const FT *src = b + p * rs;
+                FT *d = dst + p * nrw;
+                switch (nrw) {
+                case 4: for (int j = 0; j < 4; ++j) d[j] = src[j]; break;
+                case 8: for (int j = 0; j < 8; ++j) d[j] = src[j]; break;
+                default: for (int j = 0; j < 16; ++j) d[j] = src[j]; break;
+                }
+            }
+            return;
+        }
         for (ptrdiff_t p = 0; p < kc; ++p) {
             const FT *src = b + p * rs;
             FT *d = dst + p * nrw;
@@ -581,8 +594,8 @@ int FN(fc_tiled_conv2d_backward_weight)(const fc_conv_geom *g, ptrdiff_t tiles_h
  * smallest count for which two rows of one colour never read a common input
  * row ((kernel_h - 1) * dilation_h < ncol * stride_h).  Colour by colour,
  * threads take whole output rows; for each position they compute the window
- * gradient dcol_p^T (Ktot x images) = W^T . dY_p^T into a private buffer and
- * add it straight into dx.  Every element of dx thus receives its terms in
+ * gradient dcol_p (images x Ktot) = dY_p . W into a private buffer and add
+ * it straight into dx, a kernel row at a time.  Every element of dx thus receives its terms in
  * an order fixed by the geometry alone (colour, output row, output column),
  * whatever the thread count, and no window gradient leaves the thread's
  * cache.  Images go in blocks that bound the buffer.
@@ -612,7 +625,7 @@ int FN(fc_tiled_conv2d_backward_input)(const fc_conv_geom *g, ptrdiff_t tiles_h,
     const ptrdiff_t nbb = FC_MAX((ptrdiff_t)1, FC_MIN(N, (ptrdiff_t)(262144 / sizeof(FT)) / Kt));
     const ptrdiff_t nc_max =
         FC_MAX((ptrdiff_t)NR, (ptrdiff_t)(FC_LOCAL_B_BYTES / (FC_LOCAL_KC * sizeof(FT))) / NR * NR);
-    const ptrdiff_t mc_max = FC_MIN(local_round_up(Kt, MR), local_round_up(240, MR));
+    const ptrdiff_t mc_max = FC_MIN(local_round_up(nbb, MR), local_round_up(96, MR));
     int nt = fc_resolve_threads(0);
     if ((ptrdiff_t)nt > (OH + ncol - 1) / ncol) nt = (int)((OH + ncol - 1) / ncol);
 
@@ -655,25 +668,26 @@ int FN(fc_tiled_conv2d_backward_input)(const fc_conv_geom *g, ptrdiff_t tiles_h,
                     for (ptrdiff_t j = 0; j < OW; ++j) {                /* output columns, in order */
                         const ptrdiff_t p = i * OW + j;
                         const FT *wt = w + ((i % tiles_h) * tiles_w + j % tiles_w) * K * Kt;
-                        /* dcol[q][image] = W^T . dY_p^T */
-                        FN(local_gemm_serial)(kt, Kt, nb, K, wt, 1, Kt, dy + n0 * nst_y + p * pst_y, kst_y,
-                                              nst_y, dcol, nb, 0, abuf, mc_max, bbuf, nc_max, tile);
-                        /* add the window gradient into dx, tap by tap */
+                        /* dcol[image][q] = dY_p . W */
+                        FN(local_gemm_serial)(kt, nb, Kt, K, dy + n0 * nst_y + p * pst_y, nst_y, kst_y, wt, Kt, 1,
+                                              dcol, Kt, 0, abuf, mc_max, bbuf, nc_max, tile);
+                        /* add the window gradient into dx: the kernel columns whose
+                         * taps fall inside the image form the range [s0, s1) */
                         const ptrdiff_t ihb = i * sh - pt, iwb = j * sw - pl;
-                        for (ptrdiff_t c = 0; c < C; ++c)
-                            for (ptrdiff_t r = 0; r < KH; ++r) {
-                                const ptrdiff_t ih = ihb + r * dh;
-                                if (ih < 0 || ih >= H) continue;
-                                FT *dxr = dxb + c * cst_x + ih * W * pst_x;
-                                const FT *src = dcol + (c * KK + r * KW) * nb;
-                                for (ptrdiff_t s = 0; s < KW; ++s) {
-                                    const ptrdiff_t iw = iwb + s * dwl;
-                                    if (iw < 0 || iw >= W) continue;
-                                    FT *d = dxr + iw * pst_x;
-                                    const FT *sv = src + s * nb;
-                                    for (ptrdiff_t nn = 0; nn < nb; ++nn) d[nn * nst_x] += sv[nn];
+                        const ptrdiff_t s0 = iwb >= 0 ? 0 : (-iwb + dwl - 1) / dwl;
+                        const ptrdiff_t s1 = W - 1 - iwb < 0 ? 0 : FC_MIN(KW, (W - 1 - iwb) / dwl + 1);
+                        for (ptrdiff_t nn = 0; nn < nb; ++nn)
+                            for (ptrdiff_t c = 0; c < C; ++c)
+                                for (ptrdiff_t r = 0; r < KH; ++r) {
+                                    const ptrdiff_t ih = ihb + r * dh;
+                                    if (ih < 0 || ih >= H) continue;
+                                    FT *restrict d = dxb + nn * nst_x + c * cst_x + (ih * W + iwb + s0 * dwl) * pst_x;
+                                    const FT *restrict src = dcol + nn * Kt + c * KK + r * KW + s0;
+                                    if (pst_x == 1 && dwl == 1)
+                                        for (ptrdiff_t t = 0; t < s1 - s0; ++t) d[t] += src[t];
+                                    else
+                                        for (ptrdiff_t t = 0; t < s1 - s0; ++t) d[t * dwl * pst_x] += src[t];
                                 }
-                            }
                     }
                 }
             }
@@ -719,75 +733,150 @@ int FN(fc_tiled_conv2d_backward_bias)(const fc_conv_geom *g, const FT *dy, int p
 }
 
 /* ---- fully connected layer ------------------------------------------------------ */
+/*
+ * Few rows (a batch of 1 is a matrix-vector product, memory-bound on the
+ * weight) run through dot / axpy loops that stream the weight once.  Their
+ * bodies are written once with 32-byte vector types and compiled twice: for
+ * the baseline ISA and, on x86-64 with GCC or Clang, for AVX2 + FMA through
+ * a target attribute (the dispatch follows the active ISA level).  This
+ * keeps a small kernel next to its only caller instead of in kernels/.
+ */
+typedef FT FN(local_vec) __attribute__((vector_size(32)));
+#define FC_LOCAL_VL ((ptrdiff_t)(32 / sizeof(FT)))
 
-/* dot(x, b) over k values with 8 partial sums in a fixed pattern: the same
- * operations for every row whichever path or thread computes it. */
-static inline FT FN(local_dot)(ptrdiff_t k, const FT *x, const FT *b)
+/* (macros and pointers rather than vector arguments: the helpers are
+ * inlined, and no vector ever crosses a call between ISA levels) */
+#define FC_LOCAL_VLOAD(v, p) memcpy(&(v), (p), sizeof(v))
+
+/* Lane sums of a vector in a fixed pairwise order. */
+static inline __attribute__((always_inline)) FT FN(local_vsum)(const FN(local_vec) *v)
 {
-    FT s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    ptrdiff_t p = 0;
-    for (; p + 8 <= k; p += 8)
-        for (int l = 0; l < 8; ++l) s[l] += x[p + l] * b[p + l];
-    for (int l = 0; p < k; ++p, ++l) s[l] += x[p] * b[p];
-    return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+    FT l[32 / sizeof(FT)];
+    memcpy(l, v, sizeof l);
+    for (ptrdiff_t w = FC_LOCAL_VL / 2; w >= 1; w /= 2)
+        for (ptrdiff_t i = 0; i < w; ++i) l[i] += l[i + w];
+    return l[0];
 }
 
-/* Four dots against one x at once (x is read once for four rows of b); each
- * row's operations are those of local_dot. */
-static inline void FN(local_dot4)(ptrdiff_t k, const FT *x, const FT *b0, const FT *b1, const FT *b2,
-                                  const FT *b3, FT *out)
+/* out[r] = x . b_r for four rows of b: each row has its own two vector
+ * accumulators and scalar tail, so a row's result never depends on the
+ * rows computed beside it. */
+static inline __attribute__((always_inline)) void FN(local_dot4_body)(ptrdiff_t k, const FT *x, const FT *const *b,
+                                                                       FT *out)
 {
-    FT s0[8] = {0, 0, 0, 0, 0, 0, 0, 0}, s1[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    FT s2[8] = {0, 0, 0, 0, 0, 0, 0, 0}, s3[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    const ptrdiff_t VL = FC_LOCAL_VL;
+    FN(local_vec) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, c0 = {0}, c1 = {0}, c2 = {0}, c3 = {0};
+    const FT *b0 = b[0], *b1 = b[1], *b2 = b[2], *b3 = b[3];
     ptrdiff_t p = 0;
-    for (; p + 8 <= k; p += 8) {
-        for (int l = 0; l < 8; ++l) {
-            const FT xv = x[p + l];
-            s0[l] += xv * b0[p + l];
-            s1[l] += xv * b1[p + l];
-            s2[l] += xv * b2[p + l];
-            s3[l] += xv * b3[p + l];
-        }
+    for (; p + 2 * VL <= k; p += 2 * VL) {
+        FN(local_vec) x0, x1, v0, v1, v2, v3, u0, u1, u2, u3;
+        FC_LOCAL_VLOAD(x0, x + p);
+        FC_LOCAL_VLOAD(x1, x + p + VL);
+        FC_LOCAL_VLOAD(v0, b0 + p);
+        FC_LOCAL_VLOAD(u0, b0 + p + VL);
+        FC_LOCAL_VLOAD(v1, b1 + p);
+        FC_LOCAL_VLOAD(u1, b1 + p + VL);
+        FC_LOCAL_VLOAD(v2, b2 + p);
+        FC_LOCAL_VLOAD(u2, b2 + p + VL);
+        FC_LOCAL_VLOAD(v3, b3 + p);
+        FC_LOCAL_VLOAD(u3, b3 + p + VL);
+        a0 += x0 * v0;
+        c0 += x1 * u0;
+        a1 += x0 * v1;
+        c1 += x1 * u1;
+        a2 += x0 * v2;
+        c2 += x1 * u2;
+        a3 += x0 * v3;
+        c3 += x1 * u3;
     }
-    for (int l = 0; p < k; ++p, ++l) {
-        s0[l] += x[p] * b0[p];
-        s1[l] += x[p] * b1[p];
-        s2[l] += x[p] * b2[p];
-        s3[l] += x[p] * b3[p];
+    FT t0 = 0, t1 = 0, t2 = 0, t3 = 0;
+    for (; p < k; ++p) {
+        t0 += x[p] * b0[p];
+        t1 += x[p] * b1[p];
+        t2 += x[p] * b2[p];
+        t3 += x[p] * b3[p];
     }
-    out[0] = ((s0[0] + s0[4]) + (s0[1] + s0[5])) + ((s0[2] + s0[6]) + (s0[3] + s0[7]));
-    out[1] = ((s1[0] + s1[4]) + (s1[1] + s1[5])) + ((s1[2] + s1[6]) + (s1[3] + s1[7]));
-    out[2] = ((s2[0] + s2[4]) + (s2[1] + s2[5])) + ((s2[2] + s2[6]) + (s2[3] + s2[7]));
-    out[3] = ((s3[0] + s3[4]) + (s3[1] + s3[5])) + ((s3[2] + s3[6]) + (s3[3] + s3[7]));
+    a0 += c0;
+    a1 += c1;
+    a2 += c2;
+    a3 += c3;
+    out[0] = FN(local_vsum)(&a0) + t0;
+    out[1] = FN(local_vsum)(&a1) + t1;
+    out[2] = FN(local_vsum)(&a2) + t2;
+    out[3] = FN(local_vsum)(&a3) + t3;
+}
+
+/* y[j] += xv * b[j] for j < n */
+static inline __attribute__((always_inline)) void FN(local_axpy_body)(ptrdiff_t n, FT xv, const FT *restrict b,
+                                                                       FT *restrict y)
+{
+    for (ptrdiff_t j = 0; j < n; ++j) y[j] += xv * b[j];
+}
+
+static void FN(local_dot4_base)(ptrdiff_t k, const FT *x, const FT *const *b, FT *out)
+{
+    FN(local_dot4_body)(k, x, b, out);
+}
+
+static void FN(local_axpy_base)(ptrdiff_t n, FT xv, const FT *restrict b, FT *restrict y)
+{
+    FN(local_axpy_body)(n, xv, b, y);
+}
+
+typedef void (*FN(local_dot4_fn))(ptrdiff_t, const FT *, const FT *const *, FT *);
+typedef void (*FN(local_axpy_fn))(ptrdiff_t, FT, const FT *restrict, FT *restrict);
+
+#if FC_LOCAL_HAVE_AVX2_TARGET
+__attribute__((target("avx2,fma"))) static void FN(local_dot4_avx2)(ptrdiff_t k, const FT *x, const FT *const *b,
+                                                                    FT *out)
+{
+    FN(local_dot4_body)(k, x, b, out);
+}
+
+__attribute__((target("avx2,fma"))) static void FN(local_axpy_avx2)(ptrdiff_t n, FT xv, const FT *restrict b,
+                                                                    FT *restrict y)
+{
+    FN(local_axpy_body)(n, xv, b, y);
+}
+#endif
+
+static FN(local_dot4_fn) FN(local_pick_dot4)(void)
+{
+#if FC_LOCAL_HAVE_AVX2_TARGET
+    if (fc_isa_active() >= FC_ISA_AVX2) return FN(local_dot4_avx2);
+#endif
+    return FN(local_dot4_base);
+}
+
+static FN(local_axpy_fn) FN(local_pick_axpy)(void)
+{
+#if FC_LOCAL_HAVE_AVX2_TARGET
+    if (fc_isa_active() >= FC_ISA_AVX2) return FN(local_axpy_avx2);
+#endif
+    return FN(local_axpy_base);
 }
 
 /*
  * Dot form, for few rows of X: y[r][j] = x_r . bt_j (+ bias[j]) where bt_j,
- * row j of B transposed, is contiguous (row stride ldb).  Memory-bound on
- * B: each of its rows is streamed once, for all rows of X.  Threads split
- * the groups of four rows of B (a fixed grid).
+ * row j of B transposed, is contiguous (row stride ldb).  Each row of B is
+ * streamed once, for all rows of X.  Threads split the groups of four rows
+ * of B (a fixed grid); a last, short group repeats its last row.
  */
 static void FN(local_linear_dot)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const FT *x, ptrdiff_t ldx,
                                  const FT *bt, ptrdiff_t ldb, const FT *bias, FT *y, ptrdiff_t ldy, int nt)
 {
+    const FN(local_dot4_fn) dot4 = FN(local_pick_dot4)();
     const ptrdiff_t groups = (n + 3) / 4;
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (ptrdiff_t gi = 0; gi < groups; ++gi) {
-        const ptrdiff_t j0 = gi * 4;
+        const ptrdiff_t j0 = gi * 4, cnt = FC_MIN((ptrdiff_t)4, n - j0);
+        const FT *rows[4];
+        for (ptrdiff_t l = 0; l < 4; ++l) rows[l] = bt + (j0 + FC_MIN(l, cnt - 1)) * ldb;
         for (ptrdiff_t r = 0; r < m; ++r) {
-            const FT *xr = x + r * ldx;
-            FT *yr = y + r * ldy;
-            if (j0 + 4 <= n) {
-                FT o[4];
-                FN(local_dot4)(k, xr, bt + j0 * ldb, bt + (j0 + 1) * ldb, bt + (j0 + 2) * ldb,
-                               bt + (j0 + 3) * ldb, o);
-                for (int l = 0; l < 4; ++l) yr[j0 + l] = bias ? o[l] + bias[j0 + l] : o[l];
-            } else {
-                for (ptrdiff_t j = j0; j < n; ++j) {
-                    const FT o = FN(local_dot)(k, xr, bt + j * ldb);
-                    yr[j] = bias ? o + bias[j] : o;
-                }
-            }
+            FT o[4];
+            dot4(k, x + r * ldx, rows, o);
+            FT *yr = y + r * ldy + j0;
+            for (ptrdiff_t l = 0; l < cnt; ++l) yr[l] = bias ? o[l] + bias[j0 + l] : o[l];
         }
     }
 }
@@ -800,6 +889,7 @@ static void FN(local_linear_dot)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const FT
 static void FN(local_linear_axpy)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const FT *x, ptrdiff_t ldx,
                                   const FT *b, ptrdiff_t ldb, const FT *bias, FT *y, ptrdiff_t ldy, int nt)
 {
+    const FN(local_axpy_fn) axpy = FN(local_pick_axpy)();
     const ptrdiff_t JB = FC_LOCAL_GEMV_BLOCK, blocks = (n + JB - 1) / JB;
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (ptrdiff_t bi = 0; bi < blocks; ++bi) {
@@ -808,14 +898,8 @@ static void FN(local_linear_axpy)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const F
             FT *yr = y + r * ldy + j0;
             for (ptrdiff_t j = 0; j < jn; ++j) yr[j] = 0;
         }
-        for (ptrdiff_t p = 0; p < k; ++p) {
-            const FT *bp = b + p * ldb + j0;
-            for (ptrdiff_t r = 0; r < m; ++r) {
-                const FT xv = x[r * ldx + p];
-                FT *restrict yr = y + r * ldy + j0;
-                for (ptrdiff_t j = 0; j < jn; ++j) yr[j] += xv * bp[j];
-            }
-        }
+        for (ptrdiff_t p = 0; p < k; ++p)
+            for (ptrdiff_t r = 0; r < m; ++r) axpy(jn, x[r * ldx + p], b + p * ldb + j0, y + r * ldy + j0);
         if (bias)
             for (ptrdiff_t r = 0; r < m; ++r) {
                 FT *yr = y + r * ldy + j0;
@@ -936,6 +1020,8 @@ int FN(fc_linear_backward_bias)(ptrdiff_t m, ptrdiff_t out_features, const FT *d
 }
 
 #undef FC_LOCAL_TAP
+#undef FC_LOCAL_VL
+#undef FC_LOCAL_VLOAD
 #undef FN
 #undef FC_CAT
 #undef FC_CAT_
