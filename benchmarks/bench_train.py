@@ -83,8 +83,9 @@ def run(threads=(1, 2), quick=False, progress=True):
                 competitors["torch"] = _torch_epoch(ex, variant, batch_size, x, y, model)
             # a call is a whole epoch (~a second), far longer than a pool's spin-down, so no
             # cool-down pause and wake-up call (they would double the run time)
-            t = harness.time_alternating(competitors, repeats=3 if quick else 5, warmup=1, target=0.0,
-                                         cooldown=0.0)
+            # (in quick mode the first, untimed call of the harness's autorange is the warm-up)
+            t = harness.time_alternating(competitors, repeats=3 if quick else 5, warmup=0 if quick else 1,
+                                         target=0.0, cooldown=0.0)
         row = {
             "case": f"LeNet-5 {variant} b{batch_size}",
             "variant": variant, "batch_size": batch_size, "threads": nt,

@@ -40,6 +40,7 @@ from __future__ import annotations
 import contextlib
 import math
 import numbers
+import os
 
 import numpy as np
 
@@ -345,7 +346,13 @@ class Layer:
         np.savez(path, **{k: np.asarray(v) for k, v in self.state_dict().items()})
 
     def load(self, path):
-        """Read what :meth:`save` wrote into this model (same architecture); returns self."""
+        """Read what :meth:`save` wrote into this model (same architecture); returns self.
+
+        ``path`` may omit the ``.npz`` suffix that :meth:`save` added.
+        """
+        path = os.fspath(path)
+        if not os.path.exists(path) and os.path.exists(path + ".npz"):
+            path += ".npz"
         with np.load(path, allow_pickle=False) as data:
             self.load_state_dict({k: data[k] for k in data.files})
         return self

@@ -543,6 +543,8 @@ def test_save_load_round_trip(tmp_path):
     assert int(other[1].buffers["num_batches_tracked"]) == 1
     with np.load(path) as data:
         assert sorted(data.files) == sorted(model.state_dict())
+    model.save(tmp_path / "bare")                     # NumPy adds .npz; load finds it
+    np.testing.assert_array_equal(other.load(tmp_path / "bare")(x), expected)
     wrong = L.Sequential(L.Conv2D(3, 4, 3), L.BatchNorm2D(4), L.ReLU(), L.Flatten(), L.Linear(64, 6))
     with pytest.raises(ValueError, match="shape"):
         wrong.load(path)
