@@ -31,24 +31,29 @@ bitwise identical for every thread count.
 ``method``
 ----------
 Each function takes a keyword-only ``method``: ``"direct"`` always runs the
-direct C path; ``"fft"`` runs an FFT (``numpy.fft``: overlap-save blocks for
-1-D signals, one padded 2-D transform for images) on float and complex inputs;
-``"auto"`` (the default) chooses per call, as ``scipy.signal.convolve(...,
-method="auto")`` does.  The rule: an FFT is used only for float or complex
-inputs whose values are all finite (an FFT would smear one NaN or inf over the
-whole output), and only when its estimated time,
-``c_fft * transform length * log2(transform length)`` per output plane, is
-below the direct estimate ``c_direct * outputs * kernel taps / threads``; the
-two constants were measured on an AVX2 machine (:data:`FFT_RULE`).  In
-practice 2-D kernels up to about 15x15 and 1-D kernels up to a few hundred
-taps stay direct.  Integer and bool inputs are always direct (exact).  FFT
-results agree with the direct ones within floating-point tolerance (relative
-to the largest output), not bitwise.
+direct C path; ``"fft"`` runs an FFT (``numpy.fft``) on float and complex
+inputs: overlap-save blocks of ``max(8 * taps, 8192)`` points for 1-D signals
+(chunks of blocks spread over the threads), one zero-padded 2-D transform
+per image otherwise; ``"auto"`` (the default) chooses per call, as
+``scipy.signal.convolve(..., method="auto")`` does.  The rule: an FFT is
+used only for float or complex inputs whose values are all finite (an FFT
+would smear one NaN or inf over the whole output), and only when its
+estimated time is below the direct estimate, both from the cost model and
+constants in :data:`FFT_RULE` (measured on an AVX2 machine): direct time
+grows with outputs x kernel taps / threads, FFT time with n log n per
+transform.  In practice, on one thread, 2-D kernels up to about 25x25 on
+1024x1024 images and 1-D kernels up to about 100-200 taps stay direct.
+Integer and bool inputs are always direct (exact), whatever ``method`` says.
+FFT results agree with the direct ones within floating-point tolerance
+(relative to the largest output), not bitwise; the direct path is bitwise
+identical for every thread count, and so is the FFT path (its blocks do not
+depend on the thread count).
 """
 from __future__ import annotations
 
 import math
 import operator
+import os
 
 import numpy as np
 
@@ -67,15 +72,28 @@ _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 _C64, _C128 = np.dtype(np.complex64), np.dtype(np.complex128)
 _I64 = np.dtype(np.int64)
 
-#: Constants of ``method="auto"`` (seconds per unit of work, one thread, AVX2):
-#: direct cost = ``direct * outputs * taps / threads`` (times 4 for complex),
-#: FFT cost = ``fft * n * log2(n)`` summed over the transforms of length n.
+#: Constants of ``method="auto"``, seconds per unit of work on one thread,
+#: measured on an AVX2 + FMA machine (AMD Zen 3):
+#: direct cost = ``direct_<dtype> * outputs * taps / threads`` (times 4 for a
+#: complex input, times 4 again without AVX2); FFT cost = ``fft_1d_<dtype>``
+#: (or ``fft_2d_<dtype>``) ``* n * log2(n)`` for every transform of n points
+#: (a forward and an inverse transform per block of output, one for the
+#: kernel; times 2 for complex), divided by the threads for 1-D signals, whose
+#: blocks are spread over threads.
 FFT_RULE = {
-    "direct_float32": 2.4e-11,
-    "direct_float64": 4.8e-11,
-    "fft_float32": 1.0e-9,
-    "fft_float64": 1.2e-9,
+    "direct_float32": 3.5e-11,
+    "direct_float64": 7.0e-11,
+    "fft_1d_float32": 4.0e-10,
+    "fft_1d_float64": 6.0e-10,
+    "fft_2d_float32": 6.5e-10,
+    "fft_2d_float64": 7.5e-10,
 }
+
+#: Overlap-save blocks of a 1-D FFT correlation are transformed in chunks of
+#: this many blocks, spread over threads; a fixed chunk keeps the result
+#: independent of the thread count.
+_FFT_CHUNK = 16
+_POOL = None
 
 
 # ---------------------------------------------------------------------------
@@ -187,18 +205,37 @@ def _map_index(j: np.ndarray, n: int, boundary: int) -> np.ndarray:
 
 
 def _extend(x, row0, nrows, col0, ncols, boundary, fill):
-    """x (..., H, W) extended to rows row0 + [0, nrows) and columns col0 + [0, ncols)."""
+    """x (..., H, W) extended to rows row0 + [0, nrows) and columns col0 + [0, ncols).
+
+    The part inside x is one slice copy; only the borders go through index maps.
+    """
     H, W = x.shape[-2:]
-    ri = _map_index(np.arange(row0, row0 + nrows), H, boundary)
-    ci = _map_index(np.arange(col0, col0 + ncols), W, boundary)
+    out = np.empty(x.shape[:-2] + (nrows, ncols), dtype=x.dtype)
     if H == 0 or W == 0:
-        return np.full(x.shape[:-2] + (nrows, ncols), fill, dtype=x.dtype)
-    e = x[..., np.maximum(ri, 0)[:, None], np.maximum(ci, 0)[None, :]]
-    if boundary == _FILL:
-        mask = (ri < 0)[:, None] | (ci < 0)[None, :]
-        if mask.any():
-            e = np.where(mask, np.asarray(fill, dtype=x.dtype), e)
-    return e
+        out[...] = fill
+        return out
+    # rows [ra, rb) and columns [ca, cb) of out lie inside x
+    ra = min(max(-row0, 0), nrows)
+    rb = max(min(H - row0, nrows), ra)
+    ca = min(max(-col0, 0), ncols)
+    cb = max(min(W - col0, ncols), ca)
+    rows_in = x[..., row0 + ra:row0 + rb, :]
+    out[..., ra:rb, ca:cb] = rows_in[..., col0 + ca:col0 + cb]
+    for c0, c1 in ((0, ca), (cb, ncols)):
+        if c1 > c0:
+            if boundary == _FILL:
+                out[..., ra:rb, c0:c1] = fill
+            else:
+                out[..., ra:rb, c0:c1] = rows_in[..., _map_index(np.arange(col0 + c0, col0 + c1), W, boundary)]
+    for r0, r1 in ((0, ra), (rb, nrows)):
+        if r1 > r0:
+            if boundary == _FILL:
+                out[..., r0:r1, :] = fill
+            else:
+                ri = _map_index(np.arange(row0 + r0, row0 + r1), H, boundary)
+                ci = _map_index(np.arange(col0, col0 + ncols), W, boundary)
+                out[..., r0:r1, :] = x[..., ri[:, None], ci[None, :]]
+    return out
 
 
 def _next_fast_len(n: int) -> int:
@@ -220,70 +257,102 @@ def _next_fast_len(n: int) -> int:
     return best
 
 
-def _fft_plan(ct, batch_items, out_h, out_w, kh, kw):
-    """(estimated FFT seconds, plan) for one extended correlation; plan describes the transform."""
-    real = np.dtype(ct).kind == "f"
-    key = "fft_float32" if ct in (_F32, _C64) else "fft_float64"
-    c = FFT_RULE[key] * (1.0 if real else 2.0)
+def _fft_plan(ct, items, out_h, out_w, kh, kw, threads):
+    """(estimated FFT seconds, plan) of one extended correlation (see FFT_RULE)."""
+    factor = 1.0 if np.dtype(ct).kind == "f" else 2.0
+    prec = "float32" if ct in (_F32, _C64) else "float64"
     if out_h == 1 and kh == 1:
-        # overlap-save: frames of n samples, n - kw + 1 new outputs each
-        n = _next_fast_len(max(8 * kw, 1024))
+        # overlap-save: blocks of n samples give n - kw + 1 outputs each
+        n = _next_fast_len(max(8 * kw, 8192))
         n = min(n, _next_fast_len(out_w + kw - 1))
         step = n - kw + 1
         frames = -(-out_w // step)
-        cost = c * batch_items * 2 * frames * n * math.log2(max(n, 2)) + c * n * math.log2(max(n, 2))
+        chunks = -(-items * frames // _FFT_CHUNK)
+        par = max(1, min(threads, chunks))
+        cost = FFT_RULE["fft_1d_" + prec] * factor * n * math.log2(max(n, 2)) * (2 * items * frames / par + 1)
         return cost, ("1d", n, step, frames)
     nh = _next_fast_len(out_h + kh - 1)
     nw = _next_fast_len(out_w + kw - 1)
     size = nh * nw
-    cost = c * (2 * batch_items + 1) * size * math.log2(max(size, 2))
+    cost = FFT_RULE["fft_2d_" + prec] * factor * size * math.log2(max(size, 2)) * (2 * items + 1)
     return cost, ("2d", nh, nw)
 
 
-def _direct_cost(ct, items, out_h, out_w, kh, kw, threads):
+def _direct_cost(ct, items, out_h, out_w, kh, kw, threads, isa):
     key = "direct_float32" if ct in (_F32, _C64) else "direct_float64"
     factor = 1.0 if np.dtype(ct).kind == "f" else 4.0
+    if isa == "generic":
+        factor *= 4.0
     return FFT_RULE[key] * factor * items * out_h * out_w * kh * kw / max(threads, 1)
 
 
-def _fft_correlate(x, k, batch, out_h, out_w, pad_top, pad_left, boundary, fill, plan):
+def _pool():
+    """A lazily created thread pool for chunked FFTs (numpy.fft releases the GIL)."""
+    global _POOL
+    if _POOL is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL = ThreadPoolExecutor(max_workers=max(2, min(64, os.cpu_count() or 2)),
+                                   thread_name_prefix="fastconv-fft")
+    return _POOL
+
+
+def _fft_correlate(x, k, batch, out_h, out_w, pad_top, pad_left, boundary, fill, plan, threads):
     """The extended correlation through numpy.fft (float and complex only)."""
     kh, kw = k.shape[-2:]
-    e = _extend(x, -pad_top, out_h + kh - 1, -pad_left, out_w + kw - 1, boundary, fill)
-    real = e.dtype.kind == "f" and k.dtype.kind == "f"
-    rdt = np.result_type(e.dtype, k.dtype)
+    real = x.dtype.kind == "f" and k.dtype.kind == "f"
+    rdt = np.result_type(x.dtype, k.dtype)
     kf = k[..., ::-1, ::-1]  # correlation = convolution with the flipped kernel
+    fwd, inv = (np.fft.rfft, np.fft.irfft) if real else (np.fft.fft, np.fft.ifft)
     if plan[0] == "1d":
         _, n, step, frames = plan
-        e = e.reshape(e.shape[:-2] + (e.shape[-1],))
-        kf = kf.reshape(kf.shape[:-2] + (kw,))
+        kf = np.broadcast_to(kf, batch + kf.shape[-2:]).reshape(-1, kw)
+        items = kf.shape[0]
         total = (frames - 1) * step + n
-        pad = total - e.shape[-1]
-        if pad > 0:
-            e = np.concatenate([e, np.zeros(e.shape[:-1] + (pad,), e.dtype)], axis=-1)
-        e = np.ascontiguousarray(e)
-        st = e.strides[-1]
-        fr = np.lib.stride_tricks.as_strided(
-            e, shape=e.shape[:-1] + (frames, n), strides=e.strides[:-1] + (step * st, st),
-            writeable=False)
-        if real:
-            spec = np.fft.rfft(fr, n=n, axis=-1) * np.fft.rfft(kf, n=n, axis=-1)[..., None, :]
-            blocks = np.fft.irfft(spec, n=n, axis=-1)
+        length = out_w + kw - 1
+        # the extended signals, zero-padded to whole blocks
+        ext = np.zeros((items, total), dtype=x.dtype)
+        dst = ext[:, :length].reshape(batch + (1, length))
+        if boundary == _FILL and x.shape[-2] == 1 and x.shape[-1] > 0:
+            # one slice copy: the signal, and the fill value around it
+            lo, hi = min(max(pad_left, 0), length), max(min(pad_left + x.shape[-1], length), 0)
+            dst[..., :lo] = fill
+            dst[..., max(hi, lo):] = fill
+            if hi > lo:
+                dst[..., lo:hi] = x[..., lo - pad_left:hi - pad_left]
         else:
-            spec = np.fft.fft(fr, n=n, axis=-1) * np.fft.fft(kf, n=n, axis=-1)[..., None, :]
-            blocks = np.fft.ifft(spec, n=n, axis=-1)
-        # circular convolution: samples kw - 1 .. n - 1 of each frame are linear
-        y = blocks[..., kw - 1:].reshape(blocks.shape[:-2] + (frames * step,))[..., :out_w]
-        y = y.reshape(y.shape[:-1] + (1, out_w))
+            dst[...] = _extend(x, -pad_top, 1, -pad_left, length, boundary, fill)
+        st = ext.strides
+        # frame f of item i: samples f * step + [0, n)
+        fr = np.lib.stride_tricks.as_strided(ext, shape=(items, frames, n),
+                                             strides=(st[0], step * st[1], st[1]), writeable=False)
+        spec_k = fwd(kf, n=n, axis=-1)
+        y = np.empty((items, frames, step), dtype=rdt)
+
+        def work(sl):
+            i, f0, f1 = sl
+            blocks = inv(fwd(fr[i, f0:f1], n=n, axis=-1) * spec_k[i], n=n, axis=-1)
+            # circular convolution: samples kw - 1 .. n - 1 of each block are linear
+            y[i, f0:f1] = blocks[:, kw - 1:]
+
+        jobs = [(i, f0, min(frames, f0 + _FFT_CHUNK)) for i in range(items)
+                for f0 in range(0, frames, _FFT_CHUNK)]
+        if threads > 1 and len(jobs) > 1:
+            list(_pool().map(work, jobs))
+        else:
+            for job in jobs:
+                work(job)
+        out = y.reshape(items, frames * step)[:, :out_w]
+        return out.reshape(batch + (1, out_w))
+    _, nh, nw = plan
+    e = _extend(x, -pad_top, out_h + kh - 1, -pad_left, out_w + kw - 1, boundary, fill)
+    if real:
+        spec = np.fft.rfft2(e, s=(nh, nw)) * np.fft.rfft2(kf, s=(nh, nw))
+        full = np.fft.irfft2(spec, s=(nh, nw))
     else:
-        _, nh, nw = plan
-        if real:
-            spec = np.fft.rfft2(e, s=(nh, nw)) * np.fft.rfft2(kf, s=(nh, nw))
-            full = np.fft.irfft2(spec, s=(nh, nw))
-        else:
-            spec = np.fft.fft2(e, s=(nh, nw)) * np.fft.fft2(kf, s=(nh, nw))
-            full = np.fft.ifft2(spec, s=(nh, nw))
-        y = full[..., kh - 1:kh - 1 + out_h, kw - 1:kw - 1 + out_w]
+        spec = np.fft.fft2(e, s=(nh, nw)) * np.fft.fft2(kf, s=(nh, nw))
+        full = np.fft.ifft2(spec, s=(nh, nw))
+    y = full[..., kh - 1:kh - 1 + out_h, kw - 1:kw - 1 + out_w]
     return np.broadcast_to(y, batch + (out_h, out_w)).astype(rdt, copy=False)
 
 
@@ -391,18 +460,19 @@ def _correlate_stack(x, k, batch, out_h, out_w, pad_top, pad_left, boundary, fil
     x = x.astype(dtype, copy=False)
     k = k.astype(dtype, copy=False)
     if method != "direct":
+        from . import _dispatch, _threads
+
         items = math.prod(batch)
-        fft_cost, plan = _fft_plan(dtype, items, out_h, out_w, kh, kw)
+        threads = _threads.get_num_threads()
+        fft_cost, plan = _fft_plan(dtype, items, out_h, out_w, kh, kw, threads)
         use_fft = method == "fft"
         if method == "auto":
-            from . import _threads
-
-            direct = _direct_cost(dtype, items, out_h, out_w, kh, kw, _threads.get_num_threads())
+            direct = _direct_cost(dtype, items, out_h, out_w, kh, kw, threads, _dispatch.get_isa())
             use_fft = (fft_cost < direct and np.isfinite(x).all() and np.isfinite(k).all()
                        and (boundary != _FILL or np.isfinite(fill)))
         if use_fft:
             return _fft_correlate(x, k, batch, out_h, out_w, pad_top, pad_left, boundary,
-                                  fill, plan).astype(dtype, copy=False)
+                                  fill, plan, threads).astype(dtype, copy=False)
     return _c_correlate(x, k, batch, out_h, out_w, pad_top, pad_left, boundary, fill, dtype)
 
 
