@@ -417,6 +417,271 @@ static int FN(conv_fwd_gemm_nhwc)(const fc_conv_geom *g, const FT *x, const FT *
     return FC_OK;
 }
 
+#if FC_CONV_IS_F32 && defined(FC_HAVE_X86_KERNELS)
+/* ---- indirect convolution (AVX2, float32) ------------------------------------ */
+/*
+ * Y[pixels x Kg] = A . W_g^T with A never formed: the micro-kernel
+ * (kernels/convk_avx2_6x16.c) reads each output pixel's input through a
+ * pointer per kernel tap, so neither im2col nor A packing exists; only the
+ * weights are packed (once per call, as B panels of 16 output channels).
+ * k runs over (channel chunk, tap, channel); a segment is one tap's run of
+ * channels, contiguous for NHWC and one plane apart for NCHW.  NHWC taps
+ * outside the image point at zeros; NCHW images with padding are first
+ * copied into zero-bordered planes, a chunk of images at a time.  NCHW
+ * output tiles (pixels x channels) are transposed into y at the end of an
+ * item.  Items: (image, group, block of pixels, block of 16-channel panels).
+ */
+#define FC_IND_MR 6
+#define FC_IND_NR 16
+#define FC_IND_FLY_PIXELS 512
+
+static int conv_fwd_indirect_f32(const fc_conv_geom *g, const float *x, const float *w,
+                                 const float *bias, float *y, int nt)
+{
+    const ptrdiff_t N = g->batch, G = g->groups, C = g->in_channels, K = g->out_channels;
+    const ptrdiff_t Cg = C / G, Kg = K / G, H = g->in_h, W = g->in_w, OW = g->out_w;
+    const ptrdiff_t KH = g->kernel_h, KW = g->kernel_w, T = KH * KW, Ktot = Cg * T;
+    const ptrdiff_t P = g->out_h * OW, U = N * P;
+    const ptrdiff_t sh = g->stride_h, sw = g->stride_w, dh = g->dilation_h, dw = g->dilation_w;
+    const ptrdiff_t pt = g->pad_top, pl = g->pad_left;
+    const int nchw = g->layout == FC_LAYOUT_NCHW;
+    const int padded = nchw && (g->pad_top | g->pad_bottom | g->pad_left | g->pad_right) != 0;
+    const ptrdiff_t Hp = padded ? H + pt + g->pad_bottom : H, Wp = padded ? W + pl + g->pad_right : W;
+    const ptrdiff_t cs = nchw ? Hp * Wp : 1;
+    const int MR = FC_IND_MR, NR = FC_IND_NR;
+    const double img_bytes = (double)C * Hp * Wp * sizeof(float);
+
+    /* Few output pixels (all of them one block): each item packs the weight
+     * panels it owns on the fly, a channel chunk at a time, so the weights
+     * are read once and their packed copy never leaves the cache.  Otherwise
+     * the weights are packed once up front and shared by all pixel blocks. */
+    const int fly = U <= FC_IND_FLY_PIXELS && (!padded || N * img_bytes <= (double)(64 << 20));
+
+    /* k blocks: channel chunks of Lc, tg taps per block (about KCT values of k) */
+    const ptrdiff_t KCT = nchw ? 128 : 256;
+    const ptrdiff_t Lc = FC_MIN(Cg, fly ? FC_MAX((ptrdiff_t)32, KCT / T) : KCT), ncc = (Cg + Lc - 1) / Lc;
+    const ptrdiff_t tg = FC_MAX((ptrdiff_t)1, KCT / Lc);
+    const ptrdiff_t Kg_pad = (Kg + NR - 1) / NR * NR, npan = Kg_pad / NR;
+
+    /* pixel blocks over all images' pixels: 96 pixels (whole tiles of 6) */
+    const ptrdiff_t MB = fly ? (U + MR - 1) / MR * MR : 96;
+    const ptrdiff_t tiles = MB / MR;
+    const ptrdiff_t nchunk = FN(chunk_panels)(npan, G * ((U + MB - 1) / MB), nt);
+    const ptrdiff_t nsplit = (npan + nchunk - 1) / nchunk;
+    const ptrdiff_t cb_ld = nchunk * NR;                 /* NCHW tile buffer / fly panel row */
+
+    /* images padded per chunk: at most 64 MiB of copies (at least one image) */
+    const ptrdiff_t chunk_imgs = !padded || fly ? N
+                                 : FC_MAX((ptrdiff_t)1, FC_MIN(N, (ptrdiff_t)((double)(64 << 20) / img_bytes)));
+
+    const size_t al = FC_ALIGN / sizeof(float);
+#define FC_RUP(v) (((size_t)(v) + al - 1) / al * al)
+    const size_t pw = sizeof(ptrdiff_t) / sizeof(float);      /* floats per pointer / index */
+    size_t wsz = 0, padsz = 0, per, total;
+    if (!fly && fc_size_mul3((size_t)G, (size_t)Kg_pad, (size_t)Ktot, &wsz)) return FC_EOVERFLOW;
+    if (padded && fc_size_mul3((size_t)chunk_imgs, (size_t)C, (size_t)(Hp * Wp), &padsz)) return FC_EOVERFLOW;
+    wsz = FC_RUP(wsz);
+    padsz = padded ? FC_RUP(padsz + 16) : 0;
+    const size_t zsz = FC_RUP(Cg + 16);
+    const ptrdiff_t qcols = fly ? Lc * T : Ktot;               /* one index table per chunk width */
+    const size_t qsz = FC_RUP((size_t)4 * qcols * pw);
+    const size_t ptab_elems = FC_RUP((size_t)tiles * T * MR * pw);
+    const size_t cbsz = nchw ? FC_RUP((size_t)MB * cb_ld) : 0;
+    const size_t bbsz = fly ? FC_RUP((size_t)cb_ld * Lc * T) : 0;
+    per = ptab_elems + FC_RUP(MR * NR) + cbsz + bbsz;
+    if (fc_size_mul3(per, (size_t)nt, 1, &total) || total > SIZE_MAX / 2 - wsz - padsz - zsz - qsz ||
+        fc_size_mul3(total + wsz + padsz + zsz + qsz, sizeof(float), 1, &total))
+        return FC_EOVERFLOW;
+    float *ws = (float *)fc_aligned_alloc(total);
+    if (!ws) return FC_ENOMEM;
+    float *const wpack = ws, *const xpad = ws + wsz, *const zeros = xpad + padsz;
+    ptrdiff_t *const qtab = (ptrdiff_t *)(zeros + zsz);
+    float *const thread_ws = zeros + zsz + qsz;
+    for (ptrdiff_t i = 0; i < Cg + 16; ++i) zeros[i] = 0;
+
+    /* Where weight column q (channel c, tap t: q = c * T + t) lands in a
+     * packed block: qbase = the block's start + its row in the block (16
+     * values a row), qkcb = the block's depth.  Prepacked: one table over
+     * all columns, blocks at their k offset times Kg_pad.  On the fly: a
+     * table per chunk width (the last chunk may be narrower), relative to
+     * the chunk, the item's panels side by side (cb_ld values a row). */
+    ptrdiff_t *qb[2], *qk[2];
+    for (int v = 0; v < (fly ? 2 : 1); ++v) {
+        qb[v] = qtab + (size_t)2 * v * qcols;
+        qk[v] = qb[v] + qcols;
+    }
+    if (!fly) {
+        for (ptrdiff_t cc = 0; cc < ncc; ++cc) {
+            const ptrdiff_t L = FC_MIN(Lc, Cg - cc * Lc);
+            for (ptrdiff_t t0 = 0; t0 < T; t0 += tg) {
+                const ptrdiff_t nseg = FC_MIN(tg, T - t0), kcb = nseg * L, koff = cc * Lc * T + t0 * L;
+                for (ptrdiff_t q = 0; q < nseg; ++q)
+                    for (ptrdiff_t e = 0; e < L; ++e) {
+                        const ptrdiff_t col = (cc * Lc + e) * T + t0 + q;
+                        qb[0][col] = koff * Kg_pad + (q * L + e) * NR;
+                        qk[0][col] = kcb;
+                    }
+            }
+        }
+        const ptrdiff_t rblocks = Kg_pad / 8;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+        for (ptrdiff_t gr = 0; gr < G * rblocks; ++gr) {
+            const ptrdiff_t gi = gr / rblocks, r0 = (gr % rblocks) * 8;
+            fc_conv_pack_b8_avx2(w + (gi * Kg + r0) * Ktot, Ktot, Kg - r0, Ktot, r0 / NR, r0 % NR,
+                                 qb[0], qk[0], wpack + gi * Kg_pad * Ktot);
+        }
+    } else {
+        for (int v = 0; v < 2; ++v) {
+            const ptrdiff_t L = v == 0 ? Lc : Cg - (ncc - 1) * Lc;
+            for (ptrdiff_t e = 0; e < L; ++e)
+                for (ptrdiff_t t = 0; t < T; ++t) {
+                    const ptrdiff_t t0 = t / tg * tg, nseg = FC_MIN(tg, T - t0);
+                    qb[v][e * T + t] = t0 * L * cb_ld + ((t - t0) * L + e) * NR;
+                    qk[v][e * T + t] = nseg * L;
+                }
+        }
+    }
+
+    for (ptrdiff_t n0 = 0; n0 < N; n0 += chunk_imgs) {
+        const ptrdiff_t n1 = FC_MIN(N, n0 + chunk_imgs);
+        const ptrdiff_t u_begin = n0 * P, u_count = (n1 - n0) * P;
+        const ptrdiff_t ublk = (u_count + MB - 1) / MB;
+        const ptrdiff_t items = G * ublk * nsplit;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+        {
+#ifdef _OPENMP
+            const int tid = omp_get_thread_num();
+#else
+            const int tid = 0;
+#endif
+            float *const tws = thread_ws + (size_t)tid * per;
+            const float **const ptab = (const float **)tws;
+            float *const scratch = tws + ptab_elems;
+            float *const cbuf = scratch + FC_RUP(MR * NR);
+            float *const bbuf = cbuf + cbsz;
+
+            if (padded) {                                /* zero-bordered planes */
+#pragma omp for schedule(static)
+                for (ptrdiff_t pl_i = 0; pl_i < (n1 - n0) * C; ++pl_i) {
+                    float *d = xpad + pl_i * Hp * Wp;
+                    const float *src = x + (n0 * C + pl_i) * H * W;
+                    for (ptrdiff_t i = 0; i < pt * Wp; ++i) d[i] = 0;
+                    for (ptrdiff_t ih = 0; ih < H; ++ih) {
+                        float *dr = d + (ih + pt) * Wp;
+                        for (ptrdiff_t i = 0; i < pl; ++i) dr[i] = 0;
+                        for (ptrdiff_t i = 0; i < W; ++i) dr[pl + i] = src[ih * W + i];
+                        for (ptrdiff_t i = pl + W; i < Wp; ++i) dr[i] = 0;
+                    }
+                    for (ptrdiff_t i = (H + pt) * Wp; i < Hp * Wp; ++i) d[i] = 0;
+                }
+                /* (implicit barrier: the chunk is padded) */
+            }
+
+#pragma omp for schedule(dynamic, 1)
+            for (ptrdiff_t it = 0; it < items; ++it) {
+                ptrdiff_t rest = it;
+                const ptrdiff_t nbk = rest % nsplit; rest /= nsplit;
+                const ptrdiff_t ib = rest % ublk;
+                const ptrdiff_t gi = rest / ublk;
+                const ptrdiff_t u0 = u_begin + ib * MB, mb = FC_MIN(MB, u_begin + u_count - u0);
+                const ptrdiff_t jp0 = nbk * nchunk, jp1 = FC_MIN(npan, jp0 + nchunk);
+                if (jp0 >= jp1) continue;
+
+                /* pointer table: ptab[(tile * T + t) * 6 + i] = pixel's input at tap t */
+                for (ptrdiff_t tl = 0; tl < tiles; ++tl)
+                    for (ptrdiff_t i = 0; i < MR; ++i) {
+                        const ptrdiff_t u = u0 + tl * MR + i;
+                        const float **pp = ptab + tl * T * MR + i;
+                        const ptrdiff_t n = FC_MIN(u, u_begin + u_count - 1) / P;
+                        const float *xs = nchw ? (padded ? xpad + (n - n0) * C * Hp * Wp : x + n * C * H * W) + gi * Cg * cs
+                                               : x + n * H * W * C + gi * Cg;
+                        if (u >= u0 + mb) {              /* beyond the block: any readable data */
+                            for (ptrdiff_t t = 0; t < T; ++t) pp[t * MR] = nchw ? xs : zeros;
+                            continue;
+                        }
+                        const ptrdiff_t j = u - n * P, oh = j / OW, ow = j % OW;
+                        for (ptrdiff_t r = 0, t = 0; r < KH; ++r)
+                            for (ptrdiff_t s = 0; s < KW; ++s, ++t) {
+                                if (nchw) {              /* padded (or unpadded) planes: always inside */
+                                    pp[t * MR] = xs + (oh * sh + r * dh) * Wp + ow * sw + s * dw;
+                                } else {
+                                    const ptrdiff_t ih = oh * sh - pt + r * dh, iw = ow * sw - pl + s * dw;
+                                    pp[t * MR] = (ih >= 0 && ih < H && iw >= 0 && iw < W) ? xs + (ih * W + iw) * C
+                                                                                          : zeros;
+                                }
+                            }
+                    }
+
+                for (ptrdiff_t cc = 0; cc < ncc; ++cc) {           /* channel chunks */
+                    const ptrdiff_t L = FC_MIN(Lc, Cg - cc * Lc);
+                    if (fly) {                                     /* this chunk's panels */
+                        const int v = L == Lc ? 0 : 1;
+                        for (ptrdiff_t r0 = jp0 * NR; r0 < jp1 * NR; r0 += 8)
+                            fc_conv_pack_b8_avx2(w + (gi * Kg + r0) * Ktot + cc * Lc * T, Ktot, Kg - r0, L * T,
+                                                 r0 / NR - jp0, r0 % NR, qb[v], qk[v], bbuf);
+                    }
+                    for (ptrdiff_t t0 = 0; t0 < T; t0 += tg) {     /* k blocks: tg taps */
+                        const ptrdiff_t nseg = FC_MIN(tg, T - t0), kcb = nseg * L;
+                        const int acc = cc > 0 || t0 > 0;
+                        const ptrdiff_t aoff = cc * Lc * cs;
+                        for (ptrdiff_t jp = jp0; jp < jp1; ++jp) {  /* 16 output channels */
+                            const float *bp = fly ? bbuf + t0 * L * cb_ld + (jp - jp0) * NR * kcb
+                                                  : wpack + gi * Kg_pad * Ktot + (cc * Lc * T + t0 * L) * Kg_pad + jp * NR * kcb;
+                            const ptrdiff_t nr_eff = FC_MIN((ptrdiff_t)NR, Kg - jp * NR);
+                            for (ptrdiff_t tl = 0; tl * MR < mb; ++tl) {  /* 6 pixels */
+                                const float *const *pp = ptab + (tl * T + t0) * MR;
+                                if (nchw) {
+                                    fc_conv_ukernel_6x16_avx2(nseg, L, cs, aoff, pp, bp,
+                                                              cbuf + tl * MR * cb_ld + (jp - jp0) * NR, cb_ld, acc);
+                                    continue;
+                                }
+                                float *ct = y + (u0 + tl * MR) * K + gi * Kg + jp * NR;
+                                const ptrdiff_t mr_eff = FC_MIN((ptrdiff_t)MR, mb - tl * MR);
+                                if (mr_eff == MR && nr_eff == NR) {
+                                    fc_conv_ukernel_6x16_avx2(nseg, L, cs, aoff, pp, bp, ct, K, acc);
+                                } else {
+                                    fc_conv_ukernel_6x16_avx2(nseg, L, cs, aoff, pp, bp, scratch, NR, 0);
+                                    for (ptrdiff_t i = 0; i < mr_eff; ++i)
+                                        for (ptrdiff_t jj = 0; jj < nr_eff; ++jj) {
+                                            if (acc) ct[i * K + jj] += scratch[i * NR + jj];
+                                            else ct[i * K + jj] = scratch[i * NR + jj];
+                                        }
+                                }
+                            }
+                        }
+                    }
+                }
+                const ptrdiff_t c0 = jp0 * NR, c1 = FC_MIN(Kg, jp1 * NR);
+                if (nchw) {                              /* transpose the tiles into y, + bias */
+                    ptrdiff_t i = 0;
+                    while (i < mb) {                     /* one image's run of pixels at a time */
+                        const ptrdiff_t u = u0 + i, n = u / P, j0 = u - n * P;
+                        const ptrdiff_t run = FC_MIN(mb - i, P - j0);
+                        for (ptrdiff_t j = c0; j < c1; ++j) {
+                            const ptrdiff_t k = gi * Kg + j;
+                            const float b = bias ? bias[k] : 0.0f;
+                            float *yr = y + (n * K + k) * P + j0;
+                            const float *src = cbuf + i * cb_ld + (j - c0);
+                            for (ptrdiff_t q = 0; q < run; ++q) yr[q] = src[q * cb_ld] + b;
+                        }
+                        i += run;
+                    }
+                } else if (bias) {
+                    const float *bg = bias + gi * Kg;
+                    for (ptrdiff_t i = 0; i < mb; ++i) {
+                        float *yr = y + (u0 + i) * K + gi * Kg;
+                        for (ptrdiff_t j = c0; j < c1; ++j) yr[j] += bg[j];
+                    }
+                }
+            }
+        }
+    }
+#undef FC_RUP
+    fc_aligned_free(ws);
+    return FC_OK;
+}
+#endif
+
 /* ---- direct convolution by planes ------------------------------------------ */
 /*
  * For depthwise layers (in_channels / groups == 1, any channel multiplier)
@@ -620,6 +885,9 @@ int FN(fc_conv2d_forward)(const fc_conv_geom *g, const FT *x, const FT *w, const
         if (depthwise || FN(direct_ok)(g)) return FN(conv_fwd_direct)(g, x, w, bias, y, nt);
         /* fall through */
     default:
+#if FC_CONV_IS_F32 && defined(FC_HAVE_X86_KERNELS)
+        if (fc_isa_active() == FC_ISA_AVX2) return conv_fwd_indirect_f32(g, x, w, bias, y, nt);
+#endif
         if (g->layout == FC_LAYOUT_NCHW) return FN(conv_fwd_gemm_nchw)(g, x, w, bias, y, nt);
         return FN(conv_fwd_gemm_nhwc)(g, x, w, bias, y, nt);
     }

@@ -42,6 +42,19 @@ void fc_col2im_image_f32(const fc_conv_geom *g, ptrdiff_t channels, ptrdiff_t pi
 void fc_col2im_image_f64(const fc_conv_geom *g, ptrdiff_t channels, ptrdiff_t pixel_stride,
                          const double *col, double *x, int nt);
 
+/* The indirect convolution micro-kernel (kernels/convk_avx2_6x16.c):
+ * C[6 x 16] (+)= sum over nseg taps q, e < L of
+ * (ptrs[6q + i] + aoff)[e * cs] * b[(q * L + e) * 16 + j]; b 32-byte aligned. */
+void fc_conv_ukernel_6x16_avx2(ptrdiff_t nseg, ptrdiff_t L, ptrdiff_t cs, ptrdiff_t aoff,
+                               const float *const *ptrs, const float *b, float *c, ptrdiff_t ldc,
+                               int accumulate);
+
+/* Packs an 8-row slab of weights (w: row 0, column 0; row stride ld; rows
+ * past `rows` zero) into those B panels: column q < ncols goes to
+ * dst + qbase[q] + jp * 16 * qkcb[q] + half. */
+void fc_conv_pack_b8_avx2(const float *w, ptrdiff_t ld, ptrdiff_t rows, ptrdiff_t ncols, ptrdiff_t jp,
+                          ptrdiff_t half, const ptrdiff_t *qbase, const ptrdiff_t *qkcb, float *dst);
+
 /* AVX2 + FMA depthwise kernels (kernels/dwconv_avx2.c), float32.  They
  * return 0 (and do nothing) when the geometry is not theirs, and the
  * portable loops run instead.

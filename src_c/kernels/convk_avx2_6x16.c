@@ -1,0 +1,124 @@
+/*
+ * convk_avx2_6x16.c -- the indirect convolution micro-kernel, float32, AVX2 + FMA.
+ *
+ * The GEMM micro-kernel with its A operand read through pointers instead of
+ * a packed panel: C (6 output pixels x 16 output channels) += sum over
+ * segments q (one kernel tap each) of sum over e < L of
+ *     A[q][i][e] * B[q * L + e][0..16),   A[q][i][e] = (ptrs[6 q + i] + aoff)[e * cs]
+ * where ptrs[6 q + i] is the input at pixel i's tap q (cs = 1 for NHWC,
+ * whose channels are contiguous; the plane size for NCHW), and B is the
+ * packed weights, 16 values per k.  No im2col matrix and no A packing: the
+ * six broadcasts per k read the image where it lies.  12 ymm accumulators,
+ * two B vectors and one broadcast, as in the 6x16 GEMM kernel.
+ */
+#include <immintrin.h>
+
+#include "../conv_internal.h"
+
+#define ROW(i, ai)                                          \
+    do {                                                    \
+        const __m256 av = _mm256_broadcast_ss(ai);          \
+        c##i##0 = _mm256_fmadd_ps(av, b0, c##i##0);         \
+        c##i##1 = _mm256_fmadd_ps(av, b1, c##i##1);         \
+    } while (0)
+
+#define STEP(o)                                                                   \
+    do {                                                                          \
+        const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);          \
+        ROW(0, a0 + (o)); ROW(1, a1 + (o)); ROW(2, a2 + (o));                     \
+        ROW(3, a3 + (o)); ROW(4, a4 + (o)); ROW(5, a5 + (o));                     \
+        b += 16;                                                                  \
+    } while (0)
+
+#define STORE(i)                                                                  \
+    do {                                                                          \
+        float *ci = c + (i) * ldc;                                                \
+        if (accumulate) {                                                         \
+            c##i##0 = _mm256_add_ps(_mm256_loadu_ps(ci), c##i##0);                \
+            c##i##1 = _mm256_add_ps(_mm256_loadu_ps(ci + 8), c##i##1);            \
+        }                                                                         \
+        _mm256_storeu_ps(ci, c##i##0);                                            \
+        _mm256_storeu_ps(ci + 8, c##i##1);                                        \
+    } while (0)
+
+void fc_conv_ukernel_6x16_avx2(ptrdiff_t nseg, ptrdiff_t L, ptrdiff_t cs, ptrdiff_t aoff,
+                               const float *const *ptrs, const float *b, float *c, ptrdiff_t ldc,
+                               int accumulate)
+{
+    __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
+    __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
+    __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
+    __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
+    __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
+    __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+
+    for (ptrdiff_t q = 0; q < nseg; ++q, ptrs += 6) {
+        const float *a0 = ptrs[0] + aoff, *a1 = ptrs[1] + aoff, *a2 = ptrs[2] + aoff;
+        const float *a3 = ptrs[3] + aoff, *a4 = ptrs[4] + aoff, *a5 = ptrs[5] + aoff;
+        ptrdiff_t e = 0;
+        if (cs == 1) {
+            for (; e + 4 <= L; e += 4) {
+                STEP(0); STEP(1); STEP(2); STEP(3);
+                a0 += 4; a1 += 4; a2 += 4; a3 += 4; a4 += 4; a5 += 4;
+            }
+            for (; e < L; ++e) {
+                STEP(0);
+                ++a0; ++a1; ++a2; ++a3; ++a4; ++a5;
+            }
+        } else {
+            for (; e < L; ++e) {
+                STEP(0);
+                a0 += cs; a1 += cs; a2 += cs; a3 += cs; a4 += cs; a5 += cs;
+            }
+        }
+    }
+    STORE(0); STORE(1); STORE(2); STORE(3); STORE(4); STORE(5);
+}
+
+/* 8 x 8 transpose of r[0..8) in registers. */
+static inline void transpose8(__m256 r[8])
+{
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+    r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+    r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+    r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+    r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+    r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+    r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+    r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+/* Pack 8 weight rows into the kernel's B panels: w points at row 0, column
+ * 0 of an 8-row slab (row stride ld; rows past `rows` read as zeros), and
+ * its column q (q < ncols) lands at dst + qbase[q] + jp * 16 * qkcb[q] + half
+ * (jp: the rows' 16-row panel, half: 0 or 8), eight output channels side by
+ * side.  8 x 8 register transposes: each source row is read once,
+ * contiguously. */
+void fc_conv_pack_b8_avx2(const float *w, ptrdiff_t ld, ptrdiff_t rows, ptrdiff_t ncols, ptrdiff_t jp,
+                          ptrdiff_t half, const ptrdiff_t *qbase, const ptrdiff_t *qkcb, float *dst)
+{
+    const ptrdiff_t nrows = rows < 8 ? (rows > 0 ? rows : 0) : 8;
+    ptrdiff_t q0 = 0;
+    for (; q0 + 8 <= ncols; q0 += 8) {
+        __m256 r[8];
+        for (int i = 0; i < 8; ++i)
+            r[i] = i < nrows ? _mm256_loadu_ps(w + i * ld + q0) : _mm256_setzero_ps();
+        transpose8(r);
+        for (int i = 0; i < 8; ++i) {
+            const ptrdiff_t q = q0 + i;
+            _mm256_storeu_ps(dst + qbase[q] + jp * 16 * qkcb[q] + half, r[i]);
+        }
+    }
+    for (; q0 < ncols; ++q0) {
+        float *d = dst + qbase[q0] + jp * 16 * qkcb[q0] + half;
+        for (int i = 0; i < 8; ++i) d[i] = i < nrows ? w[i * ld + q0] : 0.0f;
+    }
+}
