@@ -51,7 +51,9 @@ of one thread each and a cluster is never oversubscribed.  Change it with
 :func:`set_threads_per_task` or the ``threads_per_task=`` keyword of every
 function, e.g. for a worker with one Dask thread per machine and several
 cores.  The value is read when the graph is built and travels inside the
-tasks, so it also holds on remote workers.
+tasks, so it also holds on remote workers.  (For fastconv calls of your own
+inside ``map_blocks``, wrap them in ``fastconv.threads(1)`` likewise;
+``dask.distributed``'s nanny also starts workers with ``OMP_NUM_THREADS=1``.)
 
 Models ship to the workers pickled with ``cloudpickle`` (fastconv layers and
 models pickle without their cached activations).
@@ -353,7 +355,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, l
     for ax, p in zip(axes, plans):
         out_chunks[ax] = p.out_chunks
     geom = (plan.stride, plan.dilation, plan.groups, layout, algorithm, axes)
-    token = _tokenize("conv2d", x4, weight, bias, geom, nthreads)
+    token = _tokenize("conv2d", x4, weight, bias, geom, [p.params() for p in plans], out_chunks, nthreads)
     y = _spatial_map(da, x4, axes, plans, _conv_task,
                      (_delayed((weight, bias)), geom, [p.params() for p in plans], nthreads),
                      tuple(out_chunks), dtype, f"fastconv-conv2d-{token}")
@@ -449,7 +451,7 @@ def _pool(kind, x, kernel_size, stride, padding, dilation, ceil_mode, layout, op
     out_chunks = list(x4.chunks)
     for ax, p in zip(axes, plans):
         out_chunks[ax] = p.out_chunks
-    token = _tokenize(what, x4, geom, nthreads)
+    token = _tokenize(what, x4, geom, padding, ceil_mode, [p.params() for p in plans], out_chunks, nthreads)
     y = _spatial_map(da, x4, axes, plans, _pool_task, (kind, geom, [p.params() for p in plans], nthreads),
                      tuple(out_chunks), dtype, f"fastconv-{what}-{token}")
     return y[0] if unbatched else y
@@ -709,8 +711,8 @@ def filter2d(images, kernel, mode="same", boundary="fill", fillvalue=0, *, convo
             raise ValueError(f"negative dimensions are not allowed: the {mode!r} output of inputs "
                              f"of shapes {(H, W)} and {(kh, kw)} would be {out}")
         geom = (batch, mode, boundary, fillvalue, flip, method)
-        token = _tokenize("filter2d", x, k, geom, nthreads)
         out_chunks = x.chunks[:-2] + ((out[0],), (out[1],))
+        token = _tokenize("filter2d", x, k, geom, out_chunks, nthreads)
         meta = np.empty((0,) * nd, dtype=dtype)
         return da.map_blocks(_filter_task, x, _delayed(k), geom, None, nthreads, chunks=out_chunks,
                              dtype=dtype, meta=meta, name=f"fastconv-filter2d-{token}")
@@ -743,8 +745,8 @@ def filter2d(images, kernel, mode="same", boundary="fill", fillvalue=0, *, convo
                 f"(the halo); rechunk=True (the default) rechunks to {p.out_chunks}")
         plans.append(p)
     geom = (batch, mode, boundary, fillvalue, flip, method)
-    token = _tokenize("filter2d", x, k, geom, nthreads)
     out_chunks = x.chunks[:-2] + tuple(p.out_chunks for p in plans)
+    token = _tokenize("filter2d-split", x, k, geom, [p.params() for p in plans], out_chunks, nthreads)
     return _spatial_map(da, xe, (nd - 2, nd - 1), plans, _filter_task,
                         (_delayed(k), geom, [p.params() for p in plans], nthreads), out_chunks,
                         dtype, f"fastconv-filter2d-{token}")

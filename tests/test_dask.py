@@ -220,6 +220,25 @@ def test_conv2d_chunk_plans():
         fd.conv2d(xs, w9, padding=4, rechunk=False)
 
 
+def test_calls_differing_only_in_geometry_get_their_own_graph_keys():
+    rng = np.random.default_rng(17)
+    x = rng.standard_normal((2, 2, 20, 22))
+    xd = da.from_array(x, chunks=(1, 2, 9, 8))
+    w = rng.standard_normal((3, 2, 3, 3))
+    check_all(threaded, [
+        (fd.conv2d(xd, w, padding=0), fastconv.conv2d(x, w, padding=0)),
+        (fd.conv2d(xd, w, padding=1), fastconv.conv2d(x, w, padding=1)),
+        (fd.conv2d(xd, w, padding=1, stride=2), fastconv.conv2d(x, w, padding=1, stride=2)),
+        (fd.max_pool2d(xd, 3, 2), fastconv.max_pool2d(x, 3, 2)),
+        (fd.max_pool2d(xd, 3, 2, 1), fastconv.max_pool2d(x, 3, 2, 1)),
+        (fd.max_pool2d(xd, 3, 2, 1, ceil_mode=True), fastconv.max_pool2d(x, 3, 2, 1, ceil_mode=True)),
+        (fd.avg_pool2d(xd, 3, 2, 1, count_include_pad=False),
+         fastconv.avg_pool2d(x, 3, 2, 1, count_include_pad=False)),
+        (fd.filter2d(xd, w[0, 0], "same", "wrap"), fastconv.filter2d(x, w[0, 0], "same", "wrap")),
+        (fd.filter2d(xd, w[0, 0], "same", "symm"), fastconv.filter2d(x, w[0, 0], "same", "symm")),
+    ])
+
+
 def test_conv2d_unbatched_numpy_input_and_errors():
     rng = np.random.default_rng(6)
     x = rng.standard_normal((3, 12, 10))
