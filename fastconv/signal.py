@@ -407,6 +407,16 @@ def _c_correlate(x, k, batch, out_h, out_w, pad_top, pad_left, boundary, fill, c
         out.real = y[:, 0]
         out.imag = y[:, 1]
         return out.reshape(batch + (out_h, out_w))
+    if (ct.kind == "f" and out_h == 1 and kh == 1 and kw >= 32 and kw % _FOLD and x.size
+            and _isa_has_fold() and _all_finite(x) and _all_finite(k)
+            and (boundary != _FILL or np.isfinite(fill))):
+        # The C engine runs a 1-D kernel whose length is a multiple of 8 as a
+        # folded 2-D correlation, 1.5x faster.  Zero taps appended to the
+        # kernel read samples past each window (finite, so they add exact
+        # zeros) and change no output.
+        kw2 = -(-kw // _FOLD) * _FOLD
+        k = np.concatenate([k, np.zeros(k.shape[:-1] + (kw2 - kw,), dtype=k.dtype)], axis=-1)
+        kw = kw2
     xc = np.ascontiguousarray(x, dtype=ct)
     kc = np.ascontiguousarray(k, dtype=ct)
     fl = np.array([fill], dtype=ct)
@@ -414,6 +424,22 @@ def _c_correlate(x, k, batch, out_h, out_w, pad_top, pad_left, boundary, fill, c
     geom = (items, 1, H, W, W, 1, kh, kw, out_h, out_w, pad_top, pad_left, boundary)
     _call(ct, geom, xc.reshape(-1), xi * (H * W), kc.reshape(-1), ki * (kh * kw), fl, y.reshape(-1))
     return y
+
+
+_FOLD = 8
+
+
+def _isa_has_fold() -> bool:
+    from . import _dispatch
+
+    return _dispatch.get_isa() != "generic"
+
+
+def _all_finite(a) -> bool:
+    """True when no element is inf or NaN (one pass: any inf or NaN makes the sum non-finite;
+    an overflowing sum of finite values only answers False, the safe side)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool(np.isfinite(np.add.reduce(a, axis=None)))
 
 
 def _call(ct, geom, x, x_off, k, k_off, fill, y):

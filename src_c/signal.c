@@ -137,20 +137,22 @@ int fc_corr2d_f32(const fc_corr2d_geom *g, const float *x, const ptrdiff_t *x_of
                   const float *k, const ptrdiff_t *k_off, const float *fill, float *y)
 {
     fc_corr_block_f32_fn block = fc_corr_block_f32_ref;
+    ptrdiff_t fold = 0;
 #ifdef FC_HAVE_X86_KERNELS
-    if (fc_isa_active() >= FC_ISA_AVX2) block = fc_corr_block_f32_avx2;
+    if (fc_isa_active() >= FC_ISA_AVX2) block = fc_corr_block_f32_avx2, fold = 8;
 #endif
-    return corr2d_f32(g, x, x_off, k, k_off, fill, y, block);
+    return corr2d_f32(g, x, x_off, k, k_off, fill, y, block, fold);
 }
 
 int fc_corr2d_f64(const fc_corr2d_geom *g, const double *x, const ptrdiff_t *x_off,
                   const double *k, const ptrdiff_t *k_off, const double *fill, double *y)
 {
     fc_corr_block_f64_fn block = fc_corr_block_f64_ref;
+    ptrdiff_t fold = 0;
 #ifdef FC_HAVE_X86_KERNELS
-    if (fc_isa_active() >= FC_ISA_AVX2) block = fc_corr_block_f64_avx2;
+    if (fc_isa_active() >= FC_ISA_AVX2) block = fc_corr_block_f64_avx2, fold = 4;
 #endif
-    return corr2d_f64(g, x, x_off, k, k_off, fill, y, block);
+    return corr2d_f64(g, x, x_off, k, k_off, fill, y, block, fold);
 }
 
 /* int64_t and uint64_t may alias: the kernel computes modulo 2^64 in unsigned */
@@ -158,5 +160,5 @@ int fc_corr2d_i64(const fc_corr2d_geom *g, const int64_t *x, const ptrdiff_t *x_
                   const int64_t *k, const ptrdiff_t *k_off, const int64_t *fill, int64_t *y)
 {
     return corr2d_u64(g, (const uint64_t *)x, x_off, (const uint64_t *)k, k_off,
-                      (const uint64_t *)fill, (uint64_t *)y, fc_corr_block_u64_ref);
+                      (const uint64_t *)fill, (uint64_t *)y, fc_corr_block_u64_ref, 0);
 }

@@ -34,9 +34,16 @@ static void FN(extend_row)(const FT *plane, ptrdiff_t src, const fc_corr2d_geom 
     }
 }
 
+/* fold > 0: single-row correlations (1-D signals) with kernel_w a multiple of
+ * fold run "folded": output j = i * fold + p of a chunk is
+ *   sum_r sum_t e[(i + r) * fold + p + t] * k[r * fold + t],
+ * a 2-D correlation of the extended row seen as rows of fold samples (row
+ * stride fold, overlapping) with the kernel seen as kernel_w / fold rows of
+ * fold taps (the same memory), so the block kernel shares each input load
+ * across rows as in 2-D. */
 static int FN(corr2d)(const fc_corr2d_geom *g, const FT *x, const ptrdiff_t *x_off,
                       const FT *k, const ptrdiff_t *k_off, const FT *fill, FT *y,
-                      FC_BLOCK_FN_T block)
+                      FC_BLOCK_FN_T block, ptrdiff_t fold)
 {
     int st = fc_corr2d_geom_check(g);
     if (st != FC_OK) return st;
@@ -54,9 +61,12 @@ static int FN(corr2d)(const fc_corr2d_geom *g, const FT *x, const ptrdiff_t *x_o
     const ptrdiff_t tiles = g->items * nrb * ncc;
     /* per thread: the extended block of every channel, BR + KH - 1 rows of CW + KW - 1 */
     const ptrdiff_t lde = CW + KW - 1, ehe = BR + KH - 1;
+    const int folded = fold > 0 && C == 1 && KH == 1 && OH == 1 && KW >= 4 * fold && KW % fold == 0;
     const size_t al = FC_ALIGN / sizeof(FT);
     size_t che, per, total;
     if (fc_size_mul3((size_t)lde, (size_t)ehe, 1, &che)) return FC_EOVERFLOW;
+    /* a folded chunk reads (whole rows + 1 + kernel rows) * fold samples */
+    if (folded) che = FC_MAX(che, (size_t)(CW / fold + 1 + KW / fold) * (size_t)fold);
     che = (che + al - 1) / al * al;
     if (fc_size_mul3(che, (size_t)C, 1, &per) || fc_size_mul3(per, (size_t)nt, sizeof(FT), &total))
         return FC_EOVERFLOW;
@@ -74,6 +84,19 @@ static int FN(corr2d)(const fc_corr2d_geom *g, const FT *x, const ptrdiff_t *x_o
         const ptrdiff_t item = t / (nrb * ncc), rest = t % (nrb * ncc);
         const ptrdiff_t oh0 = (rest / ncc) * BR, ow0 = (rest % ncc) * CW;
         const ptrdiff_t nr = FC_MIN(BR, OH - oh0), ncols = FC_MIN(CW, OW - ow0);
+        if (folded) {
+            const ptrdiff_t R = KW / fold, full = ncols / fold, rem = ncols % fold;
+            const FT *plane = x ? x + x_off[item] : x;
+            const ptrdiff_t src = fc_signal_map_index(-g->pad_top, g->in_h, g->boundary);
+            FN(extend_row)(plane, src, g, ow0 - g->pad_left, (full + 1 + R) * fold,
+                           g->boundary == FC_BOUNDARY_FILL ? fill[0] : (FT)0, E);
+            FT *yt = y + item * OW + ow0;
+            if (full > 0) block(full, fold, 1, E, fold, 0, k, k_off + item, R, fold, yt, fold);
+            if (rem > 0)
+                block(1, rem, 1, E + full * fold, fold, 0, k, k_off + item, R, fold,
+                      yt + full * fold, fold);
+            continue;
+        }
         /* gather the extended rows this tile reads: rows oh0 - pad_top + [0, nr + KH - 1),
          * columns ow0 - pad_left + [0, ncols + KW - 1) */
         for (ptrdiff_t c = 0; c < C; ++c) {

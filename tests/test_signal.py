@@ -132,6 +132,44 @@ def test_1d_matches_reference(n1, n2, mode, dts, seed, fn):
     assert_matches(ours, expected, bound, terms=2 * min(n1, n2))
 
 
+@SETTINGS
+@given(n1=st.integers(1, 3000), n2=st.integers(24, 200), mode=st.sampled_from(MODES),
+       dtype=st.sampled_from([np.float32, np.float64, np.float16, np.int16, np.complex64]),
+       seed=st.integers(0, 2**32 - 1), fn=st.sampled_from(["convolve", "correlate"]),
+       whole=st.booleans())
+def test_1d_long_kernels_match_numpy(n1, n2, mode, dtype, seed, fn, whole):
+    """Long kernels (the folded C path for multiples of 8 taps, and zero-padded kernels)."""
+    if whole:
+        n2 = n2 // 8 * 8
+    rng = np.random.default_rng(seed)
+    a = random_array(rng, n1, dtype)
+    v = random_array(rng, n2, dtype)
+    ours = getattr(fastconv, fn)(a, v, mode, method="direct")
+    theirs = getattr(np, fn)(a, v, mode)
+    bound = getattr(np, fn)(magnitude(a), magnitude(v), mode)
+    assert_matches(ours, theirs, bound, terms=2 * min(n1, n2))
+
+
+@pytest.mark.parametrize("taps", [7, 32, 37, 40, 64, 99])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_1d_nonfinite_values_stay_local(taps, dtype):
+    """inf and NaN spread only to the outputs whose window holds them, as in NumPy."""
+    rng = np.random.default_rng(taps)
+    a = random_array(rng, 1000, dtype)
+    v = random_array(rng, taps, dtype)
+    a[[10, 500]] = np.inf
+    a[700] = -np.inf
+    a[900] = np.nan
+    for mode in MODES:
+        for method in ("direct", "auto"):
+            ours = fastconv.convolve(a, v, mode, method=method)
+            theirs = np.convolve(a, v, mode)
+            np.testing.assert_array_equal(np.isnan(ours), np.isnan(theirs))
+            np.testing.assert_array_equal(np.isinf(ours), np.isinf(theirs))
+            fin = np.isfinite(theirs)
+            np.testing.assert_allclose(ours[fin], theirs[fin], rtol=1e-4, atol=1e-4 * taps)
+
+
 @pytest.mark.parametrize("fn", ["convolve", "correlate"])
 @pytest.mark.parametrize("args", [
     ([], [1]), ([1], []), ([], []), (3, [1, 2]), ([1, 2], 3), (3, 4),
