@@ -66,7 +66,12 @@ def _layout(layout, allowed=_LAYOUTS):
     return key
 
 
+_F32, _F64, _I64 = np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.int64)
+
+
 def _int(value, name):
+    if type(value) is int:  # the common case, first
+        return value
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be an integer, got a bool")
     try:
@@ -77,6 +82,8 @@ def _int(value, name):
 
 def _ints(value, name, n, minimum):
     """An int or a sequence of n ints (a 1-sequence is repeated), each >= minimum."""
+    if type(value) is int and minimum <= value <= _DIM_MAX:
+        return (value,) * n
     if isinstance(value, (tuple, list)):
         values = tuple(_int(v, name) for v in value)
         if len(values) == 1:
@@ -143,14 +150,11 @@ def _pooled_sizes(hw, kernel, stride, padding, dilation, ceil_mode, name="x"):
 
 # ---- arrays ---------------------------------------------------------------------------
 
-def _plane_axes(layout):
-    """Axes of (N, C, H, W) in an array of this layout."""
-    return (0, 1, 2, 3) if layout == "NCHW" else (0, 3, 1, 2)
-
-
 def _dims(shape4, layout):
-    n, c, h, w = (shape4[a] for a in _plane_axes(layout))
-    return n, c, h, w
+    """(N, C, H, W) of a 4-D shape in this layout."""
+    if layout == "NCHW":
+        return tuple(shape4)
+    return shape4[0], shape4[3], shape4[1], shape4[2]
 
 
 def _shape(layout, n, c, h, w):
@@ -164,14 +168,22 @@ def _batched(arr, name, layout):
     return (arr[None], True) if arr.ndim == 3 else (arr, False)
 
 
+def _native_float(a):
+    """True for a C-contiguous float32/float64 ndarray of native byte order (no conversion needed)."""
+    return type(a) is np.ndarray and (a.dtype is _F32 or a.dtype is _F64) and a.flags.c_contiguous
+
+
 def _input(x, layout, name="x"):
     """x as a 4-D float array the C core reads in place (unit innermost stride)."""
-    arr = np.asarray(x)
-    dtype = compute_dtype(arr, name=name)
-    arr, unbatched = _batched(arr, name, layout)
-    arr = as_float_array(arr, dtype, name)
-    if arr.shape[3] > 1 and arr.strides[3] != arr.itemsize:
-        arr = np.ascontiguousarray(arr)
+    if _native_float(x) and x.ndim in (3, 4):
+        arr, unbatched = (x[None], True) if x.ndim == 3 else (x, False)
+    else:
+        arr = np.asarray(x)
+        dtype = compute_dtype(arr, name=name)
+        arr, unbatched = _batched(arr, name, layout)
+        arr = as_float_array(arr, dtype, name)
+        if arr.shape[3] > 1 and arr.strides[3] != arr.itemsize:
+            arr = np.ascontiguousarray(arr)
     n, c, h, w = _dims(arr.shape, layout)
     if h == 0 or w == 0:
         raise ValueError(f"{name} has an empty spatial size: shape {np.shape(x)}")
@@ -186,6 +198,10 @@ def _dense(a, dtype, name):
 
 
 def _indices(indices, shape, name="indices"):
+    if type(indices) is np.ndarray and indices.dtype is _I64 and indices.flags.c_contiguous:
+        if indices.shape != tuple(shape):
+            raise ValueError(f"{name} has shape {indices.shape}, expected {tuple(shape)}")
+        return indices
     idx = np.asarray(indices)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"{name} must be an integer array, got dtype {idx.dtype}")
@@ -667,6 +683,9 @@ def global_max_pool2d(x, keepdims=False, *, layout="NCHW"):
 # ---- backward ------------------------------------------------------------------------------
 
 def _grad_out(grad_out, layout):
+    if _native_float(grad_out) and grad_out.ndim in (3, 4):
+        gy4, unbatched = _batched(grad_out, "grad_out", layout)
+        return gy4, unbatched, grad_out.ndim
     gy = np.asarray(grad_out)
     dtype = compute_dtype(gy, name="grad_out")
     gy4, unbatched = _batched(gy, "grad_out", layout)

@@ -357,6 +357,11 @@ static void FN(cadd)(FT *restrict y, const FT *restrict t, ptrdiff_t c)
 static void FN(pixel_max)(FT *restrict y, const FT *base, ptrdiff_t nr, ptrdiff_t nc,
                           ptrdiff_t rs, ptrdiff_t cs, ptrdiff_t C)
 {
+    if (nr == 2 && nc == 2) { /* the common 2x2 window: one expression per channel */
+        const FT *restrict a = base, *restrict b = base + cs, *restrict c = base + rs, *restrict d = c + cs;
+        for (ptrdiff_t i = 0; i < C; ++i) y[i] = NANMAX(NANMAX(a[i], b[i]), NANMAX(c[i], d[i]));
+        return;
+    }
     ptrdiff_t c0 = 0;
     for (; c0 + CBLK <= C; c0 += CBLK) {
         FT acc[CBLK];
@@ -384,6 +389,11 @@ static void FN(pixel_max)(FT *restrict y, const FT *base, ptrdiff_t nr, ptrdiff_
 static void FN(pixel_avg)(FT *restrict y, const FT *base, ptrdiff_t nr, ptrdiff_t nc,
                           ptrdiff_t rs, ptrdiff_t cs, ptrdiff_t C, FT div)
 {
+    if (nr == 2 && nc == 2) {
+        const FT *restrict a = base, *restrict b = base + cs, *restrict c = base + rs, *restrict d = c + cs;
+        for (ptrdiff_t i = 0; i < C; ++i) y[i] = (((a[i] + b[i]) + c[i]) + d[i]) / div;
+        return;
+    }
     ptrdiff_t c0 = 0;
     for (; c0 + CBLK <= C; c0 += CBLK) {
         FT acc[CBLK];
@@ -437,20 +447,39 @@ static void FN(hpix_avg)(FT *restrict y, const FT *restrict b, ptrdiff_t k, ptrd
     }
 }
 
-/* With indices: m starts at -inf and id at the window's first cell inside
- * (PyTorch's start); taps with (v > m) or NaN win, in row-major order. */
+/* With indices, PyTorch's scan: m starts at -inf and id at the window's
+ * first cell inside; taps with (v > m) or NaN win, in row-major order.
+ * Starting from the first tap instead is the same (a -inf there leaves id at
+ * it), and saves a pass.  nr, nc >= 1. */
 static void FN(pixel_argmax)(FT *restrict m, int64_t *restrict id, const FT *base,
                              ptrdiff_t nr, ptrdiff_t nc, ptrdiff_t rs, ptrdiff_t cs,
                              ptrdiff_t dh, ptrdiff_t dw, ptrdiff_t C, ptrdiff_t h0,
                              ptrdiff_t w0, ptrdiff_t W)
 {
-    FN(fill)(m, (FT)-INFINITY, C);
-    const int64_t first = (int64_t)(h0 * W + w0);
-    for (ptrdiff_t c = 0; c < C; ++c) id[c] = first;
+    const int64_t p00 = (int64_t)(h0 * W + w0);
+    if (nr == 2 && nc == 2) {
+        const FT *restrict a = base, *restrict b = base + cs, *restrict c = base + rs, *restrict d = c + cs;
+        const int64_t p01 = p00 + dw, p10 = p00 + dh * W, p11 = p10 + dw;
+        for (ptrdiff_t i = 0; i < C; ++i) {
+            FT best = a[i], v;
+            int64_t at = p00;
+            v = b[i];
+            if (v > best || v != v) { best = v; at = p01; }
+            v = c[i];
+            if (v > best || v != v) { best = v; at = p10; }
+            v = d[i];
+            if (v > best || v != v) { best = v; at = p11; }
+            m[i] = best;
+            id[i] = at;
+        }
+        return;
+    }
+    memcpy(m, base, (size_t)C * sizeof(FT));
+    for (ptrdiff_t c = 0; c < C; ++c) id[c] = p00;
     for (ptrdiff_t r = 0; r < nr; ++r)
-        for (ptrdiff_t q = 0; q < nc; ++q) {
+        for (ptrdiff_t q = (r == 0); q < nc; ++q) {
             const FT *restrict t = base + r * rs + q * cs;
-            const int64_t pos = (int64_t)((h0 + r * dh) * W + w0 + q * dw);
+            const int64_t pos = p00 + (int64_t)(r * dh * W + q * dw);
             for (ptrdiff_t c = 0; c < C; ++c) {
                 FT v = t[c];
                 int take = (v > m[c]) | (v != v);
@@ -799,10 +828,12 @@ static int FN(forward_nhwc)(const fc_pool_geom *g, const fc_pool_windows *w, int
                     FN(hpix_max)(yp, row + ow * sw * C, kw, dw * C, C);
                 else if (sep)
                     FN(hpix_avg)(yp, row + ow * sw * C, kw, C, C, (FT)(w->dv_h[oh] * w->dv_w[ow]));
-                else if (idx)
-                    FN(pixel_argmax)(yp, ip, base, nr, nc, dh * xs[2], dw * xs[3], dh, dw, C, h0, w0, W);
-                else if (nr == 0 || nc == 0)
+                else if (nr == 0 || nc == 0) { /* a window entirely in the padding (dilation) */
                     FN(fill)(yp, neutral, C);
+                    if (idx)
+                        for (ptrdiff_t c = 0; c < C; ++c) ip[c] = (int64_t)(h0 * W + w0);
+                } else if (idx)
+                    FN(pixel_argmax)(yp, ip, base, nr, nc, dh * xs[2], dw * xs[3], dh, dw, C, h0, w0, W);
                 else if (op == FC_POOL_MAX)
                     FN(pixel_max)(yp, base, nr, nc, dh * xs[2], dw * xs[3], C);
                 else
