@@ -13,8 +13,9 @@ Cases (mode "same", each at every requested thread count):
 SciPy and NumPy run single-threaded whatever the thread count (they have no
 threaded path for these calls); fastconv uses the requested threads.
 ``ratio_vs_best_scipy`` is the speed-up over the faster of SciPy's direct and
-FFT methods.  --quick uses a stack of 16 images, 2.5 * 10**5 samples and
-fewer rounds.
+FFT methods.  --quick uses 512x512 images, a stack of 16 256x256 images,
+2.5 * 10**5 samples, fewer rounds and shorter pauses between competitors
+(a smoke run; quote the full run).
 
     python benchmarks/bench_signal.py [--quick] [--threads 1,2] [--json PATH]
 """
@@ -53,10 +54,12 @@ def cases(quick: bool):
 
 
 def _time(competitors, quick, slow=False):
+    kw = {"cooldown": 0.03} if quick else {}
     return harness.time_alternating(
         competitors,
         repeats=3 if quick or slow else 5,
         target=0.01 if quick else 0.03,
+        **kw,
     )
 
 
@@ -71,7 +74,8 @@ def run(threads=(1, 2), quick=False, progress=True):
         row = {"threads": nt, "dtype": dt}
         with harness.limit_threads(nt):
             if kind == "image":
-                img = rng.standard_normal((1024, 1024)).astype(dt)
+                side = 512 if quick else 1024
+                img = rng.standard_normal((side, side)).astype(dt)
                 ker = rng.standard_normal((k, k)).astype(dt)
                 kflip = np.ascontiguousarray(ker[::-1, ::-1])
                 t = _time({
@@ -79,11 +83,11 @@ def run(threads=(1, 2), quick=False, progress=True):
                     "scipy_correlate2d": lambda: scipy_signal.correlate2d(img, ker, "same"),
                     "scipy_fftconvolve": lambda: scipy_signal.fftconvolve(img, kflip, "same"),
                 }, quick, slow=k == 11)
-                row["case"] = f"{dt} 1024x1024 {k}x{k}"
+                row["case"] = f"{dt} {side}x{side} {k}x{k}"
                 flops = 2.0 * img.size * k * k
             elif kind == "stack":
-                n = 16 if quick else 64
-                stack = rng.standard_normal((n, 512, 512)).astype(dt)
+                n, side = (16, 256) if quick else (64, 512)
+                stack = rng.standard_normal((n, side, side)).astype(dt)
                 g = gaussian(k, dt)
 
                 def scipy_loop():
@@ -94,7 +98,7 @@ def run(threads=(1, 2), quick=False, progress=True):
                     "scipy_loop": scipy_loop,
                     "scipy_fftconvolve": lambda: scipy_signal.fftconvolve(stack, g[None], "same", axes=(1, 2)),
                 }, quick, slow=True)
-                row["case"] = f"{dt} {n}x512x512 {k}x{k} gaussian"
+                row["case"] = f"{dt} {n}x{side}x{side} {k}x{k} gaussian"
                 flops = 2.0 * stack.size * k * k
             else:
                 n = 250_000 if quick else 1_000_000

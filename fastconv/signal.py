@@ -54,6 +54,7 @@ from __future__ import annotations
 import math
 import operator
 import os
+import threading
 
 import numpy as np
 
@@ -81,8 +82,8 @@ _I64 = np.dtype(np.int64)
 #: kernel; times 2 for complex), divided by the threads for 1-D signals, whose
 #: blocks are spread over threads.
 FFT_RULE = {
-    "direct_float32": 3.5e-11,
-    "direct_float64": 7.0e-11,
+    "direct_float32": 3.0e-11,
+    "direct_float64": 6.0e-11,
     "fft_1d_float32": 4.0e-10,
     "fft_1d_float64": 6.0e-10,
     "fft_2d_float32": 6.5e-10,
@@ -94,6 +95,8 @@ FFT_RULE = {
 #: independent of the thread count.
 _FFT_CHUNK = 16
 _POOL = None
+_POOL_PID = None
+_POOL_LOCK = threading.Lock()
 
 
 # ---------------------------------------------------------------------------
@@ -287,14 +290,19 @@ def _direct_cost(ct, items, out_h, out_w, kh, kw, threads, isa):
 
 
 def _pool():
-    """A lazily created thread pool for chunked FFTs (numpy.fft releases the GIL)."""
-    global _POOL
-    if _POOL is None:
-        from concurrent.futures import ThreadPoolExecutor
+    """A lazily created thread pool for chunked FFTs (numpy.fft releases the GIL).
 
-        _POOL = ThreadPoolExecutor(max_workers=max(2, min(64, os.cpu_count() or 2)),
-                                   thread_name_prefix="fastconv-fft")
-    return _POOL
+    Recreated in a forked child, where the parent's worker threads do not exist.
+    """
+    global _POOL, _POOL_PID
+    with _POOL_LOCK:
+        if _POOL is None or _POOL_PID != os.getpid():
+            from concurrent.futures import ThreadPoolExecutor
+
+            _POOL = ThreadPoolExecutor(max_workers=max(2, min(64, os.cpu_count() or 2)),
+                                       thread_name_prefix="fastconv-fft")
+            _POOL_PID = os.getpid()
+        return _POOL
 
 
 def _fft_correlate(x, k, batch, out_h, out_w, pad_top, pad_left, boundary, fill, plan, threads):
@@ -338,7 +346,10 @@ def _fft_correlate(x, k, batch, out_h, out_w, pad_top, pad_left, boundary, fill,
         jobs = [(i, f0, min(frames, f0 + _FFT_CHUNK)) for i in range(items)
                 for f0 in range(0, frames, _FFT_CHUNK)]
         if threads > 1 and len(jobs) > 1:
-            list(_pool().map(work, jobs))
+            # at most `threads` workers, each running a contiguous share of the jobs
+            parts = min(threads, len(jobs))
+            shares = [jobs[i * len(jobs) // parts:(i + 1) * len(jobs) // parts] for i in range(parts)]
+            list(_pool().map(lambda share: [work(job) for job in share], shares))
         else:
             for job in jobs:
                 work(job)
