@@ -387,10 +387,12 @@ def local_conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, 
 
     Notes
     -----
-    The weight gradient is one GEMM per position over the batch, the input
-    gradient one GEMM per position followed by a deterministic col2im (each
-    input row summed by one thread in a fixed order); both are bitwise
-    identical for every thread count.
+    The weight gradient is one GEMM per position over the batch.  The input
+    gradient computes each window's gradient (one GEMM per position) and
+    adds it into the input gradient at once; output rows are coloured so
+    that rows of one colour never share an input row, and threads take
+    whole rows of one colour at a time.  Both are bitwise identical for
+    every thread count.
 
     Examples
     --------

@@ -330,8 +330,10 @@ int fc_corr2d_i64(const fc_corr2d_geom *g, const int64_t *x, const ptrdiff_t *x_
  *   bias  NULL, (out_channels) or, with bias_per_position, (out_channels, out_h, out_w)
  * Tiles larger than the output are allowed: the banks past it are unused
  * (their weight gradient is zero).  Workspaces are bounded (cache-sized
- * blocks per thread, and at most a few MiB of window gradients for the input
- * gradient); results are bitwise identical for any thread count.
+ * blocks per thread; the forward pass adds a transposed, zero-padded copy of
+ * a block of images: about 2^20 elements, or one micro-panel's worth of
+ * images when those are larger); results are bitwise identical for any
+ * thread count.
  */
 int fc_tiled_conv2d_check(const fc_conv_geom *g, ptrdiff_t tiles_h, ptrdiff_t tiles_w);
 int fc_tiled_conv2d_forward_f32(const fc_conv_geom *g, ptrdiff_t tiles_h, ptrdiff_t tiles_w,

@@ -280,68 +280,110 @@ static void FN(local_gather_xt)(const FT *xt, const ptrdiff_t *off, ptrdiff_t Wp
     }
 }
 
+/* Layout of an item's block of C: cnt columns in nfull NR-wide panels and
+ * an edge panel edge_w wide, ldc apart; channels in mpanels MR-row panels.
+ * A short last channel panel (16 channels = 6 + 6 + 4) is taken as the
+ * full panel of the last MR channels, overlapping the one before, so every
+ * panel goes through the fast packer; it accumulates in its own rows, so
+ * channel kk sits at row kk below split and kk + shift from split on. */
+typedef struct {
+    ptrdiff_t nfull, edge_w, ldc, mpanels, shift, split;
+    int half;
+} FN(local_cblock);
+
+static FN(local_cblock) FN(local_cblock_make)(const fc_kernel_table *kt, ptrdiff_t cnt, ptrdiff_t kcnt)
+{
+    const int MR = kt->FC_LOCAL_BL.mr, NR = kt->FC_LOCAL_BL.nr;
+    FN(local_cblock) cb;
+    cb.nfull = cnt / NR;
+    const ptrdiff_t rem = cnt - cb.nfull * NR;
+    /* a narrow last panel (a batch of 8 against NR = 16) runs the half-width kernel */
+    cb.half = rem > 0 && rem <= NR / 2 && kt->FC_LOCAL_UKH != NULL;
+    cb.edge_w = rem ? (cb.half ? NR / 2 : NR) : 0;
+    cb.ldc = cb.nfull * NR + cb.edge_w;
+    cb.mpanels = (kcnt + MR - 1) / MR;
+    cb.shift = kcnt >= MR ? cb.mpanels * MR - kcnt : 0;
+    cb.split = (cb.mpanels - 1) * MR;
+    return cb;
+}
+
 /*
- * One work item of the forward pass: output channels [k0, k0 + kcnt) of
- * columns [c0, c0 + cnt) of a class, whose bank is wt (out_channels x Ktot).
- * C accumulates in cbuf (rows: channels, columns: the item's columns) over
- * the kc blocks, then goes to y with the bias.
+ * The GEMM of one work item of the forward pass: output channels
+ * [k0, k0 + kcnt) of columns [c0, c0 + cnt) of a class whose bank is wt
+ * (out_channels x Ktot), accumulated in cbuf over the kc blocks.
  */
-static void FN(local_fwd_item)(const fc_conv_geom *g, const fc_kernel_table *kt, const FT *xt,
-                               const ptrdiff_t *off, ptrdiff_t Wp, ptrdiff_t nbx, const FT *wt,
-                               const fc_local_cols *cs, ptrdiff_t c0, ptrdiff_t cnt, ptrdiff_t k0,
-                               ptrdiff_t kcnt, const FT *bias, int bias_per_position, FT *y,
-                               FT *abuf, FT *bbuf, FT *cbuf)
+static void FN(local_fwd_compute)(const fc_conv_geom *g, const fc_kernel_table *kt, const FT *xt,
+                                  const ptrdiff_t *off, ptrdiff_t Wp, ptrdiff_t nbx, const FT *wt,
+                                  const fc_local_cols *cs, ptrdiff_t c0, ptrdiff_t cnt, ptrdiff_t k0,
+                                  ptrdiff_t kcnt, const FN(local_cblock) *cb, FT *abuf, FT *bbuf, FT *cbuf)
 {
     const FN(local_uk_t) uk = kt->FC_LOCAL_UK, ukh = kt->FC_LOCAL_UKH;
     const int MR = kt->FC_LOCAL_BL.mr, NR = kt->FC_LOCAL_BL.nr;
     const ptrdiff_t Kt = g->in_channels * g->kernel_h * g->kernel_w;
-    const ptrdiff_t K = g->out_channels, OW = g->out_w, P = g->out_h * OW;
-    const ptrdiff_t nfull = cnt / NR, rem = cnt - nfull * NR;
-    /* a narrow last panel (a batch of 8 against NR = 16) runs the half-width kernel */
-    const int half = rem > 0 && rem <= NR / 2 && ukh != NULL;
-    const ptrdiff_t edge_w = rem ? (half ? NR / 2 : NR) : 0;
-    const ptrdiff_t ldc = nfull * NR + edge_w;
-    const ptrdiff_t mpanels = (kcnt + MR - 1) / MR;
-    /* A short last panel (16 channels = 6 + 6 + 4) is taken as the full
-     * panel of the last MR channels, overlapping the one before: every
-     * panel then goes through the fast packer.  It accumulates in its own
-     * rows of cbuf, so channel kk of that panel sits at row kk + shift. */
-    const ptrdiff_t shift = kcnt >= MR ? mpanels * MR - kcnt : 0;
+    const ptrdiff_t nfull = cb->nfull, edge_w = cb->edge_w, ldc = cb->ldc;
 
     for (ptrdiff_t pc = 0; pc < Kt; pc += FC_LOCAL_KC) {                 /* k blocks */
         const ptrdiff_t kcb = FC_MIN((ptrdiff_t)FC_LOCAL_KC, Kt - pc);
         FN(local_gather_xt)(xt, off + pc, Wp, nbx, g, cs, c0, cnt, kcb, NR, nfull, edge_w, bbuf);
-        for (ptrdiff_t ip = 0; ip < mpanels; ++ip) {                      /* MR channels */
-            const ptrdiff_t row0 = ip * MR - (ip == mpanels - 1 ? shift : 0);
+        for (ptrdiff_t ip = 0; ip < cb->mpanels; ++ip) {                  /* MR channels */
+            const ptrdiff_t row0 = ip * MR - (ip == cb->mpanels - 1 ? cb->shift : 0);
             FN(local_pack_a)(kt, kcb, FC_MIN((ptrdiff_t)MR, kcnt - row0), MR, wt + (k0 + row0) * Kt + pc,
                              Kt, 1, abuf);
             FT *crow = cbuf + ip * MR * ldc;
             for (ptrdiff_t jp = 0; jp < nfull; ++jp)                      /* NR columns */
                 uk(kcb, abuf, bbuf + jp * NR * kcb, crow + jp * NR, ldc, pc > 0);
             if (edge_w)
-                (half ? ukh : uk)(kcb, abuf, bbuf + nfull * NR * kcb, crow + nfull * NR, ldc, pc > 0);
+                (cb->half ? ukh : uk)(kcb, abuf, bbuf + nfull * NR * kcb, crow + nfull * NR, ldc, pc > 0);
         }
     }
-    /* scatter the columns to their images and positions, adding the bias */
+}
+
+/* Scatter an item's columns to their images and positions, adding the bias. */
+static void FN(local_fwd_store)(const fc_conv_geom *g, const fc_local_cols *cs, ptrdiff_t c0, ptrdiff_t cnt,
+                                ptrdiff_t k0, ptrdiff_t kcnt, const FN(local_cblock) *cb, const FT *cbuf,
+                                const FT *bias, int bias_per_position, FT *y)
+{
+    const ptrdiff_t K = g->out_channels, OW = g->out_w, P = g->out_h * OW;
+    const int nchw = g->layout == FC_LAYOUT_NCHW;
     for (ptrdiff_t cc = 0; cc < cnt; ++cc) {
         ptrdiff_t n, i, j;
         local_col(cs, c0 + cc, &n, &i, &j);
-        const ptrdiff_t p = i * OW + j;
+        const ptrdiff_t p = i * OW + j, kst = nchw ? P : 1;
+        FT *yp = nchw ? y + (n * K + k0) * P + p : y + (n * P + p) * K + k0;
         const FT *src = cbuf + cc;
-        const ptrdiff_t split = (mpanels - 1) * MR;   /* channels past it: rows kk + shift */
-        FT *yp;
-        ptrdiff_t kst;
-        if (g->layout == FC_LAYOUT_NCHW) {
-            yp = y + (n * K + k0) * P + p;
-            kst = P;
-        } else {
-            yp = y + (n * P + p) * K + k0;
-            kst = 1;
-        }
         for (ptrdiff_t kk = 0; kk < kcnt; ++kk) {
-            FT v = src[(kk < split ? kk : kk + shift) * ldc];
+            FT v = src[(kk < cb->split ? kk : kk + cb->shift) * cb->ldc];
             if (bias) v += bias_per_position ? bias[(k0 + kk) * P + p] : bias[k0 + kk];
             yp[kk * kst] = v;
+        }
+    }
+}
+
+/* The same for a run of positions (i, j0 .. j0 + R - 1) of a locally
+ * connected layer, their blocks pstride apart in cbuf, columns the images
+ * n0 + c0 + cc: in NCHW each (image, channel) receives a contiguous run
+ * instead of R stores a plane apart. */
+static void FN(local_fwd_store_run)(const fc_conv_geom *g, ptrdiff_t i, ptrdiff_t j0, ptrdiff_t R, ptrdiff_t n0,
+                                    ptrdiff_t cnt, ptrdiff_t k0, ptrdiff_t kcnt, const FN(local_cblock) *cb,
+                                    const FT *cbuf, ptrdiff_t pstride, const FT *bias, int bias_per_position,
+                                    FT *y)
+{
+    const ptrdiff_t K = g->out_channels, OW = g->out_w, P = g->out_h * OW, p0 = i * OW + j0;
+    for (ptrdiff_t cc = 0; cc < cnt; ++cc) {
+        const ptrdiff_t n = n0 + cc;
+        for (ptrdiff_t kk = 0; kk < kcnt; ++kk) {
+            const FT *src = cbuf + (kk < cb->split ? kk : kk + cb->shift) * cb->ldc + cc;
+            const ptrdiff_t k = k0 + kk;
+            const FT *bk = !bias ? NULL : bias_per_position ? bias + k * P + p0 : bias + k;
+            const ptrdiff_t bst = bias_per_position ? 1 : 0;
+            if (g->layout == FC_LAYOUT_NCHW) {
+                FT *yp = y + (n * K + k) * P + p0;
+                for (ptrdiff_t r = 0; r < R; ++r) yp[r] = bk ? src[r * pstride] + bk[r * bst] : src[r * pstride];
+            } else {
+                FT *yp = y + (n * P + p0) * K + k;
+                for (ptrdiff_t r = 0; r < R; ++r)
+                    yp[r * K] = bk ? src[r * pstride] + bk[r * bst] : src[r * pstride];
+            }
         }
     }
 }
@@ -382,7 +424,17 @@ int FN(fc_tiled_conv2d_forward)(const fc_conv_geom *g, ptrdiff_t tiles_h, ptrdif
     ptrdiff_t mbk = FC_MAX((ptrdiff_t)MR, (ptrdiff_t)(FC_LOCAL_C_BYTES / sizeof(FT)) / nbmax / MR * MR);
     const ptrdiff_t kblk = (Kpad + mbk - 1) / mbk;
     mbk = local_round_up((Kpad + kblk - 1) / kblk, MR);
-    const ptrdiff_t items = T * nblk * kblk;
+    /* A locally connected layer (every class a single position) takes runs
+     * of up to 16 positions of a row per item, so that its NCHW stores are
+     * contiguous runs: their C blocks stay within 128 KiB. */
+    const int single = tiles_h >= OH && tiles_w >= OW;
+    const ptrdiff_t ldc_max = FC_MIN(local_round_up(nbx, NR), nbmax);
+    const ptrdiff_t run = single ? FC_MAX((ptrdiff_t)1, FC_MIN(FC_MIN((ptrdiff_t)16, OW),
+                                              (ptrdiff_t)(2 * FC_LOCAL_C_BYTES / sizeof(FT)) / (mbk * ldc_max)))
+                                 : 1;
+    const ptrdiff_t nruns = (OW + run - 1) / run;
+    const ptrdiff_t groups = single ? OH * nruns : T;
+    const ptrdiff_t items = groups * nblk * kblk;
     int nt = fc_resolve_threads(0);
     if ((ptrdiff_t)nt > items) nt = (int)items;
 
@@ -391,7 +443,7 @@ int FN(fc_tiled_conv2d_forward)(const fc_conv_geom *g, ptrdiff_t tiles_h, ptrdif
         fc_size_mul3((size_t)Kt, sizeof(ptrdiff_t), 1, &osz) ||
         fc_size_mul3((size_t)FC_LOCAL_KC, (size_t)nbmax, 1, &bsz) ||
         fc_size_mul3((size_t)FC_LOCAL_KC, (size_t)MR, 1, &asz) ||
-        fc_size_mul3((size_t)mbk, (size_t)nbmax, 1, &csz))
+        fc_size_mul3((size_t)mbk, (size_t)(single ? ldc_max : nbmax), (size_t)run, &csz))
         return FC_EOVERFLOW;
     xsz = FN(local_aligned_elems)(xsz);
     osz = FN(local_aligned_elems)((osz + sizeof(FT) - 1) / sizeof(FT));
@@ -435,18 +487,34 @@ int FN(fc_tiled_conv2d_forward)(const fc_conv_geom *g, ptrdiff_t tiles_h, ptrdif
              * output element belongs to exactly one */
 #pragma omp for schedule(dynamic, 1)
             for (ptrdiff_t it = 0; it < items; ++it) {
-                const ptrdiff_t kb = it % kblk, jb = it / kblk % nblk, t = it / kblk / nblk;
-                const ptrdiff_t a = t / TW, b = t % TW;
+                const ptrdiff_t kb = it % kblk, jb = it / kblk % nblk, grp = it / kblk / nblk;
+                const ptrdiff_t k0 = kb * mbk;
+                if (k0 >= K) continue;
+                const ptrdiff_t kcnt = FC_MIN(mbk, K - k0);
+                /* the group's classes: one, or a run of single positions */
+                const ptrdiff_t a = single ? grp / nruns : grp / TW;
+                const ptrdiff_t b0 = single ? grp % nruns * run : grp % TW;
+                const ptrdiff_t nrun = single ? FC_MIN(run, OW - b0) : 1;
                 fc_local_cols cs;
-                local_cols_init(&cs, a, b, tiles_h, tiles_w, 0, OH, OW, n0, nb);
+                local_cols_init(&cs, a, b0, tiles_h, tiles_w, 0, OH, OW, n0, nb);
                 const ptrdiff_t ncols = local_cols_count(&cs);
-                /* this class's columns in nblk near-equal blocks of whole panels */
-                const ptrdiff_t cb = local_round_up((ncols + nblk - 1) / nblk, NR);
-                const ptrdiff_t c0 = jb * cb, k0 = kb * mbk;
-                if (c0 >= ncols || k0 >= K) continue;
-                FN(local_fwd_item)(g, kt, xt, off, Wp, nbx, w + (a * tiles_w + b) * K * Kt, &cs, c0,
-                                   FC_MIN(cb, ncols - c0), k0, FC_MIN(mbk, K - k0), bias, bias_per_position,
-                                   y, abuf, bbuf, cbuf);
+                /* the class's columns in nblk near-equal blocks of whole panels */
+                const ptrdiff_t cw = local_round_up((ncols + nblk - 1) / nblk, NR);
+                const ptrdiff_t c0 = jb * cw;
+                if (c0 >= ncols) continue;
+                const ptrdiff_t cnt = FC_MIN(cw, ncols - c0);
+                const FN(local_cblock) cblk = FN(local_cblock_make)(kt, cnt, kcnt);
+                const ptrdiff_t pstride = cblk.mpanels * MR * cblk.ldc;
+                for (ptrdiff_t r = 0; r < nrun; ++r) {
+                    if (r) local_cols_init(&cs, a, b0 + r, tiles_h, tiles_w, 0, OH, OW, n0, nb);
+                    FN(local_fwd_compute)(g, kt, xt, off, Wp, nbx, w + (a * tiles_w + b0 + r) * K * Kt, &cs, c0,
+                                          cnt, k0, kcnt, &cblk, abuf, bbuf, cbuf + r * pstride);
+                }
+                if (single)
+                    FN(local_fwd_store_run)(g, a, b0, nrun, n0 + c0, cnt, k0, kcnt, &cblk, cbuf, pstride, bias,
+                                            bias_per_position, y);
+                else
+                    FN(local_fwd_store)(g, &cs, c0, cnt, k0, kcnt, &cblk, cbuf, bias, bias_per_position, y);
             }
             /* (implicit barrier: xt may be refilled) */
         }

@@ -331,13 +331,17 @@ def test_larger_shapes_exercise_blocking(dtype):
         for got, exp in zip(fastconv.tiled_conv2d_backward(go, x, w[None, None], **args),
                             fastconv.conv2d_backward(go, x, w, **args)):
             assert_close(got.reshape(exp.shape), exp)
-    x = rng.standard_normal((37, 30, 6, 7)).astype(dtype)
-    w = rng.standard_normal((4, 5, 9, 30, 3, 3)).astype(dtype)
-    b = rng.standard_normal((9, 4, 5)).astype(dtype)
-    assert_close(fastconv.local_conv2d(x, w, b), ref.local_conv2d(x, w, b))
-    go = rng.standard_normal((37, 9, 4, 5))
-    for got, exp in zip(fastconv.local_conv2d_backward(go.astype(dtype), x, w), ref.local_conv2d_grads(go, x, w)):
-        assert_close(got, exp, dtype)
+    # locally connected: runs of positions, several blocks of images, of channels
+    for xs, ws in (((37, 30, 6, 7), (4, 5, 9, 30, 3, 3)), ((150, 2, 5, 19), (4, 18, 5, 2, 2, 2)),
+                   ((2, 3, 4, 4), (3, 3, 130, 3, 2, 2))):
+        x = rng.standard_normal(xs).astype(dtype)
+        w = rng.standard_normal(ws).astype(dtype)
+        b = rng.standard_normal((ws[2],) + ws[:2]).astype(dtype)
+        for layout in ("NCHW", "NHWC"):
+            assert_close(run_forward("local", x, w, b, layout), ref.local_conv2d(x, w, b), dtype)
+        go = rng.standard_normal((xs[0], ws[2]) + ws[:2])
+        for got, exp in zip(fastconv.local_conv2d_backward(go.astype(dtype), x, w), ref.local_conv2d_grads(go, x, w)):
+            assert_close(got, exp, dtype)
 
 
 def test_tiles_larger_than_output():
