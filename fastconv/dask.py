@@ -228,8 +228,11 @@ def _spatial_map(da, x, axes, plans, fn, args, out_chunks, dtype, name):
     x = x.rechunk({ax: p.in_chunks for ax, p in zip(axes, plans)})
     depth = {ax: (p.before, p.after) for ax, p in zip(axes, plans) if p.split and (p.before or p.after)}
     if depth:
-        x = da.overlap.overlap(x, depth=depth, boundary={ax: "none" for ax in depth},
-                               allow_rechunk=False)
+        boundary = {ax: "none" for ax in depth}
+        try:  # the plans already made every chunk at least as long as the halo it lends
+            x = da.overlap.overlap(x, depth=depth, boundary=boundary, allow_rechunk=False)
+        except TypeError:  # Dask before allow_rechunk existed
+            x = da.overlap.overlap(x, depth=depth, boundary=boundary)
     meta = np.empty((0,) * len(out_chunks), dtype=dtype)
     return da.map_blocks(fn, x, *args, chunks=out_chunks, dtype=dtype, meta=meta, name=name)
 
