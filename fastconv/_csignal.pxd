@@ -1,5 +1,5 @@
 # Cython view of the signal-filtering section of src_c/fastconv.h.
-from libc.stdint cimport int64_t
+from libc.stdint cimport int32_t, int64_t
 
 cdef extern from "fastconv.h" nogil:
     enum:
@@ -21,5 +21,7 @@ cdef extern from "fastconv.h" nogil:
                       const float *k, const Py_ssize_t *k_off, const float *fill, float *y)
     int fc_corr2d_f64(const fc_corr2d_geom *g, const double *x, const Py_ssize_t *x_off,
                       const double *k, const Py_ssize_t *k_off, const double *fill, double *y)
+    int fc_corr2d_i32(const fc_corr2d_geom *g, const int32_t *x, const Py_ssize_t *x_off,
+                      const int32_t *k, const Py_ssize_t *k_off, const int32_t *fill, int32_t *y)
     int fc_corr2d_i64(const fc_corr2d_geom *g, const int64_t *x, const Py_ssize_t *x_off,
                       const int64_t *k, const Py_ssize_t *k_off, const int64_t *fill, int64_t *y)

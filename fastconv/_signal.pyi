@@ -14,6 +14,11 @@ def corr2d_f64(
     k: npt.NDArray[np.float64], k_off: npt.NDArray[np.intp],
     fill: npt.NDArray[np.float64], y: npt.NDArray[np.float64],
 ) -> None: ...
+def corr2d_i32(
+    geom: _Geom, x: npt.NDArray[np.int32], x_off: npt.NDArray[np.intp],
+    k: npt.NDArray[np.int32], k_off: npt.NDArray[np.intp],
+    fill: npt.NDArray[np.int32], y: npt.NDArray[np.int32],
+) -> None: ...
 def corr2d_i64(
     geom: _Geom, x: npt.NDArray[np.int64], x_off: npt.NDArray[np.intp],
     k: npt.NDArray[np.int64], k_off: npt.NDArray[np.intp],

@@ -2,7 +2,7 @@
 # status -> exception.  fastconv.signal validates every argument, resolves
 # modes and boundaries to numbers, lays the operands out and allocates the
 # output; this module only converts.
-from libc.stdint cimport int64_t
+from libc.stdint cimport int32_t, int64_t
 
 from fastconv._csignal cimport *
 from fastconv._common cimport check_status
@@ -51,6 +51,19 @@ def corr2d_f64(tuple geom, const double[::1] x, const Py_ssize_t[::1] x_off,
     cdef int st
     with nogil:
         st = fc_corr2d_f64(&g, xp, &x_off[0], &k[0], &k_off[0], &fill[0], &y[0])
+    check_status(st, "signal correlation")
+
+
+def corr2d_i32(tuple geom, const int32_t[::1] x, const Py_ssize_t[::1] x_off,
+               const int32_t[::1] k, const Py_ssize_t[::1] k_off,
+               const int32_t[::1] fill, int32_t[::1] y):
+    """y = the extended cross-correlation of fastconv.h's fc_corr2d_i32 (modulo 2**32)."""
+    cdef fc_corr2d_geom g
+    fill_geom(&g, geom)
+    cdef const int32_t *xp = &x[0] if x.shape[0] > 0 else NULL
+    cdef int st
+    with nogil:
+        st = fc_corr2d_i32(&g, xp, &x_off[0], &k[0], &k_off[0], &fill[0], &y[0])
     check_status(st, "signal correlation")
 
 

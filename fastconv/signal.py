@@ -21,9 +21,10 @@ bitwise identical for every thread count.
   to float16, as NumPy's own float16 dot product does.
 - complex64 / complex128 run as four real correlations in one pass (the real
   and imaginary planes are two channels of each output).
-- integers and bool are exact: they accumulate in 64-bit integers modulo
-  2**64 and are then truncated to the result dtype, which is exactly NumPy's
-  and SciPy's wrap-around; bool (``numpy.convolve`` only) is "any a & v".
+- integers and bool are exact: they accumulate modulo 2**32 (result dtypes
+  of at most 32 bits, AVX2 vectors) or 2**64 and are then truncated to the
+  result dtype, which is exactly NumPy's and SciPy's wrap-around; bool
+  (``numpy.convolve`` only) is "any a & v".
 - dtypes the C core does not handle (object, longdouble, ...) are passed to
   NumPy itself (1-D) or computed by a NumPy loop over the kernel taps (2-D
   longdouble / clongdouble); SciPy's unsupported dtypes raise its error.
@@ -71,7 +72,7 @@ _METHODS = ("auto", "direct", "fft")
 
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 _C64, _C128 = np.dtype(np.complex64), np.dtype(np.complex128)
-_I64 = np.dtype(np.int64)
+_I32, _I64 = np.dtype(np.int32), np.dtype(np.int64)
 
 #: Constants of ``method="auto"``, seconds per unit of work on one thread,
 #: measured on an AVX2 + FMA machine (AMD Zen 3):
@@ -418,13 +419,14 @@ def _c_correlate(x, k, batch, out_h, out_w, pad_top, pad_left, boundary, fill, c
         out.real = y[:, 0]
         out.imag = y[:, 1]
         return out.reshape(batch + (out_h, out_w))
-    if (ct.kind == "f" and out_h == 1 and kh == 1 and kw >= 32 and kw % _FOLD and x.size
-            and _isa_has_fold() and _all_finite(x) and _all_finite(k)
-            and (boundary != _FILL or np.isfinite(fill))):
+    if (ct in (_F32, _F64, _I32) and out_h == 1 and kh == 1 and kw >= 32 and kw % _FOLD
+            and x.size and _isa_has_fold()
+            and (ct == _I32 or (_all_finite(x) and _all_finite(k)
+                                and (boundary != _FILL or np.isfinite(fill))))):
         # The C engine runs a 1-D kernel whose length is a multiple of 8 as a
         # folded 2-D correlation, 1.5x faster.  Zero taps appended to the
-        # kernel read samples past each window (finite, so they add exact
-        # zeros) and change no output.
+        # kernel read samples past each window (integers or finite floats, so
+        # they add exact zeros) and change no output.
         kw2 = -(-kw // _FOLD) * _FOLD
         k = np.concatenate([k, np.zeros(k.shape[:-1] + (kw2 - kw,), dtype=k.dtype)], axis=-1)
         kw = kw2
@@ -458,6 +460,8 @@ def _call(ct, geom, x, x_off, k, k_off, fill, y):
         _signal.corr2d_f32(geom, x, x_off, k, k_off, fill, y)
     elif ct == _F64:
         _signal.corr2d_f64(geom, x, x_off, k, k_off, fill, y)
+    elif ct == _I32:
+        _signal.corr2d_i32(geom, x, x_off, k, k_off, fill, y)
     else:
         _signal.corr2d_i64(geom, x, x_off, k, k_off, fill, y)
 
@@ -480,9 +484,10 @@ def _correlate_stack(x, k, batch, out_h, out_w, pad_top, pad_left, boundary, fil
         raise ValueError("boundary 'wrap' and 'symm' need a non-empty input to wrap or "
                          f"reflect (got an input of shape {x.shape[-2:]})")
     if dtype.kind in "iub":
-        ct = _I64
-        fill_c = np.asarray(fill).astype(np.int64)
-        out = _c_correlate(x.astype(np.int64, copy=False), k.astype(np.int64, copy=False), batch,
+        # exact modulo 2**32 (results of at most 32 bits) or 2**64
+        ct = _I32 if dtype.itemsize <= 4 else _I64
+        fill_c = np.asarray(fill).astype(ct)
+        out = _c_correlate(x.astype(ct, copy=False), k.astype(ct, copy=False), batch,
                            out_h, out_w, pad_top, pad_left, boundary, fill_c, ct)
         if dtype.kind == "b":
             return out != 0

@@ -285,7 +285,8 @@ int fc_avg_unpool2d_f64(const fc_pool_geom *g, const double *x, double *y);
  *                  k[k_off[i*channels + c] + r*kernel_w + s]
  *                * xe_c(oh - pad_top + r, ow - pad_left + s)
  *
- * accumulated from zero in that (c, r, s) order.  xe_c(u, v) is the input
+ * accumulated from zero in an order fixed by the ISA level (never by the
+ * tiling or the thread count).  xe_c(u, v) is the input
  * plane x + x_off[i*channels + c] extended beyond its in_h x in_w elements
  * (element (u, v) at u*in_rs + v*in_cs, any strides): FC_BOUNDARY_FILL reads
  * fill[c] outside the plane, FC_BOUNDARY_WRAP is periodic, FC_BOUNDARY_SYMM
@@ -293,9 +294,10 @@ int fc_avg_unpool2d_f64(const fc_pool_geom *g, const double *x, double *y);
  * as far as needed; they need in_h, in_w >= 1.  Kernels are dense
  * kernel_h x kernel_w at k + k_off[...]; y is dense (items, out_h, out_w).
  * Several channels sum several planes into one output (a complex
- * correlation is two real channels).  The i64 variant computes modulo 2^64,
- * so truncating the result to a narrower integer type gives NumPy's and
- * SciPy's wrap-around.  Results are bitwise identical for every thread count.
+ * correlation is two real channels).  The i32 / i64 variants compute modulo
+ * 2^32 / 2^64, so truncating the result to an integer type of at most that
+ * width gives NumPy's and SciPy's wrap-around.  Results are bitwise
+ * identical for every thread count.
  */
 enum { FC_BOUNDARY_FILL = 0, FC_BOUNDARY_WRAP = 1, FC_BOUNDARY_SYMM = 2 };
 
@@ -315,6 +317,8 @@ int fc_corr2d_f32(const fc_corr2d_geom *g, const float *x, const ptrdiff_t *x_of
                   const float *k, const ptrdiff_t *k_off, const float *fill, float *y);
 int fc_corr2d_f64(const fc_corr2d_geom *g, const double *x, const ptrdiff_t *x_off,
                   const double *k, const ptrdiff_t *k_off, const double *fill, double *y);
+int fc_corr2d_i32(const fc_corr2d_geom *g, const int32_t *x, const ptrdiff_t *x_off,
+                  const int32_t *k, const ptrdiff_t *k_off, const int32_t *fill, int32_t *y);
 int fc_corr2d_i64(const fc_corr2d_geom *g, const int64_t *x, const ptrdiff_t *x_off,
                   const int64_t *k, const ptrdiff_t *k_off, const int64_t *fill, int64_t *y);
 

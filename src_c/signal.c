@@ -125,6 +125,14 @@ static int fc_signal_tiling_choose(const fc_corr2d_geom *g, size_t elem, fc_sign
 #undef FN
 #undef FC_BLOCK_FN_T
 
+#define FT uint32_t
+#define FN(name) name##_u32
+#define FC_BLOCK_FN_T fc_corr_block_u32_fn
+#include "signal_impl.h"
+#undef FT
+#undef FN
+#undef FC_BLOCK_FN_T
+
 #define FT uint64_t
 #define FN(name) name##_u64
 #define FC_BLOCK_FN_T fc_corr_block_u64_fn
@@ -153,6 +161,19 @@ int fc_corr2d_f64(const fc_corr2d_geom *g, const double *x, const ptrdiff_t *x_o
     if (fc_isa_active() >= FC_ISA_AVX2) block = fc_corr_block_f64_avx2, fold = 4;
 #endif
     return corr2d_f64(g, x, x_off, k, k_off, fill, y, block, fold);
+}
+
+/* int32_t and uint32_t may alias: the kernel computes modulo 2^32 in unsigned */
+int fc_corr2d_i32(const fc_corr2d_geom *g, const int32_t *x, const ptrdiff_t *x_off,
+                  const int32_t *k, const ptrdiff_t *k_off, const int32_t *fill, int32_t *y)
+{
+    fc_corr_block_u32_fn block = fc_corr_block_u32_ref;
+    ptrdiff_t fold = 0;
+#ifdef FC_HAVE_X86_KERNELS
+    if (fc_isa_active() >= FC_ISA_AVX2) block = fc_corr_block_u32_avx2, fold = 8;
+#endif
+    return corr2d_u32(g, (const uint32_t *)x, x_off, (const uint32_t *)k, k_off,
+                      (const uint32_t *)fill, (uint32_t *)y, block, fold);
 }
 
 /* int64_t and uint64_t may alias: the kernel computes modulo 2^64 in unsigned */

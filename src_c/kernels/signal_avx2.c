@@ -1,6 +1,7 @@
 /*
  * signal_avx2.c -- AVX2 + FMA block kernels of the signal-filtering engine
- * (float32, float64); the body is signal_avx2_impl.h, included once per type.
+ * (float32, float64, and integers modulo 2^32); the body is
+ * signal_avx2_impl.h, included once per type.
  */
 #include <immintrin.h>
 #include <math.h>
@@ -46,4 +47,27 @@
 #define VFMA _mm256_fmadd_pd
 #define SFMA fma
 #define FN(name) name##_f64_avx2
+#include "signal_avx2_impl.h"
+#undef FT
+#undef VT
+#undef VL
+#undef VZERO
+#undef VSET1
+#undef VLOAD
+#undef VSTORE
+#undef VFMA
+#undef SFMA
+#undef FN
+
+/* integers modulo 2^32: a multiply-add is mullo + add (exact, wrapping) */
+#define FT uint32_t
+#define VT __m256i
+#define VL 8
+#define VZERO _mm256_setzero_si256
+#define VSET1(v) _mm256_set1_epi32((int)(v))
+#define VLOAD(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
+#define VSTORE(p, v) _mm256_storeu_si256((__m256i *)(void *)(p), (v))
+#define VFMA(a, b, c) _mm256_add_epi32(_mm256_mullo_epi32((a), (b)), (c))
+#define SFMA(a, b, c) ((uint32_t)((a) * (b) + (c)))
+#define FN(name) name##_u32_avx2
 #include "signal_avx2_impl.h"

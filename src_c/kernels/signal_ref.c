@@ -32,5 +32,6 @@
 
 REF_BLOCK(fc_corr_block_f32_ref, float)
 REF_BLOCK(fc_corr_block_f64_ref, double)
-/* unsigned: wrap-around is defined (modulo 2^64) */
+/* unsigned: wrap-around is defined (modulo 2^32, 2^64) */
+REF_BLOCK(fc_corr_block_u32_ref, uint32_t)
 REF_BLOCK(fc_corr_block_u64_ref, uint64_t)
