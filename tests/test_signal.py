@@ -601,6 +601,24 @@ def test_thread_counts_are_bitwise_equal(dtype):
             assert x.tobytes() == y.tobytes()
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.complex128])
+def test_fft_thread_counts_are_bitwise_equal(dtype):
+    """The FFT path's blocks do not depend on the thread count either."""
+    rng = np.random.default_rng(10)
+    sig = random_array(rng, 300_000, dtype)
+    taps = random_array(rng, 700, dtype)
+    stack = random_array(rng, (3, 60, 70), dtype)
+    ker = random_array(rng, (9, 8), dtype)
+    results = []
+    for n in (1, 2, 3):
+        with fastconv.threads(n):
+            results.append((fastconv.correlate(sig, taps, "full", method="fft"),
+                            fastconv.filter2d(stack, ker, "same", "wrap", method="fft")))
+    for other in results[1:]:
+        for x, y in zip(results[0], other):
+            assert x.tobytes() == y.tobytes()
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex128, np.int32])
 def test_isa_levels(isa, dtype):
     """Each ISA level, on shapes that exercise every register tile and tail."""
