@@ -11,6 +11,9 @@
  * FC_POOL_OPS_T (the ops type of FT) and FC_POOL_OPS (the table's name), and
  * optionally the streaming-store helpers (see "output sink" below).
  *
+ * Status from inside a parallel region (a failed allocation, a bad index) is
+ * set in a named critical section: OpenMP 2.0 (MSVC) has no atomic write.
+ *
  * Work split (OpenMP, one parallel region per call, never nested):
  *   forward and unpooling: every output row is independent, so the flat loop
  *     over (plane, output row) is split statically; batch-1 inputs still have
@@ -679,6 +682,7 @@ static void FN(nchw_row)(const FN(nchw_call) *k, const FT **rows, ptrdiff_t oh, 
 static int FN(forward_nchw)(const fc_pool_geom *g, const fc_pool_windows *w, int op,
                             const FT *x, const ptrdiff_t *xs, FT *y, int64_t *idx, int nt)
 {
+    (void)nt; /* unused without OpenMP */
     const ptrdiff_t C = g->channels, W = g->in_w, OH = g->out_h, OW = g->out_w;
     FN(nchw_call) k;
     k.g = g;
@@ -716,7 +720,7 @@ static int FN(forward_nchw)(const fc_pool_geom *g, const fc_pool_windows *w, int
         ptrdiff_t lo, hi;
         fc_pool_share(items, &lo, &hi);
         if (!ok) {
-#pragma omp atomic write
+#pragma omp critical(fc_pool_status)
             status = FC_ENOMEM;
             hi = lo;
         } else {
@@ -774,6 +778,7 @@ static int FN(forward_nchw)(const fc_pool_geom *g, const fc_pool_windows *w, int
 static int FN(forward_nhwc)(const fc_pool_geom *g, const fc_pool_windows *w, int op,
                             const FT *x, const ptrdiff_t *xs, FT *y, int64_t *idx, int nt)
 {
+    (void)nt; /* unused without OpenMP */
     const ptrdiff_t C = g->channels, W = g->in_w, OH = g->out_h, OW = g->out_w;
     const int reg = w->regular;
     const ptrdiff_t dw = reg ? g->dilation_w : 1, dh = reg ? g->dilation_h : 1;
@@ -800,7 +805,7 @@ static int FN(forward_nhwc)(const fc_pool_geom *g, const fc_pool_windows *w, int
         ptrdiff_t lo, hi;
         fc_pool_share(items, &lo, &hi);
         if (!ok) {
-#pragma omp atomic write
+#pragma omp critical(fc_pool_status)
             status = FC_ENOMEM;
             hi = lo;
         } else if (separable) {
@@ -864,6 +869,7 @@ static int FN(forward_nhwc)(const fc_pool_geom *g, const fc_pool_windows *w, int
 static int FN(forward)(const fc_pool_geom *g, const fc_pool_windows *w, int op,
                        const FT *x, const ptrdiff_t *xs, FT *y, int64_t *idx, int nt)
 {
+    (void)nt; /* unused without OpenMP */
     if (g->layout == FC_LAYOUT_NHWC) return FN(forward_nhwc)(g, w, op, x, xs, y, idx, nt);
     return FN(forward_nchw)(g, w, op, x, xs, y, idx, nt);
 }
@@ -916,6 +922,7 @@ static int FN(stochastic)(const fc_pool_geom *g, const fc_pool_windows *w, const
                           const ptrdiff_t *xs, FT *y, int64_t *idx, uint64_t seed,
                           int training, int nt)
 {
+    (void)nt; /* unused without OpenMP */
     const ptrdiff_t C = g->channels, W = g->in_w, OH = g->out_h, OW = g->out_w;
     const int nhwc = g->layout == FC_LAYOUT_NHWC;
     const ptrdiff_t items = g->batch * OH;
@@ -985,6 +992,7 @@ static inline void FN(index_range)(const int64_t *restrict ix, ptrdiff_t n, int6
 static int FN(scatter)(const fc_pool_geom *g, const FT *src, const int64_t *idx, FT *dst,
                        int accumulate, int nt)
 {
+    (void)nt; /* unused without OpenMP */
     const ptrdiff_t N = g->batch, C = g->channels, W = g->in_w, OW = g->out_w;
     const ptrdiff_t HW = g->in_h * W, OHW = g->out_h * OW;
     int status = FC_OK;
@@ -1017,7 +1025,7 @@ static int FN(scatter)(const fc_pool_geom *g, const FT *src, const int64_t *idx,
                     for (ptrdiff_t o = 0; o < OW; ++o) d[ix[o]] = s[o];
             }
             if (bad) {
-#pragma omp atomic write
+#pragma omp critical(fc_pool_status)
                 status = FC_EINVAL;
             } else {
                 memset(d + ready, 0, (size_t)(HW - ready) * sizeof(FT));
@@ -1056,7 +1064,7 @@ static int FN(scatter)(const fc_pool_geom *g, const FT *src, const int64_t *idx,
                 for (ptrdiff_t c = 0; c < c1 - c0; ++c) d[ix[c] * C + c] = s[c];
         }
         if (bad) {
-#pragma omp atomic write
+#pragma omp critical(fc_pool_status)
             status = FC_EINVAL;
         } else {
             FN(zero_cells)(d - c0, ready, HW, C, c0, c1);
@@ -1100,6 +1108,7 @@ static void FN(hpix_sum)(FT *restrict y, const FT *restrict b, ptrdiff_t k, ptrd
 static int FN(avg_backward)(const fc_pool_geom *g, const fc_pool_windows *w,
                             const fc_pool_windows *cv, const FT *gy, FT *gx, int nt)
 {
+    (void)nt; /* unused without OpenMP */
     const ptrdiff_t N = g->batch, C = g->channels, H = g->in_h, W = g->in_w;
     const ptrdiff_t OH = g->out_h, OW = g->out_w, HW = H * W, OHW = OH * OW;
     int status = FC_OK;
@@ -1110,7 +1119,7 @@ static int FN(avg_backward)(const fc_pool_geom *g, const fc_pool_windows *w,
         {
             FT *row = (FT *)fc_aligned_alloc((size_t)W * sizeof(FT));
             if (!row) {
-#pragma omp atomic write
+#pragma omp critical(fc_pool_status)
                 status = FC_ENOMEM;
             }
 #pragma omp for schedule(static)
@@ -1147,7 +1156,7 @@ static int FN(avg_backward)(const fc_pool_geom *g, const fc_pool_windows *w,
         ptrdiff_t lo, hi;
         fc_pool_share(items, &lo, &hi);
         if (!ok) {
-#pragma omp atomic write
+#pragma omp critical(fc_pool_status)
             status = FC_ENOMEM;
             hi = lo;
         } else {
@@ -1201,6 +1210,7 @@ static int FN(avg_backward)(const fc_pool_geom *g, const fc_pool_windows *w,
 static int FN(avg_unpool)(const fc_pool_geom *g, const fc_pool_windows *w, const FT *x,
                           FT *y, int nt)
 {
+    (void)nt; /* unused without OpenMP */
     const ptrdiff_t C = g->channels, H = g->in_h, W = g->in_w, OH = g->out_h, OW = g->out_w;
     const int nhwc = g->layout == FC_LAYOUT_NHWC;
     const ptrdiff_t items = nhwc ? g->batch * H : g->batch * C * H;
@@ -1213,7 +1223,7 @@ static int FN(avg_unpool)(const fc_pool_geom *g, const fc_pool_windows *w, const
         const FT **rows = (const FT **)malloc((size_t)nrows * sizeof(FT *));
         int ok = buf && rows;
         if (!ok) {
-#pragma omp atomic write
+#pragma omp critical(fc_pool_status)
             status = FC_ENOMEM;
         }
 #pragma omp for schedule(static)
