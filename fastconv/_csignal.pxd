@@ -9,12 +9,14 @@ cdef extern from "fastconv.h" nogil:
 
     ctypedef struct fc_corr2d_geom:
         Py_ssize_t items, channels
+        Py_ssize_t outputs
         Py_ssize_t in_h, in_w
         Py_ssize_t in_rs, in_cs
         Py_ssize_t kernel_h, kernel_w
         Py_ssize_t out_h, out_w
         Py_ssize_t pad_top, pad_left
         int boundary
+        int interleave
 
     int fc_corr2d_geom_check(const fc_corr2d_geom *g)
     int fc_corr2d_f32(const fc_corr2d_geom *g, const float *x, const Py_ssize_t *x_off,

@@ -1,7 +1,9 @@
 import numpy as np
 import numpy.typing as npt
 
-_Geom = tuple[int, int, int, int, int, int, int, int, int, int, int, int, int]
+# (items, channels, outputs, in_h, in_w, in_rs, in_cs, kernel_h, kernel_w,
+#  out_h, out_w, pad_top, pad_left, boundary, interleave)
+_Geom = tuple[int, ...]
 
 def geom_check(geom: _Geom) -> int: ...
 def corr2d_f32(

@@ -10,10 +10,10 @@ from fastconv._common cimport check_status
 include "_isa.pxi"
 
 cdef int fill_geom(fc_corr2d_geom *g, tuple geom) except -1:
-    """geom: (items, channels, in_h, in_w, in_rs, in_cs, kernel_h, kernel_w,
-    out_h, out_w, pad_top, pad_left, boundary)."""
-    (g.items, g.channels, g.in_h, g.in_w, g.in_rs, g.in_cs, g.kernel_h, g.kernel_w,
-     g.out_h, g.out_w, g.pad_top, g.pad_left, g.boundary) = geom
+    """geom: (items, channels, outputs, in_h, in_w, in_rs, in_cs, kernel_h, kernel_w,
+    out_h, out_w, pad_top, pad_left, boundary, interleave)."""
+    (g.items, g.channels, g.outputs, g.in_h, g.in_w, g.in_rs, g.in_cs, g.kernel_h,
+     g.kernel_w, g.out_h, g.out_w, g.pad_top, g.pad_left, g.boundary, g.interleave) = geom
     return 0
 
 

@@ -397,31 +397,24 @@ def _c_correlate(x, k, batch, out_h, out_w, pad_top, pad_left, boundary, fill, c
     xi = _plane_index(x.shape[:-2], batch)
     ki = _plane_index(k.shape[:-2], batch)
     if ct.kind == "c":
+        # One group per complex plane: channels = its real and imaginary parts
+        # (read in place, column stride 2), outputs = the real part
+        # re*kr - im*ki and the imaginary part re*ki + im*kr, written straight
+        # into the complex result (interleaved).  Kernels: [real, -imag, imag].
         rt = _F32 if ct == _C64 else _F64
         xr = np.ascontiguousarray(x).view(rt)
-        # kernels [real, -imag, imag] per plane; output item 2i is the real part
-        # (re*kr - im*ki), item 2i + 1 the imaginary part (re*ki + im*kr)
         kk = np.ascontiguousarray(np.stack([k.real, -k.imag, k.imag], axis=-3), dtype=rt)
         kk_size = kh * kw
         xo = xi * (2 * H * W)
-        x_off = np.empty((items, 2, 2), np.intp)
-        x_off[:, :, 0] = xo[:, None]
-        x_off[:, :, 1] = xo[:, None] + 1
+        x_off = np.stack([xo, xo + 1], axis=-1)
         kb = ki * (3 * kk_size)
-        k_off = np.empty((items, 2, 2), np.intp)
-        k_off[:, 0, 0] = kb
-        k_off[:, 0, 1] = kb + kk_size
-        k_off[:, 1, 0] = kb + 2 * kk_size
-        k_off[:, 1, 1] = kb
+        k_off = np.stack([kb, kb + kk_size, kb + 2 * kk_size, kb], axis=-1)
         fl = np.array([np.real(fill), np.imag(fill)], dtype=rt)
-        y = np.empty((items, 2, out_h, out_w), dtype=rt)
-        geom = (2 * items, 2, H, W, 2 * W, 2, kh, kw, out_h, out_w, pad_top, pad_left, boundary)
+        out = np.empty(batch + (out_h, out_w), dtype=ct)
+        geom = (items, 2, 2, H, W, 2 * W, 2, kh, kw, out_h, out_w, pad_top, pad_left, boundary, 1)
         _call(rt, geom, xr.reshape(-1), x_off.reshape(-1), kk.reshape(-1), k_off.reshape(-1), fl,
-              y.reshape(-1))
-        out = np.empty((items, out_h, out_w), dtype=ct)
-        out.real = y[:, 0]
-        out.imag = y[:, 1]
-        return out.reshape(batch + (out_h, out_w))
+              out.reshape(-1).view(rt))
+        return out
     if (ct in (_F32, _F64, _I32) and out_h == 1 and kh == 1 and kw >= 32 and kw % _FOLD
             and x.size and _isa_has_fold()
             and (ct == _I32 or (_all_finite(x) and _all_finite(k)
@@ -437,7 +430,7 @@ def _c_correlate(x, k, batch, out_h, out_w, pad_top, pad_left, boundary, fill, c
     kc = np.ascontiguousarray(k, dtype=ct)
     fl = np.array([fill], dtype=ct)
     y = np.empty(batch + (out_h, out_w), dtype=ct)
-    geom = (items, 1, H, W, W, 1, kh, kw, out_h, out_w, pad_top, pad_left, boundary)
+    geom = (items, 1, 1, H, W, W, 1, kh, kw, out_h, out_w, pad_top, pad_left, boundary, 0)
     _call(ct, geom, xc.reshape(-1), xi * (H * W), kc.reshape(-1), ki * (kh * kw), fl, y.reshape(-1))
     return y
 

@@ -281,20 +281,23 @@ int fc_avg_unpool2d_f64(const fc_pool_geom *g, const double *x, double *y);
  * correlate2d / filter2d.  A 1-D signal is a plane of one row; a convolution
  * is a correlation with the flipped kernel (Python flips it).
  *
- *   y[i][oh][ow] = sum over c < channels, r < kernel_h, s < kernel_w of
- *                  k[k_off[i*channels + c] + r*kernel_w + s]
- *                * xe_c(oh - pad_top + r, ow - pad_left + s)
+ *   y_m[i][oh][ow] = sum over c < channels, r < kernel_h, s < kernel_w of
+ *                    k[k_off[(i*outputs + m)*channels + c] + r*kernel_w + s]
+ *                  * xe_c(oh - pad_top + r, ow - pad_left + s)
  *
- * accumulated from zero in an order fixed by the ISA level (never by the
- * tiling or the thread count).  xe_c(u, v) is the input
- * plane x + x_off[i*channels + c] extended beyond its in_h x in_w elements
- * (element (u, v) at u*in_rs + v*in_cs, any strides): FC_BOUNDARY_FILL reads
- * fill[c] outside the plane, FC_BOUNDARY_WRAP is periodic, FC_BOUNDARY_SYMM
- * mirrors with the edge repeated (... 1 0 | 0 1 ... n-1 | n-1 n-2 ...), both
- * as far as needed; they need in_h, in_w >= 1.  Kernels are dense
- * kernel_h x kernel_w at k + k_off[...]; y is dense (items, out_h, out_w).
- * Several channels sum several planes into one output (a complex
- * correlation is two real channels).  The i32 / i64 variants compute modulo
+ * for every group i < items and output m < outputs (a group's input planes
+ * are gathered once for all its outputs), accumulated from zero in an order
+ * fixed by the ISA level, never by the tiling or the thread count.
+ * xe_c(u, v) is input plane x + x_off[i*channels + c] extended beyond its
+ * in_h x in_w elements (element (u, v) at u*in_rs + v*in_cs, any strides):
+ * FC_BOUNDARY_FILL reads fill[c] outside the plane, FC_BOUNDARY_WRAP is
+ * periodic, FC_BOUNDARY_SYMM mirrors with the edge repeated
+ * (... 1 0 | 0 1 ... n-1 | n-1 n-2 ...), both as far as needed; they need
+ * in_h, in_w >= 1.  Kernels are dense kernel_h x kernel_w at k + k_off[...].
+ * y is dense: (items, outputs, out_h, out_w) with interleave = 0, (items,
+ * out_h, out_w, outputs) with interleave = 1.  A complex correlation is two
+ * channels (real and imaginary parts) and two interleaved outputs, written
+ * straight into a complex array.  The i32 / i64 variants compute modulo
  * 2^32 / 2^64, so truncating the result to an integer type of at most that
  * width gives NumPy's and SciPy's wrap-around.  Results are bitwise
  * identical for every thread count.
@@ -302,13 +305,15 @@ int fc_avg_unpool2d_f64(const fc_pool_geom *g, const double *x, double *y);
 enum { FC_BOUNDARY_FILL = 0, FC_BOUNDARY_WRAP = 1, FC_BOUNDARY_SYMM = 2 };
 
 typedef struct {
-    ptrdiff_t items, channels;          /* output planes; input planes per output */
+    ptrdiff_t items, channels;          /* input groups; input planes per group    */
+    ptrdiff_t outputs;                  /* output planes per group (>= 1)          */
     ptrdiff_t in_h, in_w;               /* input plane (may be 0 with FILL)        */
     ptrdiff_t in_rs, in_cs;             /* element strides of its rows, columns    */
     ptrdiff_t kernel_h, kernel_w;       /* >= 1                                    */
     ptrdiff_t out_h, out_w;             /* >= 1                                    */
     ptrdiff_t pad_top, pad_left;        /* output (0, 0) reads xe(-pad_top, -pad_left) */
     int boundary;                       /* FC_BOUNDARY_*                           */
+    int interleave;                     /* y layout: 0 planes, 1 outputs innermost */
 } fc_corr2d_geom;
 
 /* FC_OK when every field is in its domain, else FC_EINVAL (or FC_EOVERFLOW). */

@@ -49,8 +49,9 @@ static inline ptrdiff_t fc_signal_map_index(ptrdiff_t j, ptrdiff_t n, int bounda
 int fc_corr2d_geom_check(const fc_corr2d_geom *g)
 {
     if (!g) return FC_EINVAL;
-    if (g->items < 1 || g->channels < 1 || g->in_h < 0 || g->in_w < 0 || g->kernel_h < 1 ||
-        g->kernel_w < 1 || g->out_h < 1 || g->out_w < 1)
+    if (g->items < 1 || g->channels < 1 || g->outputs < 1 || g->in_h < 0 || g->in_w < 0 ||
+        g->kernel_h < 1 || g->kernel_w < 1 || g->out_h < 1 || g->out_w < 1 ||
+        (g->interleave != 0 && g->interleave != 1))
         return FC_EINVAL;
     if (g->boundary != FC_BOUNDARY_FILL && g->boundary != FC_BOUNDARY_WRAP &&
         g->boundary != FC_BOUNDARY_SYMM)
@@ -78,12 +79,13 @@ static int fc_signal_tiling_choose(const fc_corr2d_geom *g, size_t elem, fc_sign
 {
     const ptrdiff_t OH = g->out_h, OW = g->out_w, KH = g->kernel_h, KW = g->kernel_w;
     const double work = (double)g->items * (double)OH * (double)OW * (double)KH * (double)KW *
-                        (double)g->channels;
+                        (double)g->channels * (double)g->outputs;
     int nt = fc_resolve_threads(0);
     if (work < FC_SIGNAL_SERIAL_WORK) nt = 1;
 
     ptrdiff_t CW = OW <= 2 * FC_SIGNAL_CHUNK ? OW : FC_SIGNAL_CHUNK;
-    const size_t row_bytes = (size_t)(CW + KW - 1) * elem * (size_t)g->channels;
+    const size_t row_bytes = (size_t)(CW + KW - 1) * elem * (size_t)g->channels +
+                             (g->interleave && g->outputs > 1 ? (size_t)CW * elem : 0);
     ptrdiff_t budget_rows = (ptrdiff_t)(FC_SIGNAL_BLOCK_BYTES / (row_bytes ? row_bytes : 1));
     ptrdiff_t BR = budget_rows - (KH - 1);
     if (BR > 4) BR -= BR % 4;

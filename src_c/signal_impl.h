@@ -59,17 +59,26 @@ static int FN(corr2d)(const fc_corr2d_geom *g, const FT *x, const ptrdiff_t *x_o
     const ptrdiff_t BR = tl.band_rows, CW = tl.chunk_cols;
     const ptrdiff_t nrb = (OH + BR - 1) / BR, ncc = (OW + CW - 1) / CW;
     const ptrdiff_t tiles = g->items * nrb * ncc;
-    /* per thread: the extended block of every channel, BR + KH - 1 rows of CW + KW - 1 */
+    /* per thread: the extended block of every channel, BR + KH - 1 rows of CW + KW - 1
+     * (and a dense tile output when outputs are interleaved) */
     const ptrdiff_t lde = CW + KW - 1, ehe = BR + KH - 1;
-    const int folded = fold > 0 && C == 1 && KH == 1 && OH == 1 && KW >= 4 * fold && KW % fold == 0;
+    const ptrdiff_t M = g->outputs;
+    const int folded = fold > 0 && C == 1 && M == 1 && KH == 1 && OH == 1 &&
+                       KW >= 4 * fold && KW % fold == 0;
+    const int scatter = g->interleave && M > 1;
     const size_t al = FC_ALIGN / sizeof(FT);
-    size_t che, per, total;
+    size_t che, per, tmp = 0, total;
     if (fc_size_mul3((size_t)lde, (size_t)ehe, 1, &che)) return FC_EOVERFLOW;
     /* a folded chunk reads (whole rows + 1 + kernel rows) * fold samples */
     if (folded) che = FC_MAX(che, (size_t)(CW / fold + 1 + KW / fold) * (size_t)fold);
     che = (che + al - 1) / al * al;
-    if (fc_size_mul3(che, (size_t)C, 1, &per) || fc_size_mul3(per, (size_t)nt, sizeof(FT), &total))
+    /* interleaved outputs: each tile output is computed densely, then scattered */
+    if (scatter && fc_size_mul3((size_t)BR, (size_t)CW, 1, &tmp)) return FC_EOVERFLOW;
+    tmp = (tmp + al - 1) / al * al;
+    if (fc_size_mul3(che, (size_t)C, 1, &per) || per > SIZE_MAX - tmp ||
+        fc_size_mul3(per + tmp, (size_t)nt, sizeof(FT), &total))
         return FC_EOVERFLOW;
+    per += tmp;
     FT *ws = (FT *)fc_aligned_alloc(total);
     if (!ws) return FC_ENOMEM;
 
@@ -108,8 +117,21 @@ static int FN(corr2d)(const fc_corr2d_geom *g, const FT *x, const ptrdiff_t *x_o
                 FN(extend_row)(plane, src, g, ow0 - g->pad_left, ncols + KW - 1, fv, ec + rr * lde);
             }
         }
-        block(nr, ncols, C, E, lde, (ptrdiff_t)che, k, k_off + item * C, KH, KW,
-              y + (item * OH + oh0) * OW + ow0, OW);
+        for (ptrdiff_t m = 0; m < M; ++m) {
+            const ptrdiff_t *km = k_off + (item * M + m) * C;
+            if (!scatter) {
+                block(nr, ncols, C, E, lde, (ptrdiff_t)che, k, km, KH, KW,
+                      y + ((item * M + m) * OH + oh0) * OW + ow0, OW);
+                continue;
+            }
+            FT *T = E + (size_t)C * che;
+            block(nr, ncols, C, E, lde, (ptrdiff_t)che, k, km, KH, KW, T, ncols);
+            for (ptrdiff_t i = 0; i < nr; ++i) {
+                FT *yr = y + ((item * OH + oh0 + i) * OW + ow0) * M + m;
+                const FT *tr = T + i * ncols;
+                for (ptrdiff_t j = 0; j < ncols; ++j) yr[j * M] = tr[j];
+            }
+        }
     }
     fc_aligned_free(ws);
     return FC_OK;
