@@ -1034,41 +1034,57 @@ static int FN(scatter)(const fc_pool_geom *g, const FT *src, const int64_t *idx,
         return status;
     }
 
-    /* NHWC: (image, channel block) items, so that batch 1 still splits */
+    /* NHWC: (image, channel block) items, so that batch 1 still splits.  Per
+     * output pixel, one vectorised pass turns the block's indices into
+     * element offsets and finds their range; the scatter then only adds. */
     const ptrdiff_t cb = fc_pool_channel_block(N, C, nt);
     const ptrdiff_t nblk = (C + cb - 1) / cb, items = N * nblk;
-#pragma omp parallel for schedule(static) num_threads(nt) \
-    if (nt > 1 && items * (HW + OHW) * cb > FC_POOL_PARALLEL_MIN)
-    for (ptrdiff_t it = 0; it < items; ++it) {
-        const ptrdiff_t n = it / nblk, c0 = (it - n * nblk) * cb, c1 = FC_MIN(C, c0 + cb);
-        FT *restrict d = dst + n * HW * C + c0;
-        ptrdiff_t ready = 0; /* pixels [0, ready) are zeroed in channels [c0, c1) */
-        int bad = 0;
-        for (ptrdiff_t o = 0; o < OHW; ++o) {
-            const FT *restrict s = src + (n * OHW + o) * C + c0;
-            const int64_t *restrict ix = idx + (n * OHW + o) * C + c0;
-            int64_t mn, mx;
-            FN(index_range)(ix, c1 - c0, &mn, &mx);
-            if (mn < 0 || mx >= HW) {
-                bad = 1;
-                break;
-            }
-            if (mx >= ready) {
-                const ptrdiff_t end = ((ptrdiff_t)mx / W + 1) * W;
-                FN(zero_cells)(d - c0, ready, end, C, c0, c1);
-                ready = end;
-            }
-            if (accumulate)
-                for (ptrdiff_t c = 0; c < c1 - c0; ++c) d[ix[c] * C + c] += s[c];
-            else
-                for (ptrdiff_t c = 0; c < c1 - c0; ++c) d[ix[c] * C + c] = s[c];
-        }
-        if (bad) {
+#pragma omp parallel num_threads(nt) if (nt > 1 && items * (HW + OHW) * cb > FC_POOL_PARALLEL_MIN)
+    {
+        int64_t *off = (int64_t *)fc_aligned_alloc((size_t)cb * sizeof(int64_t));
+        if (!off) {
 #pragma omp critical(fc_pool_status)
-            status = FC_EINVAL;
-        } else {
-            FN(zero_cells)(d - c0, ready, HW, C, c0, c1);
+            status = FC_ENOMEM;
         }
+#pragma omp for schedule(static)
+        for (ptrdiff_t it = 0; it < items; ++it) {
+            if (!off) continue;
+            const ptrdiff_t n = it / nblk, c0 = (it - n * nblk) * cb, m = FC_MIN(C, c0 + cb) - c0;
+            FT *restrict d = dst + n * HW * C + c0;
+            ptrdiff_t ready = 0; /* pixels [0, ready) are zeroed in channels [c0, c0 + m) */
+            int bad = 0;
+            for (ptrdiff_t o = 0; o < OHW; ++o) {
+                const FT *restrict s = src + (n * OHW + o) * C + c0;
+                const int64_t *restrict ix = idx + (n * OHW + o) * C + c0;
+                int64_t mn = ix[0], mx = ix[0];
+                for (ptrdiff_t c = 0; c < m; ++c) {
+                    const int64_t k = ix[c];
+                    mn = k < mn ? k : mn;
+                    mx = k > mx ? k : mx;
+                    off[c] = k * C + c;
+                }
+                if (mn < 0 || mx >= HW) {
+                    bad = 1;
+                    break;
+                }
+                if (mx >= ready) {
+                    const ptrdiff_t end = ((ptrdiff_t)mx / W + 1) * W;
+                    FN(zero_cells)(d - c0, ready, end, C, c0, c0 + m);
+                    ready = end;
+                }
+                if (accumulate)
+                    for (ptrdiff_t c = 0; c < m; ++c) d[off[c]] += s[c];
+                else
+                    for (ptrdiff_t c = 0; c < m; ++c) d[off[c]] = s[c];
+            }
+            if (bad) {
+#pragma omp critical(fc_pool_status)
+                status = FC_EINVAL;
+            } else {
+                FN(zero_cells)(d - c0, ready, HW, C, c0, c0 + m);
+            }
+        }
+        fc_aligned_free(off);
     }
     return status;
 }
