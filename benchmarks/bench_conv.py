@@ -8,6 +8,13 @@ runs under torch.no_grad() with the same thread count (its NHWC case uses
 channels_last tensors over the same memory); the backward competitor is
 torch.ops.aten.convolution_backward, the kernel autograd calls.
 
+Allocation: the timing process asks glibc (mallopt) to keep freed memory
+instead of returning it to the kernel, as a long-running training process
+effectively does; otherwise every call of a library that allocates large
+blocks pays fresh page faults (on this VM up to 30 ms for one 14 MB output),
+which would measure the kernel's page zeroing rather than the convolution.
+Both libraries get the same allocator settings.
+
 Peak memory: one fresh subprocess per (library, layer, layout, direction)
 with glibc's malloc pinned to mmap every block above 128 KiB
 (MALLOC_MMAP_THRESHOLD_, so freed workspaces really leave the process); it
@@ -198,7 +205,21 @@ def measure_memory(lib, idx, layout, direction, threads):
 
 # ---- driver ---------------------------------------------------------------------
 
+def steady_malloc():
+    """Keep freed heap memory in the process (no trimming, mmap only above 32 MiB)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-1, 1 << 30)   # M_TRIM_THRESHOLD
+        libc.mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD
+        return True
+    except (OSError, AttributeError):
+        return False
+
+
 def run(threads=(1, 2), quick=False, progress=True, memory=True, layers=None):
+    steady_malloc()
     layers = [LAYERS[i] for i in layers] if layers is not None else LAYERS
     have_torch = harness.torch is not None
     results = {"area": "conv", "peak_gflops": {}, "rows": [], "memory": []}

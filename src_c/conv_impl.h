@@ -880,9 +880,11 @@ int FN(fc_conv2d_forward)(const fc_conv_geom *g, const FT *x, const FT *w, const
         if (!FN(direct_ok)(g)) return FC_EINVAL;
         return FN(conv_fwd_direct)(g, x, w, bias, y, nt);
     case FC_CONV_WINOGRAD:
-        return FC_EUNSUPPORTED;
+        if (!fc_winograd_applies(g)) return FC_EINVAL;
+        return FN(fc_winograd_forward)(g, x, w, bias, y, nt);
     case FC_CONV_AUTO:
         if (depthwise || FN(direct_ok)(g)) return FN(conv_fwd_direct)(g, x, w, bias, y, nt);
+        if (fc_winograd_applies(g) && fc_winograd_pays(g)) return FN(fc_winograd_forward)(g, x, w, bias, y, nt);
         /* fall through */
     default:
 #if FC_CONV_IS_F32 && defined(FC_HAVE_X86_KERNELS)

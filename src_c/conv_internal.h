@@ -42,6 +42,20 @@ void fc_col2im_image_f32(const fc_conv_geom *g, ptrdiff_t channels, ptrdiff_t pi
 void fc_col2im_image_f64(const fc_conv_geom *g, ptrdiff_t channels, ptrdiff_t pixel_stride,
                          const double *col, double *x, int nt);
 
+/* Winograd F(2x2, 3x3) (winograd.c): applies to 3x3, stride 1, dilation 1,
+ * one group, NCHW; forward only. */
+int fc_winograd_applies(const fc_conv_geom *g);
+int fc_winograd_pays(const fc_conv_geom *g);     /* what algorithm=auto chooses */
+int fc_winograd_forward_f32(const fc_conv_geom *g, const float *x, const float *w, const float *bias,
+                            float *y, int nt);
+int fc_winograd_forward_f64(const fc_conv_geom *g, const double *x, const double *w, const double *bias,
+                            double *y, int nt);
+/* AVX2 transforms (kernels/winograd_avx2.c), float32, 16-wide B panels */
+int fc_wino_input_avx2_f32(const float *planes, ptrdiff_t plane, ptrdiff_t Wq, ptrdiff_t TWp, ptrdiff_t NT,
+                           ptrdiff_t f0, ptrdiff_t kcb, float *vb, ptrdiff_t xs);
+int fc_wino_output_avx2_f32(const float *mb, ptrdiff_t ms, ptrdiff_t k0, ptrdiff_t k1, const float *bias,
+                            ptrdiff_t TWp, ptrdiff_t NT, ptrdiff_t f0, ptrdiff_t OH, ptrdiff_t OW, float *y);
+
 /* The indirect convolution micro-kernel (kernels/convk_avx2_6x16.c):
  * C[6 x 16] (+)= sum over nseg taps q, e < L of
  * (ptrs[6q + i] + aoff)[e * cs] * b[(q * L + e) * 16 + j]; b 32-byte aligned. */

@@ -253,6 +253,53 @@ def test_conv2d_every_isa(isa, layout):
             assert_close(gb, egb.astype(dtype))
 
 
+WINOGRAD_CASES = [
+    ((1, 3, 5, 5), 2, 1), ((2, 5, 9, 13), 7, 1), ((1, 20, 17, 40), 18, (0, 2)), ((2, 4, 1, 1), 3, 1),
+    ((1, 2, 3, 3), 1, 0), ((3, 9, 20, 37), 13, ((2, 0), (1, 3))), ((1, 70, 12, 12), 17, "same"),
+    ((2, 16, 31, 33), 16, "full"), ((1, 1, 2, 7), 3, ((1, 0), (0, 0))),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("xs,k,padding", WINOGRAD_CASES)
+def test_winograd_matches_reference(isa, xs, k, padding, dtype):
+    rng = np.random.default_rng(17)
+    x = rng.standard_normal(xs).astype(dtype)
+    w = rng.standard_normal((k, xs[1], 3, 3)).astype(dtype)
+    b = rng.standard_normal(k).astype(dtype)
+    if isinstance(padding, str):
+        pads = {"same": [(1, 1)] * 2, "full": [(2, 2)] * 2, "valid": [(0, 0)] * 2}[padding]
+    elif isinstance(padding, int):
+        pads = [(padding, padding)] * 2
+    elif isinstance(padding[0], int):
+        pads = [(v, v) for v in padding]
+    else:
+        pads = [tuple(v) for v in padding]
+    expected = ref.conv2d(x, w, b, (1, 1), pads)
+    y = fastconv.conv2d(x, w, b, padding=padding, algorithm="winograd")
+    assert_close(y, expected.astype(dtype))
+
+
+def test_winograd_auto_and_threads():
+    """auto picks Winograd for a large 3x3 layer: same numbers as forcing it, for any thread count."""
+    rng = np.random.default_rng(18)
+    x = rng.standard_normal((2, 32, 40, 37)).astype(np.float32)
+    w = rng.standard_normal((24, 32, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(24).astype(np.float32)
+    outs = []
+    for nt in (1, 2, 3):
+        with fastconv.threads(nt):
+            outs.append(fastconv.conv2d(x, w, b, padding=1, algorithm="winograd"))
+            np.testing.assert_array_equal(fastconv.conv2d(x, w, b, padding=1), outs[-1])
+    for o in outs[1:]:
+        np.testing.assert_array_equal(o, outs[0])
+    assert_close(outs[0], ref.conv2d(x, w, b, (1, 1), [(1, 1)] * 2).astype(np.float32))
+    # the input gradient of a stride-1 3x3 layer runs as a (Winograd) convolution too
+    gi, _, _ = fastconv.conv2d_backward(np.cos(outs[0]), x, w, padding=1, needs=("input",))
+    egi, _, _ = ref.conv2d_grads(np.cos(outs[0]), x, w, (1, 1), [(1, 1)] * 2)
+    assert_close(gi, egi.astype(np.float32))
+
+
 def test_conv2d_special_shapes():
     rng = np.random.default_rng(11)
     # 1x1 image, with and without padding
@@ -789,6 +836,9 @@ W = np.zeros((6, 4, 3, 3))
     (lambda: fastconv.conv1d(X[:, :, 0], W[:, :, 0], padding=(1, 2)), r"\(\(before, after\),\)"),
     (lambda: fastconv.conv2d(X, W, algorithm="fft"), r"algorithm must be one of .*'fft'"),
     (lambda: fastconv.conv2d(X, W, algorithm="direct"), r"algorithm='direct'.*groups=1"),
+    (lambda: fastconv.conv2d(X, W, stride=2, algorithm="winograd"), r"algorithm='winograd'.*stride=\(2, 2\)"),
+    (lambda: fastconv.conv2d(X, W[:, :, :2], algorithm="winograd"), r"algorithm='winograd'.*kernel \(2, 3\)"),
+    (lambda: fastconv.conv2d(nhwc(X), W, algorithm="winograd", layout="NHWC"), r"algorithm='winograd'.*layout=NHWC"),
     (lambda: fastconv.conv2d(X, W, bias=np.zeros(5)), r"bias must have shape \(6,\), got \(5,\)"),
     (lambda: fastconv.conv2d(X[0, 0], W), r"x must be 3-D \(unbatched\) or 4-D, got shape \(6, 6\)"),
     (lambda: fastconv.conv2d(X, W[0]), r"weight must be 4-D"),
