@@ -369,8 +369,8 @@ def _fft_correlate(x, k, batch, out_h, out_w, pad_top, pad_left, boundary, fill,
     _, nh, nw = plan
     e = _extend(x, -pad_top, out_h + kh - 1, -pad_left, out_w + kw - 1, boundary, fill)
     f2, i2 = (np.fft.rfft2, np.fft.irfft2) if real else (np.fft.fft2, np.fft.ifft2)
-    spec = f2(e.astype(wide), s=(nh, nw))
-    spec *= f2(kf.astype(wide), s=(nh, nw))
+    # (not in place: the kernel stack may broadcast the image stack up)
+    spec = f2(e.astype(wide), s=(nh, nw)) * f2(kf.astype(wide), s=(nh, nw))
     full = i2(spec.astype(spec_dt, copy=False), s=(nh, nw))
     y = full[..., kh - 1:kh - 1 + out_h, kw - 1:kw - 1 + out_w]
     return np.broadcast_to(y, batch + (out_h, out_w)).astype(rdt, copy=False)
