@@ -190,21 +190,23 @@ def _unshared_backward(grad_out, x, weight, stride, padding, dilation, layout, n
     geom = plan.geom()
     th, tw = plan.tiles
     gi = gw = gbias = None
+    # the C core overwrites every element of the gradients it computes
+    run = not plan.empty
     if "input" in want:
-        gi = np.zeros(plan.x_shape, dtype=dtype)
-        if not plan.empty and gi.size:
+        gi = (np.empty if run else np.zeros)(plan.x_shape, dtype=dtype)
+        if run and gi.size:
             _local.tiled_backward_input(geom, th, tw, _flat(_dense(gb, dtype)), _flat(_dense(weight, dtype)),
                                         _flat(gi))
         if not batched:
             gi = gi[0]
     if "weight" in want:
-        gw = np.zeros(plan.w_shape, dtype=dtype)
-        if not plan.empty and gw.size:
+        gw = (np.empty if run else np.zeros)(plan.w_shape, dtype=dtype)
+        if run and gw.size:
             _local.tiled_backward_weight(geom, th, tw, _flat(_dense(gb, dtype)), _flat(_dense(xb, dtype)),
                                          _flat(gw))
     if "bias" in want:
         shape = (plan.c_out,) + (plan.out_sp if per_position else ())
-        gbias = np.zeros(shape, dtype=dtype)
+        gbias = (np.empty if plan.n else np.zeros)(shape, dtype=dtype)
         if plan.n and plan.c_out:
             _local.tiled_backward_bias(geom, _flat(_dense(gb, dtype)), per_position, _flat(gbias))
     return gi, gw, gbias
@@ -629,17 +631,18 @@ def linear_backward(grad_out, x, weight, *, needs=("input", "weight", "bias")):
     dtype = compute_dtype(grad_out, x, weight, name="linear_backward")
     g2 = _dense(grad_out, dtype).reshape(m, out_f)
     gi = gw = gb = None
+    # the C core overwrites every element of the gradients it computes
     if "input" in want:
-        gi = np.zeros((m, in_f), dtype=dtype)
+        gi = (np.empty if out_f else np.zeros)((m, in_f), dtype=dtype)
         if gi.size and out_f:
             _local.linear_backward_input(g2, as_float_array(weight, dtype, "weight"), gi)
         gi = gi.reshape(x.shape)
     if "weight" in want:
-        gw = np.zeros((out_f, in_f), dtype=dtype)
+        gw = (np.empty if m else np.zeros)((out_f, in_f), dtype=dtype)
         if gw.size and m:
             _local.linear_backward_weight(g2, as_float_array(x.reshape(m, in_f), dtype, "x"), gw)
     if "bias" in want:
-        gb = np.zeros((out_f,), dtype=dtype)
+        gb = (np.empty if m else np.zeros)((out_f,), dtype=dtype)
         if gb.size and m:
             _local.linear_backward_bias(g2, gb)
     return gi, gw, gb

@@ -1060,8 +1060,23 @@ int FN(fc_linear_backward_weight)(ptrdiff_t m, ptrdiff_t in_features, ptrdiff_t 
 {
     if (m < 0 || in_features < 0 || out_features < 0) return FC_EINVAL;
     if (out_features == 0 || in_features == 0) return FC_OK;
-    if (!dy || !x || !dw) return FC_EINVAL;
-    /* dw = dy^T . x (m == 0 writes zeros) */
+    if (!dw || (m > 0 && (!dy || !x))) return FC_EINVAL;
+    if (m <= FC_LOCAL_SKINNY && (cs_x == 1 || m == 0)) {
+        /* a sum of m outer products, row by row of dw: each row is written
+         * once (in cache while its m terms accumulate), which is what a
+         * batch-1 gradient costs; the GEMM would clear dw first */
+        const FN(local_axpy_fn) axpy = FN(local_pick_axpy)();
+        int nt = fc_resolve_threads(0);
+        if ((double)(m + 1) * out_features * in_features < 65536.0) nt = 1;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+        for (ptrdiff_t o = 0; o < out_features; ++o) {
+            FT *d = dw + o * in_features;
+            for (ptrdiff_t j = 0; j < in_features; ++j) d[j] = 0;
+            for (ptrdiff_t r = 0; r < m; ++r) axpy(in_features, dy[r * out_features + o], x + r * rs_x, d);
+        }
+        return FC_OK;
+    }
+    /* dw = dy^T . x */
     return FC_LOCAL_GEMM(out_features, in_features, m, 1, dy, 1, out_features, x, rs_x, cs_x, 0, dw,
                          in_features, 0);
 }
