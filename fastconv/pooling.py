@@ -223,6 +223,45 @@ def _finish(y, unbatched):
     return y[0] if unbatched else y
 
 
+def _target(out, shape4, dtype, unbatched, inputs, name="out"):
+    """Where a result goes: (the dense 4-D array the C core writes, the array returned).
+
+    A new array, or the caller's ``out``: exactly the result's shape and dtype,
+    C-contiguous, writeable and sharing no memory with the inputs.
+    """
+    if out is None:
+        arr = np.empty(shape4, dtype=dtype)
+        return arr, _finish(arr, unbatched)
+    want = tuple(shape4[1:]) if unbatched else tuple(shape4)
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray, got {type(out).__name__}")
+    if out.shape != want:
+        raise ValueError(f"{name} has shape {out.shape}, expected {want}")
+    if out.dtype != dtype:
+        raise ValueError(f"{name} has dtype {out.dtype}, expected {np.dtype(dtype)}")
+    if not out.flags.c_contiguous:
+        raise ValueError(f"{name} must be C-contiguous")
+    if not out.flags.writeable:
+        raise ValueError(f"{name} is not writeable")
+    for a in inputs:
+        if a is not None and np.may_share_memory(out, a):
+            raise ValueError(f"{name} must not overlap the inputs")
+    return (out[None] if unbatched else out), out
+
+
+def _targets(out, shape4, dtype, unbatched, inputs, return_indices):
+    """Values (and indices) targets of a max pooling; out is an array or a (values, indices) pair."""
+    if not return_indices:
+        return _target(out, shape4, dtype, unbatched, inputs) + (None, None)
+    if out is None:
+        out = (None, None)
+    if not isinstance(out, (tuple, list)) or len(out) != 2:
+        raise TypeError("out must be a (values, indices) pair with return_indices=True")
+    y4, y = _target(out[0], shape4, dtype, unbatched, inputs, "out[0]")
+    i4, i = _target(out[1], shape4, np.dtype(np.int64), unbatched, list(inputs) + [y4], "out[1]")
+    return y4, y, i4, i
+
+
 def _input_shape(input_shape, like_ndim, layout, n, c, name="input_shape"):
     """(H, W) of the input of a pooling whose output has batch n and channels c."""
     try:
@@ -259,21 +298,19 @@ def _seed(rng):
 # ---- max and average pooling --------------------------------------------------------
 
 def _max_pool(arr, unbatched, dims, layout, kernel, stride, padding, dilation, ceil_mode,
-              return_indices):
+              return_indices, out=None):
     n, c, h, w = dims
     oh, ow = _pooled_sizes((h, w), kernel, stride, padding, dilation, ceil_mode)
-    y = np.empty(_shape(layout, n, c, oh, ow), dtype=arr.dtype)
-    idx = np.empty(y.shape, dtype=np.int64) if return_indices else None
-    if y.size:
+    y4, y, i4, idx = _targets(out, _shape(layout, n, c, oh, ow), arr.dtype, unbatched, [arr],
+                              return_indices)
+    if y4.size:
         geom = _geometry(n, c, (h, w), (oh, ow), kernel, stride, dilation, padding, layout)
-        _pool.forward(_pool.MAX, geom, arr, y, idx)
-    if return_indices:
-        return _finish(y, unbatched), _finish(idx, unbatched)
-    return _finish(y, unbatched)
+        _pool.forward(_pool.MAX, geom, arr, y4, i4)
+    return (y, idx) if return_indices else y
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-               return_indices=False, *, layout="NCHW"):
+               return_indices=False, *, layout="NCHW", out=None):
     """2-D max pooling, equal to ``torch.nn.functional.max_pool2d``.
 
     Parameters
@@ -293,6 +330,11 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     return_indices : bool
         Also return the position of each maximum.
     layout : {"NCHW", "NHWC"}
+    out : ndarray, or (ndarray, ndarray) with ``return_indices``, optional
+        Where to write the result (and the indices): exactly its shape and
+        dtype (int64 for indices), C-contiguous, not overlapping ``x``.
+        Reusing it skips the allocation of a new array, whose first write
+        costs the operating system a pass of zeroing.
 
     Returns
     -------
@@ -324,22 +366,22 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     _check_padding(padding, kernel)
     arr, unbatched, dims = _input(x, layout)
     return _max_pool(arr, unbatched, dims, layout, kernel, stride, padding, dilation,
-                     bool(ceil_mode), bool(return_indices))
+                     bool(ceil_mode), bool(return_indices), out)
 
 
 def _avg_pool(arr, unbatched, dims, layout, kernel, stride, padding, ceil_mode,
-              count_include_pad, divisor):
+              count_include_pad, divisor, out=None):
     n, c, h, w = dims
     oh, ow = _pooled_sizes((h, w), kernel, stride, padding, (1, 1), ceil_mode)
-    y = np.empty(_shape(layout, n, c, oh, ow), dtype=arr.dtype)
-    if y.size:
+    y4, y = _target(out, _shape(layout, n, c, oh, ow), arr.dtype, unbatched, [arr])
+    if y4.size:
         geom = _geometry(n, c, (h, w), (oh, ow), kernel, stride, (1, 1), padding, layout)
-        _pool.forward(_pool.AVG, geom, arr, y, None, count_include_pad, divisor)
-    return _finish(y, unbatched)
+        _pool.forward(_pool.AVG, geom, arr, y4, None, count_include_pad, divisor)
+    return y
 
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-               divisor_override=None, *, layout="NCHW"):
+               divisor_override=None, *, layout="NCHW", out=None):
     """2-D average pooling, equal to ``torch.nn.functional.avg_pool2d``.
 
     Parameters
@@ -355,6 +397,8 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
     divisor_override : int, optional
         Divide every window sum by this non-zero integer instead.
     layout : {"NCHW", "NHWC"}
+    out : ndarray, optional
+        Where to write the result, as in :func:`max_pool2d`.
 
     Returns
     -------
@@ -377,7 +421,7 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
     divisor = _divisor(divisor_override)
     arr, unbatched, dims = _input(x, layout)
     return _avg_pool(arr, unbatched, dims, layout, kernel, stride, padding, bool(ceil_mode),
-                     bool(count_include_pad), divisor)
+                     bool(count_include_pad), divisor, out)
 
 
 def _input_1d(x, layout):
@@ -560,20 +604,18 @@ def _output_size(output_size, hw):
     return sizes
 
 
-def _adaptive(kind, x, output_size, layout, return_indices=False):
+def _adaptive(kind, x, output_size, layout, return_indices=False, out=None):
     layout = _layout(layout)
     arr, unbatched, (n, c, h, w) = _input(x, layout)
     oh, ow = _output_size(output_size, (h, w))
-    y = np.empty(_shape(layout, n, c, oh, ow), dtype=arr.dtype)
-    idx = np.empty(y.shape, dtype=np.int64) if return_indices else None
-    if y.size:
-        _pool.forward(kind, _geometry(n, c, (h, w), (oh, ow), layout=layout), arr, y, idx)
-    if return_indices:
-        return _finish(y, unbatched), _finish(idx, unbatched)
-    return _finish(y, unbatched)
+    y4, y, i4, idx = _targets(out, _shape(layout, n, c, oh, ow), arr.dtype, unbatched, [arr],
+                              return_indices)
+    if y4.size:
+        _pool.forward(kind, _geometry(n, c, (h, w), (oh, ow), layout=layout), arr, y4, i4)
+    return (y, idx) if return_indices else y
 
 
-def adaptive_avg_pool2d(x, output_size, *, layout="NCHW"):
+def adaptive_avg_pool2d(x, output_size, *, layout="NCHW", out=None):
     """Adaptive average pooling, equal to ``torch.nn.functional.adaptive_avg_pool2d``.
 
     Output cell ``i`` along an axis averages input ``[floor(i*in/out),
@@ -585,6 +627,8 @@ def adaptive_avg_pool2d(x, output_size, *, layout="NCHW"):
     output_size : int or (int or None, int or None)
         None keeps that input size.
     layout : {"NCHW", "NHWC"}
+    out : ndarray, optional
+        Where to write the result, as in :func:`max_pool2d`.
 
     Returns
     -------
@@ -596,10 +640,10 @@ def adaptive_avg_pool2d(x, output_size, *, layout="NCHW"):
     >>> fastconv.adaptive_avg_pool2d(np.ones((2, 3, 11, 7)), 7).shape
     (2, 3, 7, 7)
     """
-    return _adaptive(_pool.ADAPTIVE_AVG, x, output_size, layout)
+    return _adaptive(_pool.ADAPTIVE_AVG, x, output_size, layout, out=out)
 
 
-def adaptive_max_pool2d(x, output_size, return_indices=False, *, layout="NCHW"):
+def adaptive_max_pool2d(x, output_size, return_indices=False, *, layout="NCHW", out=None):
     """Adaptive max pooling, equal to ``torch.nn.functional.adaptive_max_pool2d``.
 
     Parameters
@@ -609,6 +653,8 @@ def adaptive_max_pool2d(x, output_size, return_indices=False, *, layout="NCHW"):
     return_indices : bool
         Also return the positions of the maxima (for :func:`max_pool2d_backward`).
     layout : {"NCHW", "NHWC"}
+    out : ndarray, or (ndarray, ndarray) with ``return_indices``, optional
+        Where to write the result, as in :func:`max_pool2d`.
 
     Returns
     -------
@@ -623,7 +669,7 @@ def adaptive_max_pool2d(x, output_size, return_indices=False, *, layout="NCHW"):
     array([[[[4., 5.],
              [7., 8.]]]])
     """
-    return _adaptive(_pool.ADAPTIVE_MAX, x, output_size, layout, bool(return_indices))
+    return _adaptive(_pool.ADAPTIVE_MAX, x, output_size, layout, bool(return_indices), out)
 
 
 def _global(kind, x, keepdims, layout):
@@ -692,7 +738,7 @@ def _grad_out(grad_out, layout):
     return _dense(gy4, dtype, "grad_out"), unbatched, gy.ndim
 
 
-def max_pool2d_backward(grad_out, indices, input_shape, *, layout="NCHW"):
+def max_pool2d_backward(grad_out, indices, input_shape, *, layout="NCHW", out=None):
     """Gradient of max pooling with respect to its input.
 
     Routes each output gradient to the input cell its index names, summing
@@ -709,6 +755,9 @@ def max_pool2d_backward(grad_out, indices, input_shape, *, layout="NCHW"):
     input_shape : tuple of int
         Shape of the forward input (same layout, batched or not like ``grad_out``).
     layout : {"NCHW", "NHWC"}
+    out : ndarray, optional
+        Where to write the gradient: shape ``input_shape``, the gradient's
+        dtype, C-contiguous, not overlapping the inputs.
 
     Returns
     -------
@@ -734,17 +783,17 @@ def max_pool2d_backward(grad_out, indices, input_shape, *, layout="NCHW"):
     if unbatched:
         idx = idx[None]
     n, c, oh, ow = _dims(gy.shape, layout)
-    shape, (h, w) = _input_shape(input_shape, ndim, layout, n, c)
-    gx = np.empty(_shape(layout, n, c, h, w), dtype=gy.dtype)
+    _, (h, w) = _input_shape(input_shape, ndim, layout, n, c)
+    gx4, gx = _target(out, _shape(layout, n, c, h, w), gy.dtype, unbatched, [gy, idx])
     if gy.size:
-        _pool.max_backward(_geometry(n, c, (h, w), (oh, ow), layout=layout), gy, idx, gx)
+        _pool.max_backward(_geometry(n, c, (h, w), (oh, ow), layout=layout), gy, idx, gx4)
     else:
-        gx[...] = 0
-    return gx.reshape(shape)
+        gx4[...] = 0
+    return gx
 
 
 def avg_pool2d_backward(grad_out, input_shape, kernel_size, stride=None, padding=0, ceil_mode=False,
-                        count_include_pad=True, divisor_override=None, *, layout="NCHW"):
+                        count_include_pad=True, divisor_override=None, *, layout="NCHW", out=None):
     """Gradient of :func:`avg_pool2d` with respect to its input.
 
     Each output gradient, divided by its window's divisor, is added to every
@@ -759,6 +808,9 @@ def avg_pool2d_backward(grad_out, input_shape, kernel_size, stride=None, padding
     kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
         The arguments of the forward call.
     layout : {"NCHW", "NHWC"}
+    out : ndarray, optional
+        Where to write the gradient: shape ``input_shape``, the gradient's
+        dtype, C-contiguous, not overlapping the inputs.
 
     Returns
     -------
@@ -785,16 +837,16 @@ def avg_pool2d_backward(grad_out, input_shape, kernel_size, stride=None, padding
         raise ValueError(
             f"grad_out has spatial size {(oh, ow)}, but pooling input_shape={shape} gives {expected}"
         )
-    gx = np.empty(_shape(layout, n, c, h, w), dtype=gy.dtype)
+    gx4, gx = _target(out, _shape(layout, n, c, h, w), gy.dtype, unbatched, [gy])
     if gy.size:
         geom = _geometry(n, c, (h, w), (oh, ow), kernel, stride, (1, 1), padding, layout)
-        _pool.avg_backward(geom, gy, gx, False, bool(count_include_pad), divisor)
+        _pool.avg_backward(geom, gy, gx4, False, bool(count_include_pad), divisor)
     else:
-        gx[...] = 0
-    return gx.reshape(shape)
+        gx4[...] = 0
+    return gx
 
 
-def adaptive_avg_pool2d_backward(grad_out, input_shape, *, layout="NCHW"):
+def adaptive_avg_pool2d_backward(grad_out, input_shape, *, layout="NCHW", out=None):
     """Gradient of :func:`adaptive_avg_pool2d` with respect to its input.
 
     Parameters
@@ -804,6 +856,9 @@ def adaptive_avg_pool2d_backward(grad_out, input_shape, *, layout="NCHW"):
     input_shape : tuple of int
         Shape of the forward input (same layout, batched or not like ``grad_out``).
     layout : {"NCHW", "NHWC"}
+    out : ndarray, optional
+        Where to write the gradient: shape ``input_shape``, the gradient's
+        dtype, C-contiguous, not overlapping the inputs.
 
     Returns
     -------
@@ -818,13 +873,13 @@ def adaptive_avg_pool2d_backward(grad_out, input_shape, *, layout="NCHW"):
     layout = _layout(layout)
     gy, unbatched, ndim = _grad_out(grad_out, layout)
     n, c, oh, ow = _dims(gy.shape, layout)
-    shape, (h, w) = _input_shape(input_shape, ndim, layout, n, c)
-    gx = np.empty(_shape(layout, n, c, h, w), dtype=gy.dtype)
+    _, (h, w) = _input_shape(input_shape, ndim, layout, n, c)
+    gx4, gx = _target(out, _shape(layout, n, c, h, w), gy.dtype, unbatched, [gy])
     if gy.size:
-        _pool.avg_backward(_geometry(n, c, (h, w), (oh, ow), layout=layout), gy, gx, True)
+        _pool.avg_backward(_geometry(n, c, (h, w), (oh, ow), layout=layout), gy, gx4, True)
     else:
-        gx[...] = 0
-    return gx.reshape(shape)
+        gx4[...] = 0
+    return gx
 
 
 # ---- unpooling -------------------------------------------------------------------------------

@@ -552,6 +552,70 @@ def test_large_outputs_streamed(isa, rng, layout, dtype):
     np.testing.assert_array_equal(idx, np.concatenate([p[1] for p in parts]))
 
 
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("unbatched", [False, True])
+def test_out_argument(rng, layout, unbatched):
+    """out= receives exactly the result a fresh call returns, and is returned itself."""
+    x = to_layout(rng.standard_normal((2, 3, 9, 10)).astype(np.float32), layout)
+    if unbatched:
+        x = x[0]
+    calls = [
+        lambda **kw: fastconv.max_pool2d(x, 3, 2, 1, layout=layout, **kw),
+        lambda **kw: fastconv.max_pool2d(x, 2, return_indices=True, layout=layout, **kw),
+        lambda **kw: fastconv.avg_pool2d(x, 3, 1, 1, layout=layout, **kw),
+        lambda **kw: fastconv.adaptive_avg_pool2d(x, (4, 3), layout=layout, **kw),
+        lambda **kw: fastconv.adaptive_max_pool2d(x, 4, True, layout=layout, **kw),
+    ]
+    for call in calls:
+        fresh = call()
+        out = tuple(np.full_like(a, 7) for a in fresh) if isinstance(fresh, tuple) else np.full_like(fresh, 7)
+        got = call(out=out)
+        if isinstance(fresh, tuple):
+            assert got[0] is out[0] and got[1] is out[1]
+            for g, f in zip(got, fresh):
+                np.testing.assert_array_equal(g, f)
+        else:
+            assert got is out
+            np.testing.assert_array_equal(got, fresh)
+    y, idx = fastconv.max_pool2d(x, 2, return_indices=True, layout=layout)
+    for call in (lambda **kw: fastconv.max_pool2d_backward(y, idx, x.shape, layout=layout, **kw),
+                 lambda **kw: fastconv.avg_pool2d_backward(y, x.shape, 2, layout=layout, **kw),
+                 lambda **kw: fastconv.adaptive_avg_pool2d_backward(y, x.shape, layout=layout, **kw)):
+        fresh = call()
+        out = np.full_like(fresh, 7)
+        assert call(out=out) is out
+        np.testing.assert_array_equal(out, fresh)
+
+
+def test_out_argument_invalid(rng):
+    x = rng.standard_normal((2, 3, 8, 8)).astype(np.float32)
+    y = fastconv.max_pool2d(x, 2)
+    for out, exc in [(np.empty((2, 3, 4, 5), np.float32), ValueError),          # shape
+                     (np.empty((2, 3, 4, 4), np.float64), ValueError),          # dtype
+                     (np.empty((2, 3, 4, 8), np.float32)[..., ::2], ValueError),  # not contiguous
+                     (np.empty((2, 3, 4, 4), np.float32)[::-1], ValueError),
+                     ([[0.0]], TypeError)]:
+        with pytest.raises(exc, match="out"):
+            fastconv.max_pool2d(x, 2, out=out)
+    ro = np.empty_like(y)
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="writeable"):
+        fastconv.avg_pool2d(x, 2, out=ro)
+    with pytest.raises(ValueError, match="overlap"):
+        fastconv.avg_pool2d(x, 1, out=x)
+    with pytest.raises(TypeError, match="pair"):
+        fastconv.max_pool2d(x, 2, return_indices=True, out=np.empty_like(y))
+    with pytest.raises(ValueError, match=r"out\[1\]"):
+        fastconv.max_pool2d(x, 2, return_indices=True, out=(np.empty_like(y), np.empty(y.shape, np.int32)))
+    _, idx = fastconv.max_pool2d(x, 2, return_indices=True)
+    g = np.zeros_like(x)
+    with pytest.raises(ValueError, match="overlap"):  # grad_out read in place from out's memory
+        fastconv.max_pool2d_backward(g.reshape(-1)[:idx.size].reshape(idx.shape), idx, x.shape, out=g)
+    # a non-contiguous view is copied first: no overlap with what the C core reads, a correct result
+    want = fastconv.max_pool2d_backward(np.ascontiguousarray(g[:, :, :4, :4]), idx, x.shape)
+    np.testing.assert_array_equal(fastconv.max_pool2d_backward(g[:, :, :4, :4], idx, x.shape, out=g), want)
+
+
 # ---- property test --------------------------------------------------------------------------------
 
 @settings(max_examples=40, deadline=None)
