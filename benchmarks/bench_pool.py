@@ -5,9 +5,11 @@ NCHW and NHWC, at each requested thread count: max 2x2/2, max 3x3/2 pad 1,
 avg 2x2/2, avg 3x3/1 pad 1, max 2x2/2 with indices and adaptive avg to 7x7,
 then the backward pass of each.  PyTorch runs the same operation on the same
 memory (channels_last tensors for NHWC; its backward kernels are called
-directly through torch.ops.aten).  Bandwidth is bytes read plus bytes
-written over time, quoted against what numpy.copyto reaches on the same array
-in the same run.
+directly through torch.ops.aten).  fastconv is timed twice: returning a new
+array per call, like PyTorch (the speed-up compares these), and writing into
+reused arrays with out=, as numpy.copyto does.  Bandwidth is bytes read plus
+bytes written over time, quoted against what numpy.copyto reaches on the same
+array in the same run.
 
     python benchmarks/bench_pool.py [--quick] [--threads 1,2] [--json PATH]
 """
@@ -27,22 +29,28 @@ LAYOUTS = ("NCHW", "NHWC")
 
 
 def _forward_cases():
-    """(name, fastconv call, torch call, has indices) for a layout; calls take (x, xt)."""
+    """(name, fastconv call (x, layout, out=None), torch call (xt))."""
     F = torch.nn.functional if torch is not None else None
     return [
-        ("max 2x2/2", lambda x, lay: fastconv.max_pool2d(x, 2, layout=lay),
+        ("max 2x2/2", lambda x, lay, out=None: fastconv.max_pool2d(x, 2, layout=lay, out=out),
          lambda xt: F.max_pool2d(xt, 2)),
-        ("max 3x3/2 pad 1", lambda x, lay: fastconv.max_pool2d(x, 3, 2, 1, layout=lay),
+        ("max 3x3/2 pad 1", lambda x, lay, out=None: fastconv.max_pool2d(x, 3, 2, 1, layout=lay, out=out),
          lambda xt: F.max_pool2d(xt, 3, 2, 1)),
-        ("avg 2x2/2", lambda x, lay: fastconv.avg_pool2d(x, 2, layout=lay),
+        ("avg 2x2/2", lambda x, lay, out=None: fastconv.avg_pool2d(x, 2, layout=lay, out=out),
          lambda xt: F.avg_pool2d(xt, 2)),
-        ("avg 3x3/1 pad 1", lambda x, lay: fastconv.avg_pool2d(x, 3, 1, 1, layout=lay),
+        ("avg 3x3/1 pad 1", lambda x, lay, out=None: fastconv.avg_pool2d(x, 3, 1, 1, layout=lay, out=out),
          lambda xt: F.avg_pool2d(xt, 3, 1, 1)),
-        ("max 2x2/2 indices", lambda x, lay: fastconv.max_pool2d(x, 2, return_indices=True, layout=lay),
+        ("max 2x2/2 indices",
+         lambda x, lay, out=None: fastconv.max_pool2d(x, 2, return_indices=True, layout=lay, out=out),
          lambda xt: F.max_pool2d(xt, 2, return_indices=True)),
-        ("adaptive avg 7x7", lambda x, lay: fastconv.adaptive_avg_pool2d(x, 7, layout=lay),
+        ("adaptive avg 7x7", lambda x, lay, out=None: fastconv.adaptive_avg_pool2d(x, 7, layout=lay, out=out),
          lambda xt: F.adaptive_avg_pool2d(xt, 7)),
     ]
+
+
+def _like(res):
+    """Result arrays to pass as out=, shaped like a call's result."""
+    return tuple(np.empty_like(a) for a in res) if isinstance(res, tuple) else np.empty_like(res)
 
 
 def _as_torch(a, layout):
@@ -52,14 +60,14 @@ def _as_torch(a, layout):
 
 
 def _backward_cases(x, layout, xt):
-    """(name, fastconv call, torch call, bytes moved) for the backward of each forward case."""
+    """(name, fastconv call (out=None), torch call, bytes moved) for the backward of each forward case."""
     aten = torch.ops.aten if torch is not None else None
     shape = x.shape
     cases = []
     for name, k, s, p in [("max 2x2/2 (indices)", 2, 2, 0), ("max 3x3/2 pad 1", 3, 2, 1)]:
         y, idx = fastconv.max_pool2d(x, k, s, p, return_indices=True, layout=layout)
         gy = np.ones_like(y)
-        fc = lambda gy=gy, idx=idx: fastconv.max_pool2d_backward(gy, idx, shape, layout=layout)
+        fc = lambda out=None, gy=gy, idx=idx: fastconv.max_pool2d_backward(gy, idx, shape, layout=layout, out=out)
         tc = None
         if torch is not None:
             gt, it = _as_torch(gy, layout), _as_torch(idx, layout)
@@ -68,7 +76,8 @@ def _backward_cases(x, layout, xt):
         cases.append((name, fc, tc, gy.nbytes + idx.nbytes + x.nbytes))
     for name, k, s, p in [("avg 2x2/2", 2, 2, 0), ("avg 3x3/1 pad 1", 3, 1, 1)]:
         gy = np.ones_like(fastconv.avg_pool2d(x, k, s, p, layout=layout))
-        fc = lambda gy=gy, k=k, s=s, p=p: fastconv.avg_pool2d_backward(gy, shape, k, s, p, layout=layout)
+        fc = lambda out=None, gy=gy, k=k, s=s, p=p: fastconv.avg_pool2d_backward(gy, shape, k, s, p, layout=layout,
+                                                                                  out=out)
         tc = None
         if torch is not None:
             gt = _as_torch(gy, layout)
@@ -76,7 +85,7 @@ def _backward_cases(x, layout, xt):
                 gt, xt, [k, k], [s, s], [p, p], False, True, None)
         cases.append((name, fc, tc, gy.nbytes + x.nbytes))
     gy = np.ones_like(fastconv.adaptive_avg_pool2d(x, 7, layout=layout))
-    fc = lambda: fastconv.adaptive_avg_pool2d_backward(gy, shape, layout=layout)
+    fc = lambda out=None: fastconv.adaptive_avg_pool2d_backward(gy, shape, layout=layout, out=out)
     tc = None
     if torch is not None:
         gt = _as_torch(gy, layout)
@@ -110,24 +119,30 @@ def run(threads=(1, 2), quick=False, progress=True):
                     xt = _as_torch(x, layout) if torch is not None else None
                     rows = []
                     for name, fc, tc in _forward_cases():
-                        comp = {"fastconv": lambda fc=fc: fc(x, layout)}
+                        out = _like(fc(x, layout))
+                        comp = {"fastconv": lambda fc=fc: fc(x, layout),
+                                "fastconv_out": lambda fc=fc, out=out: fc(x, layout, out)}
                         if torch is not None:
                             comp["torch"] = lambda tc=tc: tc(xt)
-                        rows.append(("forward", name, comp, x.nbytes + _out_bytes(fc(x, layout))))
+                        rows.append(("forward", name, comp, x.nbytes + _out_bytes(out)))
                     for name, fc, tc, nbytes in _backward_cases(x, layout, xt):
-                        comp = {"fastconv": fc}
+                        out = _like(fc())
+                        comp = {"fastconv": fc, "fastconv_out": lambda fc=fc, out=out: fc(out)}
                         if tc is not None:
                             comp["torch"] = tc
                         rows.append(("backward", name, comp, nbytes))
                     for direction, name, comp, nbytes in rows:
                         t = harness.time_alternating(comp, repeats=repeats, target=target)
-                        fc_s = t["fastconv"].median
+                        fc_s, out_s = t["fastconv"].median, t["fastconv_out"].median
                         row = {
                             "batch": shape[0], "shape": shape_name, "layout": layout, "threads": nt,
                             "direction": direction, "op": name, "bytes": nbytes,
                             "fastconv_s": fc_s, "fastconv_spread": (t["fastconv"].low, t["fastconv"].high),
                             "fastconv_gbps": nbytes / fc_s / 1e9,
                             "pct_copy": 100 * nbytes / fc_s / 1e9 / copy_gbps,
+                            "fastconv_out_s": out_s,
+                            "fastconv_out_spread": (t["fastconv_out"].low, t["fastconv_out"].high),
+                            "pct_copy_out": 100 * nbytes / out_s / 1e9 / copy_gbps,
                             "torch_s": None, "ratio_vs_torch": None,
                         }
                         if "torch" in t:
@@ -147,16 +162,20 @@ def report(results) -> str:
     if not results.get("torch"):
         lines.append("PyTorch not installed: its columns are skipped.")
     lines.append("")
-    headers = ["batch", "layout", "thr", "pass", "operation", "fastconv ms", "torch ms",
-               "speed-up vs torch", "GB/s", "% of copy bw"]
+    lines.append("fastconv: a new result array per call, like PyTorch (the speed-up compares these); "
+                 "out=: result arrays reused, as numpy.copyto does (a new array costs the OS a zeroing "
+                 "pass on first write).  Bandwidth: bytes read + written.")
+    lines.append("")
+    headers = ["batch", "layout", "thr", "pass", "operation", "fastconv ms", "out= ms", "torch ms",
+               "speed-up vs torch", "% of copy bw", "% of copy bw, out="]
     rows = []
     for r in results["rows"]:
         rows.append([
             r["batch"], r["layout"], r["threads"], r["direction"], r["op"],
-            f"{r['fastconv_s'] * 1e3:.3f}",
+            f"{r['fastconv_s'] * 1e3:.3f}", f"{r['fastconv_out_s'] * 1e3:.3f}",
             "-" if r["torch_s"] is None else f"{r['torch_s'] * 1e3:.3f}",
             "-" if r["ratio_vs_torch"] is None else f"{r['ratio_vs_torch']:.2f}x",
-            f"{r['fastconv_gbps']:.1f}", f"{r['pct_copy']:.0f}%",
+            f"{r['pct_copy']:.0f}%", f"{r['pct_copy_out']:.0f}%",
         ])
     lines.append(harness.markdown_table(headers, rows))
     lines.append("")
@@ -166,13 +185,16 @@ def report(results) -> str:
         sel = [r for r in results["rows"]
                if (r["batch"], r["threads"], r["direction"]) == (batch, nt, direction)]
         ratios = [r["ratio_vs_torch"] for r in sel if r["ratio_vs_torch"] is not None]
-        pct = [r["pct_copy"] for r in sel if r["direction"] == "forward"
+        fwd = [r for r in sel if r["direction"] == "forward"
                and r["op"].split()[0] in ("max", "avg") and "indices" not in r["op"]]
         line = f"batch {batch}, {nt} thread(s), {direction}:"
         if ratios:
             line += f" geometric-mean speed-up vs torch {harness.geomean(ratios):.2f}x (min {min(ratios):.2f}x)"
-        if pct:
-            line += f"; forward max/avg at {min(pct):.0f}%..{max(pct):.0f}% of copy bandwidth"
+        if fwd:
+            pct = [r["pct_copy"] for r in fwd]
+            pct_out = [r["pct_copy_out"] for r in fwd]
+            line += (f"; forward max/avg at {min(pct):.0f}%..{max(pct):.0f}% of copy bandwidth "
+                     f"({min(pct_out):.0f}%..{max(pct_out):.0f}% with out=)")
         lines.append(line)
     slower = [r for r in results["rows"] if r["ratio_vs_torch"] is not None and r["ratio_vs_torch"] < 1]
     if slower:
