@@ -561,7 +561,10 @@ def linear(x, weight, bias=None):
     ``W*H*X*Y`` weights.  With up to four rows (batch 1 is a matrix-vector
     product, memory-bound on the weight) the weight is streamed once through
     dot-product loops, parallel over output features; larger batches run on
-    the packed GEMM.  Deterministic for every thread count.
+    the packed GEMM.  Deterministic for every thread count.  From five rows
+    on, a row's result does not depend on the batch it is computed in; rows
+    computed in batches of at most four can differ from the same rows in a
+    larger batch in the last bits (the streaming loops sum in another order).
 
     Examples
     --------

@@ -980,6 +980,11 @@ static void FN(local_linear_axpy)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const F
  * y[m x n] = x[m x k] . B[k x n] (+ bias) with B given by element strides:
  * dot or axpy loops for few rows (no packing: B is read once, which is what
  * a batch-1 layer costs), the GEMM otherwise.  y is dense (row stride n).
+ * On the GEMM path a row's result does not depend on the number of rows
+ * (the GEMM's sums do not, and the bias comes last); the few-row loops sum
+ * in another order, so rows computed in batches of at most
+ * FC_LOCAL_SKINNY can differ from the same rows in a larger batch in the
+ * last bits.
  */
 static int FN(local_linear_apply)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const FT *x, ptrdiff_t rs_x,
                                   ptrdiff_t cs_x, const FT *b, ptrdiff_t rs_b, ptrdiff_t cs_b,
@@ -1027,11 +1032,16 @@ static int FN(local_linear_apply)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const F
         fc_aligned_free(yt);
         return st;
     }
-    if (bias) {
-        for (ptrdiff_t r = 0; r < m; ++r) memcpy(y + r * n, bias, sizeof(FT) * (size_t)n);
-        return FC_LOCAL_GEMM(m, n, k, 1, x, rs_x, cs_x, b, rs_b, cs_b, 1, y, n, 0);
+    /* the bias is added last, as in the other orientation: a row's result
+     * is then the same whichever GEMM orientation the batch size picks */
+    const int st = FC_LOCAL_GEMM(m, n, k, 1, x, rs_x, cs_x, b, rs_b, cs_b, 0, y, n, 0);
+    if (st || !bias) return st;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (ptrdiff_t r = 0; r < m; ++r) {
+        FT *yr = y + r * n;
+        for (ptrdiff_t j = 0; j < n; ++j) yr[j] += bias[j];
     }
-    return FC_LOCAL_GEMM(m, n, k, 1, x, rs_x, cs_x, b, rs_b, cs_b, 0, y, n, 0);
+    return FC_OK;
 }
 
 int FN(fc_linear_forward)(ptrdiff_t m, ptrdiff_t in_features, ptrdiff_t out_features,

@@ -420,7 +420,10 @@ def test_linear_matches_reference(dtype, lead):
     x = rng.standard_normal(lead + (37,)).astype(dtype)
     w = rng.standard_normal((53, 37)).astype(dtype)
     b = rng.standard_normal(53).astype(dtype)
-    for ww in (w, np.asfortranarray(w), w[::-1, ::-1]):      # any strides
+    xs = rng.standard_normal(lead + (74,)).astype(dtype)[..., ::2]
+    for xx, ww in ((x, w), (x, np.asfortranarray(w)), (x, w[::-1, ::-1]), (xs, w),    # any strides
+                   (np.broadcast_to(x[..., :1, :] if lead else x, x.shape), w.T.copy().T)):
+        x = xx
         y = fastconv.linear(x, ww, b)
         assert y.shape == lead + (53,) and y.dtype == dtype
         assert_close(y, ref.linear(x, ww, b), dtype)
@@ -428,6 +431,22 @@ def test_linear_matches_reference(dtype, lead):
         go = rng.standard_normal(lead + (53,))
         for got, exp in zip(fastconv.linear_backward(go.astype(dtype), x, ww), ref.linear_grads(go, x, ww)):
             assert_close(got, exp, dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_linear_rows_do_not_depend_on_the_batch_beyond_four(dtype):
+    """From five rows on (the GEMM path, either orientation) a row's result is
+    the same in any batch; up to four rows the streaming loops sum in another
+    order, within rounding."""
+    rng = np.random.default_rng(17)
+    x = rng.standard_normal((300, 600)).astype(dtype)
+    w = rng.standard_normal((20, 600)).astype(dtype)
+    b = rng.standard_normal(20).astype(dtype)
+    full = fastconv.linear(x, w, b)
+    for m in (5, 7, 19, 20, 64, 299):
+        np.testing.assert_array_equal(fastconv.linear(x[:m], w, b), full[:m])
+    for m in (1, 2, 4):
+        assert_close(fastconv.linear(x[:m], w, b), full[:m])
 
 
 @needs_torch
