@@ -15,13 +15,14 @@
  * set in a named critical section: OpenMP 2.0 (MSVC) has no atomic write.
  *
  * Work split (OpenMP, one parallel region per call, never nested):
- *   forward and unpooling: every output row is independent, so the flat loop
- *     over (plane, output row) is split statically; batch-1 inputs still have
- *     channels x rows items.
- *   scatters (max backward, unpooling by index, avg backward): an input cell
- *     may receive several outputs, so a cell's sum belongs to one thread: whole
- *     planes (NCHW) or (image, channel block) items (NHWC), each walked in the
- *     same order whatever the thread count.
+ *   forward, average unpooling, NHWC average backward (a gather): every
+ *     output row is independent, so the flat loop over (plane or image,
+ *     output row) is split statically; batch-1 inputs still have many items.
+ *   scatters (max backward, unpooling by index, NCHW average backward): an
+ *     input cell may receive several outputs, so each cell belongs to one
+ *     thread, which applies its contributions in output order whatever the
+ *     thread count: whole planes (NCHW), whole images or row bands of an
+ *     image (NHWC index scatter).
  */
 
 /* ---- once: types shared by pool.c and the per-ISA copies ---------------- */
@@ -105,17 +106,6 @@ static inline void fc_pool_share(ptrdiff_t n, ptrdiff_t *lo, ptrdiff_t *hi)
 #endif
     *lo = n / nt * t + FC_MIN(t, n % nt);
     *hi = *lo + n / nt + (t < n % nt);
-}
-
-/* Channel blocks for NHWC scatters: enough (image, block) items for nt
- * threads; the split changes nothing in the results. */
-static inline ptrdiff_t fc_pool_channel_block(ptrdiff_t n, ptrdiff_t c, int nt)
-{
-    if (n >= nt || c <= 16) return c;
-    ptrdiff_t parts = (nt + n - 1) / n;
-    ptrdiff_t cb = (c + parts - 1) / parts;
-    cb = (cb + 15) / 16 * 16;           /* whole cache lines of float32 */
-    return cb < c ? cb : c;
 }
 
 #endif /* FC_POOL_IMPL_ONCE */
@@ -953,19 +943,6 @@ static int FN(stochastic)(const fc_pool_geom *g, const fc_pool_windows *w, const
 
 /* ---- scatter by index: max backward (sums) and max unpooling (assigns) ----- */
 
-/* Zero the cells [from, to) of channels [c0, c1) of an NHWC image (c1 - c0 == C: one block). */
-static void FN(zero_cells)(FT *d, ptrdiff_t from, ptrdiff_t to, ptrdiff_t C, ptrdiff_t c0, ptrdiff_t c1)
-{
-    if (c1 - c0 == C) {
-        memset(d + from * C, 0, (size_t)((to - from) * C) * sizeof(FT));
-        return;
-    }
-    for (ptrdiff_t px = from; px < to; ++px) { /* a loop, not a memset call per pixel */
-        FT *restrict t = d + px * C + c0;
-        for (ptrdiff_t c = 0; c < c1 - c0; ++c) t[c] = 0;
-    }
-}
-
 /* Smallest and largest of n >= 1 indices (a vectorised pass: the scatter
  * loop itself then needs no range check). */
 static inline void FN(index_range)(const int64_t *restrict ix, ptrdiff_t n, int64_t *mn, int64_t *mx)
@@ -1034,14 +1011,18 @@ static int FN(scatter)(const fc_pool_geom *g, const FT *src, const int64_t *idx,
         return status;
     }
 
-    /* NHWC: (image, channel block) items, so that batch 1 still splits.  Per
-     * output pixel, one vectorised pass turns the block's indices into
-     * element offsets and finds their range; the scatter then only adds. */
-    const ptrdiff_t cb = fc_pool_channel_block(N, C, nt);
-    const ptrdiff_t nblk = (C + cb - 1) / cb, items = N * nblk;
-#pragma omp parallel num_threads(nt) if (nt > 1 && items * (HW + OHW) * cb > FC_POOL_PARALLEL_MIN)
+    /* NHWC: each image is split into row bands when there are fewer images
+     * than threads: a band's thread scans every output pixel but writes only
+     * the cells it owns, skipping pixels whose index range misses its band, so
+     * no cache line is written by two threads and every cell still sees its
+     * contributions in output order.  Per output pixel, one vectorised pass
+     * turns the indices into element offsets and finds their range; the
+     * scatter then only adds. */
+    const ptrdiff_t bands = N >= nt ? 1 : FC_MIN((nt + N - 1) / N, g->in_h);
+    const ptrdiff_t items = N * bands;
+#pragma omp parallel num_threads(nt) if (nt > 1 && N * (HW + OHW) * C > FC_POOL_PARALLEL_MIN)
     {
-        int64_t *off = (int64_t *)fc_aligned_alloc((size_t)cb * sizeof(int64_t));
+        int64_t *off = (int64_t *)fc_aligned_alloc((size_t)C * sizeof(int64_t));
         if (!off) {
 #pragma omp critical(fc_pool_status)
             status = FC_ENOMEM;
@@ -1049,15 +1030,16 @@ static int FN(scatter)(const fc_pool_geom *g, const FT *src, const int64_t *idx,
 #pragma omp for schedule(static)
         for (ptrdiff_t it = 0; it < items; ++it) {
             if (!off) continue;
-            const ptrdiff_t n = it / nblk, c0 = (it - n * nblk) * cb, m = FC_MIN(C, c0 + cb) - c0;
-            FT *restrict d = dst + n * HW * C + c0;
-            ptrdiff_t ready = 0; /* pixels [0, ready) are zeroed in channels [c0, c0 + m) */
+            const ptrdiff_t n = it / bands, b = it - n * bands;
+            const ptrdiff_t lo = g->in_h * b / bands * W, hi = g->in_h * (b + 1) / bands * W; /* owned cells */
+            FT *restrict d = dst + n * HW * C;
+            ptrdiff_t ready = lo; /* owned pixels [lo, ready) are zeroed */
             int bad = 0;
             for (ptrdiff_t o = 0; o < OHW; ++o) {
-                const FT *restrict s = src + (n * OHW + o) * C + c0;
-                const int64_t *restrict ix = idx + (n * OHW + o) * C + c0;
+                const FT *restrict s = src + (n * OHW + o) * C;
+                const int64_t *restrict ix = idx + (n * OHW + o) * C;
                 int64_t mn = ix[0], mx = ix[0];
-                for (ptrdiff_t c = 0; c < m; ++c) {
+                for (ptrdiff_t c = 0; c < C; ++c) {
                     const int64_t k = ix[c];
                     mn = k < mn ? k : mn;
                     mx = k > mx ? k : mx;
@@ -1067,21 +1049,31 @@ static int FN(scatter)(const fc_pool_geom *g, const FT *src, const int64_t *idx,
                     bad = 1;
                     break;
                 }
+                if (mx < lo || mn >= hi) continue; /* nothing in this band */
                 if (mx >= ready) {
-                    const ptrdiff_t end = ((ptrdiff_t)mx / W + 1) * W;
-                    FN(zero_cells)(d - c0, ready, end, C, c0, c0 + m);
+                    const ptrdiff_t end = FC_MIN(((ptrdiff_t)mx / W + 1) * W, hi);
+                    memset(d + ready * C, 0, (size_t)((end - ready) * C) * sizeof(FT));
                     ready = end;
                 }
-                if (accumulate)
-                    for (ptrdiff_t c = 0; c < m; ++c) d[off[c]] += s[c];
-                else
-                    for (ptrdiff_t c = 0; c < m; ++c) d[off[c]] = s[c];
+                if (mn >= lo && mx < hi) {
+                    if (accumulate)
+                        for (ptrdiff_t c = 0; c < C; ++c) d[off[c]] += s[c];
+                    else
+                        for (ptrdiff_t c = 0; c < C; ++c) d[off[c]] = s[c];
+                } else {
+                    for (ptrdiff_t c = 0; c < C; ++c) {
+                        const int64_t k = ix[c];
+                        if (k < lo || k >= hi) continue;
+                        if (accumulate) d[off[c]] += s[c];
+                        else d[off[c]] = s[c];
+                    }
+                }
             }
             if (bad) {
 #pragma omp critical(fc_pool_status)
                 status = FC_EINVAL;
             } else {
-                FN(zero_cells)(d - c0, ready, HW, C, c0, c0 + m);
+                memset(d + ready * C, 0, (size_t)((hi - ready) * C) * sizeof(FT));
             }
         }
         fc_aligned_free(off);
