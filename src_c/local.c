@@ -139,6 +139,16 @@ static inline void local_col(const fc_local_cols *cs, ptrdiff_t c, ptrdiff_t *n,
 
 static ptrdiff_t local_round_up(ptrdiff_t a, ptrdiff_t b) { return (a + b - 1) / b * b; }
 
+/* Threads for a call of `work` multiply-adds: never more than the work can
+ * feed (about 64^3 per thread pays for waking a thread team), as the GEMM. */
+static int local_threads(double work)
+{
+    int nt = fc_resolve_threads(0);
+    const double cap = work / (64.0 * 64.0 * 64.0);
+    if (cap < (double)nt) nt = cap < 1.0 ? 1 : (int)cap;
+    return nt;
+}
+
 /* AVX2 + FMA builds of the fully connected layer's dot / axpy loops through
  * a target attribute (x86-64, GCC or Clang); elsewhere the baseline only. */
 #if defined(FC_HAVE_X86_KERNELS) && (defined(__GNUC__) || defined(__clang__)) && \

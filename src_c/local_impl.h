@@ -435,7 +435,7 @@ int FN(fc_tiled_conv2d_forward)(const fc_conv_geom *g, ptrdiff_t tiles_h, ptrdif
     const ptrdiff_t nruns = (OW + run - 1) / run;
     const ptrdiff_t groups = single ? OH * nruns : T;
     const ptrdiff_t items = groups * nblk * kblk;
-    int nt = fc_resolve_threads(0);
+    int nt = local_threads((double)N * K * OH * OW * Kt);
     if ((ptrdiff_t)nt > items) nt = (int)items;
 
     size_t xsz, osz, bsz, asz, csz, per, total;
@@ -554,7 +554,7 @@ int FN(fc_tiled_conv2d_backward_weight)(const fc_conv_geom *g, ptrdiff_t tiles_h
     const ptrdiff_t kblk = (Kpad + mbw - 1) / mbw;
     mbw = local_round_up((Kpad + kblk - 1) / kblk, MR);
     const ptrdiff_t items = T * kblk * qblk;
-    int nt = fc_resolve_threads(0);
+    int nt = local_threads((double)N * K * P * Kt + (double)T * K * Kt);
     if ((ptrdiff_t)nt > items) nt = (int)items;
 
     fc_local_taps taps;
@@ -694,7 +694,7 @@ int FN(fc_tiled_conv2d_backward_input)(const fc_conv_geom *g, ptrdiff_t tiles_h,
     const ptrdiff_t nc_max =
         FC_MAX((ptrdiff_t)NR, (ptrdiff_t)(FC_LOCAL_B_BYTES / (FC_LOCAL_KC * sizeof(FT))) / NR * NR);
     const ptrdiff_t mc_max = FC_MIN(local_round_up(nbb, MR), local_round_up(96, MR));
-    int nt = fc_resolve_threads(0);
+    int nt = local_threads((double)N * K * P * Kt);
     if ((ptrdiff_t)nt > (OH + ncol - 1) / ncol) nt = (int)((OH + ncol - 1) / ncol);
 
     size_t dsz, asz, bsz, tsz, per, total;
@@ -775,8 +775,7 @@ int FN(fc_tiled_conv2d_backward_bias)(const fc_conv_geom *g, const FT *dy, int p
     const ptrdiff_t N = g->batch, K = g->out_channels, P = g->out_h * g->out_w;
     const int nchw = g->layout == FC_LAYOUT_NCHW;
     const ptrdiff_t kst = nchw ? P : 1, pst = nchw ? 1 : K, nst = K * P;
-    int nt = fc_resolve_threads(0);
-    if ((double)N * K * P < 65536.0) nt = 1;
+    const int nt = local_threads((double)N * K * P);
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (ptrdiff_t k = 0; k < K; ++k) {
         const FT *dk = dy + k * kst;
@@ -990,8 +989,7 @@ static int FN(local_linear_apply)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const F
                                   ptrdiff_t cs_x, const FT *b, ptrdiff_t rs_b, ptrdiff_t cs_b,
                                   const FT *bias, FT *y)
 {
-    int nt = fc_resolve_threads(0);
-    if ((double)m * n * k < 65536.0) nt = 1;
+    const int nt = local_threads((double)m * n * k);
     if (k == 0) {
         for (ptrdiff_t r = 0; r < m; ++r)
             for (ptrdiff_t j = 0; j < n; ++j) y[r * n + j] = bias ? bias[j] : (FT)0;
@@ -1076,8 +1074,7 @@ int FN(fc_linear_backward_weight)(ptrdiff_t m, ptrdiff_t in_features, ptrdiff_t 
          * once (in cache while its m terms accumulate), which is what a
          * batch-1 gradient costs; the GEMM would clear dw first */
         const FN(local_axpy_fn) axpy = FN(local_pick_axpy)();
-        int nt = fc_resolve_threads(0);
-        if ((double)(m + 1) * out_features * in_features < 65536.0) nt = 1;
+        const int nt = local_threads((double)(m + 1) * out_features * in_features);
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
         for (ptrdiff_t o = 0; o < out_features; ++o) {
             FT *d = dw + o * in_features;
@@ -1096,8 +1093,7 @@ int FN(fc_linear_backward_bias)(ptrdiff_t m, ptrdiff_t out_features, const FT *d
     if (m < 0 || out_features < 0) return FC_EINVAL;
     if (out_features == 0) return FC_OK;
     if (!db || (m > 0 && !dy)) return FC_EINVAL;
-    int nt = fc_resolve_threads(0);
-    if ((double)m * out_features < 65536.0) nt = 1;
+    const int nt = local_threads((double)m * out_features);
     const ptrdiff_t JB = FC_LOCAL_GEMV_BLOCK, blocks = (out_features + JB - 1) / JB;
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (ptrdiff_t bi = 0; bi < blocks; ++bi) {
