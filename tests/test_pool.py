@@ -616,6 +616,28 @@ def test_out_argument_invalid(rng):
     np.testing.assert_array_equal(fastconv.max_pool2d_backward(g[:, :, :4, :4], idx, x.shape, out=g), want)
 
 
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_scatter_any_indices_any_threads(rng, layout):
+    """Indices anywhere in the plane (not only in their window), batch 1, enough work to
+    run in parallel: every thread count gives the same bits (NHWC splits the image into
+    row bands) and the reference."""
+    g = rng.standard_normal((1, 24, 20, 18))  # unpooled by 2x2 windows to 40 x 36 (+1 column)
+    idx = rng.integers(0, 40 * 37, size=g.shape)
+    gl, il = to_layout(g, layout), to_layout(idx, layout)
+    shape = (1, 24, 40, 37) if layout == "NCHW" else (1, 40, 37, 24)
+    runs = []
+    for nt in (1, 2, 3):
+        with fastconv.threads(nt):
+            runs.append(fastconv.max_pool2d_backward(gl, il, shape, layout=layout))
+            runs.append(fastconv.max_unpool2d(gl, il, 2, output_size=shape, layout=layout))
+    for a, b in zip(runs[2:], runs[:-2]):
+        assert a.tobytes() == b.tobytes()
+    exact = ref.max_pool2d_backward(g, idx, (1, 24, 40, 37))
+    assert_sum_close(to_nchw(runs[0], layout), exact, ref.max_pool2d_backward(np.abs(g), idx, (1, 24, 40, 37)),
+                     g.size, np.float64)
+    np.testing.assert_array_equal(to_nchw(runs[1], layout), ref.max_unpool2d(g, idx, (40, 37)))
+
+
 # ---- property test --------------------------------------------------------------------------------
 
 @settings(max_examples=40, deadline=None)
