@@ -223,6 +223,44 @@ def test_conv2d_larger_shapes(layout, dtype):
 
 
 @pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+def test_backward_larger_shapes(layout):
+    """The direct depthwise gradients (multipliers, channel counts that fill or
+    do not fill a vector), few-channel groups, 1x1 and strided layers."""
+    rng = np.random.default_rng(4)
+    cases = [
+        ((2, 16, 20, 21), (16, 1, 3, 3), dict(groups=16, padding=1)),
+        ((1, 12, 17, 30), (24, 1, 3, 3), dict(groups=12, padding=(0, 1))),
+        ((2, 1, 19, 23), (6, 1, 5, 5), dict()),
+        ((1, 40, 11, 12), (40, 1, 3, 3), dict(groups=40, stride=2, padding=1)),
+        ((2, 24, 9, 35), (8, 3, 3, 3), dict(groups=8, padding="same")),
+        ((1, 64, 10, 9), (32, 64, 1, 1), dict()),
+        ((1, 8, 25, 27), (16, 8, 7, 7), dict(stride=2, padding=3)),
+    ]
+    for xs, ws, args in cases:
+        x = rng.standard_normal(xs).astype(np.float32)
+        w = rng.standard_normal(ws).astype(np.float32)
+        s = args.get("stride", 1)
+        p = args.get("padding", 0)
+        if p == "same":
+            pads = [ref.same_padding(n, k, s, 1) for n, k in zip(xs[2:], ws[2:])]
+        elif isinstance(p, int):
+            pads = [(p, p)] * 2
+        else:
+            pads = [(v, v) for v in p]
+        y = ref.conv2d(x, w, None, (s, s), pads, (1, 1), args.get("groups", 1))
+        go = rng.standard_normal(y.shape).astype(np.float32)
+        egi, egw, egb = ref.conv2d_grads(go, x, w, (s, s), pads, (1, 1), args.get("groups", 1))
+        if layout == "NCHW":
+            gi, gw, gb = fastconv.conv2d_backward(go, x, w, **args)
+        else:
+            gi, gw, gb = fastconv.conv2d_backward(nhwc(go), nhwc(x), w, **args, layout="NHWC")
+            gi = nchw(gi)
+        assert_close(gi, egi.astype(np.float32))
+        assert_close(gw, egw.astype(np.float32))
+        assert_close(gb, egb.astype(np.float32))
+
+
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
 def test_conv2d_every_isa(isa, layout):
     """Each ISA level's kernels (GEMM, depthwise) against the reference."""
     rng = np.random.default_rng(5)

@@ -293,54 +293,61 @@ int fc_dwconv_row_nhwc_avx2_f32(const fc_conv_geom *g, const float *x, const flo
         hi = FC_MAX(lo, FC_MIN(h0, h1));
     }
     const int ntaps = nr * (int)KW;
-    const int fast = ntaps <= 9 && ntaps > 0;
-    if (fast) {
-        const ptrdiff_t kv = K / 8 * 8;
-        for (ptrdiff_t k = 0; k < kv; k += 8) {           /* 8 channels, weights in registers */
-            __m256 wv[9];
-            ptrdiff_t xoff[9];
-            int t = 0;
-            for (int q = 0; q < nr; ++q) {
-                const ptrdiff_t r = rows[q];
-                const ptrdiff_t ih = oh * g->stride_h - g->pad_top + r * g->dilation_h;
-                for (ptrdiff_t s = 0; s < KW; ++s, ++t) {
-                    wv[t] = _mm256_loadu_ps(wt + (r * KW + s) * K + k);
-                    xoff[t] = (ih * W + s * dw - pl) * K + k;   /* + ow * sw * K */
-                }
-            }
-            const __m256 bv = bias ? _mm256_loadu_ps(bias + k) : _mm256_setzero_ps();
-            const ptrdiff_t step = sw * K;
-            ptrdiff_t ow = lo;
-            for (; ow + 4 <= hi; ow += 4) {
-                __m256 a0 = bv, a1 = bv, a2 = bv, a3 = bv;
-                const ptrdiff_t o = ow * step;
-                for (int q = 0; q < ntaps; ++q) {
-                    const float *p = x + (xoff[q] + o);
-                    a0 = _mm256_fmadd_ps(wv[q], _mm256_loadu_ps(p), a0);
-                    a1 = _mm256_fmadd_ps(wv[q], _mm256_loadu_ps(p + step), a1);
-                    a2 = _mm256_fmadd_ps(wv[q], _mm256_loadu_ps(p + 2 * step), a2);
-                    a3 = _mm256_fmadd_ps(wv[q], _mm256_loadu_ps(p + 3 * step), a3);
-                }
-                float *yp = yrow + ow * K + k;
-                _mm256_storeu_ps(yp, a0);
-                _mm256_storeu_ps(yp + K, a1);
-                _mm256_storeu_ps(yp + 2 * K, a2);
-                _mm256_storeu_ps(yp + 3 * K, a3);
-            }
-            for (; ow < hi; ++ow) {
-                __m256 a0 = bv;
-                for (int q = 0; q < ntaps; ++q)
-                    a0 = _mm256_fmadd_ps(wv[q], _mm256_loadu_ps(x + (xoff[q] + ow * step)), a0);
-                _mm256_storeu_ps(yrow + ow * K + k, a0);
+    if (ntaps > 0 && ntaps <= TAPS_MAX) {
+        /* interior pixels, four at a time; for each, every 8-channel block
+         * with the taps' weights reloaded from L1 -- the four pixels' input
+         * (all taps) stays in L1 across the channel blocks */
+        const ptrdiff_t kv = K / 8 * 8, step = sw * K;
+        ptrdiff_t toff[TAPS_MAX];
+        const float *wtap[TAPS_MAX];
+        int t = 0;
+        for (int q = 0; q < nr; ++q) {
+            const ptrdiff_t r = rows[q];
+            const ptrdiff_t ih = oh * g->stride_h - g->pad_top + r * g->dilation_h;
+            for (ptrdiff_t s = 0; s < KW; ++s, ++t) {
+                toff[t] = (ih * W + s * dw - pl) * K;          /* + ow * step */
+                wtap[t] = wt + (r * KW + s) * K;
             }
         }
-        /* the channel tail of the interior pixels, and every border pixel */
-        if (kv < K)
-            for (ptrdiff_t ow = lo; ow < hi; ++ow) pixel_nhwc(g, x, wt, bias, oh, ow, kv, K, yrow + ow * K);
-        for (ptrdiff_t ow = 0; ow < lo; ++ow) pixel_nhwc(g, x, wt, bias, oh, ow, 0, K, yrow + ow * K);
-        for (ptrdiff_t ow = hi; ow < OW; ++ow) pixel_nhwc(g, x, wt, bias, oh, ow, 0, K, yrow + ow * K);
+        /* the input row the next output row adds is prefetched meanwhile, a
+         * share of its lines per pixel group */
+        const ptrdiff_t nrow = (oh + 1) * g->stride_h - g->pad_top + (KH - 1) * g->dilation_h;
+        const float *next = nrow >= 0 && nrow < H ? x + nrow * W * K : NULL;
+        const ptrdiff_t lines = (W * K + 15) / 16, groups = FC_MAX((ptrdiff_t)1, (hi - lo) / 4);
+        const ptrdiff_t per_group = (lines + groups - 1) / groups;
+        ptrdiff_t line = 0;
+        ptrdiff_t ow = lo;
+        for (; ow + 4 <= hi; ow += 4) {
+            const ptrdiff_t o = ow * step;
+            float *yp = yrow + ow * K;
+            if (next)
+                for (ptrdiff_t e = FC_MIN(lines, line + per_group); line < e; ++line)
+                    _mm_prefetch((const char *)(next + line * 16), _MM_HINT_T0);
+            for (ptrdiff_t k = 0; k < kv; k += 8) {
+                __m256 a0, a1, a2, a3;
+                a0 = a1 = a2 = a3 = bias ? _mm256_loadu_ps(bias + k) : _mm256_setzero_ps();
+                for (int q = 0; q < ntaps; ++q) {
+                    const __m256 wv = _mm256_loadu_ps(wtap[q] + k);
+                    const float *p = x + (toff[q] + o + k);
+                    a0 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(p), a0);
+                    a1 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(p + step), a1);
+                    a2 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(p + 2 * step), a2);
+                    a3 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(p + 3 * step), a3);
+                }
+                _mm256_storeu_ps(yp + k, a0);
+                _mm256_storeu_ps(yp + K + k, a1);
+                _mm256_storeu_ps(yp + 2 * K + k, a2);
+                _mm256_storeu_ps(yp + 3 * K + k, a3);
+            }
+            if (kv < K)
+                for (int i = 0; i < 4; ++i) pixel_nhwc(g, x, wt, bias, oh, ow + i, kv, K, yp + i * K);
+        }
+        /* the rest of the interior one pixel at a time, and every border pixel */
+        for (; ow < hi; ++ow) pixel_nhwc(g, x, wt, bias, oh, ow, 0, K, yrow + ow * K);
+        for (ptrdiff_t o = 0; o < lo; ++o) pixel_nhwc(g, x, wt, bias, oh, o, 0, K, yrow + o * K);
+        for (ptrdiff_t o = hi; o < OW; ++o) pixel_nhwc(g, x, wt, bias, oh, o, 0, K, yrow + o * K);
     } else {
-        for (ptrdiff_t ow = 0; ow < OW; ++ow) pixel_nhwc(g, x, wt, bias, oh, ow, 0, K, yrow + ow * K);
+        for (ptrdiff_t o = 0; o < OW; ++o) pixel_nhwc(g, x, wt, bias, oh, o, 0, K, yrow + o * K);
     }
     return 1;
 }
