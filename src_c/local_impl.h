@@ -934,7 +934,9 @@ static void FN(local_linear_dot)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const FT
 {
     const FN(local_dot4_fn) dot4 = FN(local_pick_dot4)();
     const ptrdiff_t groups = (n + 3) / 4;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    /* dynamic chunks of 32 rows of B: a thread slowed down (by another
+     * process on its core) does not hold the others up at the end */
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 8) if (nt > 1)
     for (ptrdiff_t gi = 0; gi < groups; ++gi) {
         const ptrdiff_t j0 = gi * 4, cnt = FC_MIN((ptrdiff_t)4, n - j0);
         const FT *rows[4];
@@ -958,7 +960,7 @@ static void FN(local_linear_axpy)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const F
 {
     const FN(local_axpy_fn) axpy = FN(local_pick_axpy)();
     const ptrdiff_t JB = FC_LOCAL_GEMV_BLOCK, blocks = (n + JB - 1) / JB;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1)
     for (ptrdiff_t bi = 0; bi < blocks; ++bi) {
         const ptrdiff_t j0 = bi * JB, jn = FC_MIN(JB, n - j0);
         for (ptrdiff_t r = 0; r < m; ++r) {
@@ -1075,7 +1077,7 @@ int FN(fc_linear_backward_weight)(ptrdiff_t m, ptrdiff_t in_features, ptrdiff_t 
          * batch-1 gradient costs; the GEMM would clear dw first */
         const FN(local_axpy_fn) axpy = FN(local_pick_axpy)();
         const int nt = local_threads((double)(m + 1) * out_features * in_features);
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 16) if (nt > 1)
         for (ptrdiff_t o = 0; o < out_features; ++o) {
             FT *d = dw + o * in_features;
             for (ptrdiff_t j = 0; j < in_features; ++j) d[j] = 0;
