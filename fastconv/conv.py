@@ -278,16 +278,15 @@ def _algorithm(algorithm, plan):
         )
     if algorithm == "winograd" and not _winograd_applies(plan):
         raise ValueError(
-            f"algorithm='winograd' is F(2x2, 3x3): it needs a 3x3 kernel, stride 1, dilation 1, groups=1 "
-            f"and the NCHW layout, got kernel {plan.kernel}, stride={plan.stride}, dilation={plan.dilation}, "
-            f"groups={plan.groups}, layout={'NCHW' if plan.layout == _LAYOUT_NCHW else 'NHWC'}"
+            f"algorithm='winograd' is F(2x2, 3x3): it needs a 3x3 kernel, stride 1, dilation 1 and groups=1, "
+            f"got kernel {plan.kernel}, stride={plan.stride}, dilation={plan.dilation}, groups={plan.groups}"
         )
     return _ALGORITHMS[algorithm]
 
 
 def _winograd_applies(plan):
     return (plan.nd == 2 and plan.kernel == (3, 3) and plan.stride == (1, 1) and plan.dilation == (1, 1)
-            and plan.groups == 1 and plan.layout == _LAYOUT_NCHW)
+            and plan.groups == 1)
 
 
 def _check_bias(bias, c_out, name="bias"):
@@ -629,7 +628,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
         pointer per kernel tap, elsewhere im2col panels are gathered block by
         block into the GEMM's packing buffers.  ``"direct"``: the depthwise
         SIMD kernel (``groups == C_in`` only).  ``"winograd"``: Winograd
-        F(2x2, 3x3) (3x3 kernel, stride 1, dilation 1, ``groups=1``, NCHW),
+        F(2x2, 3x3) (3x3 kernel, stride 1, dilation 1, ``groups=1``),
         2.25 times fewer multiplications; its transforms only add, subtract
         and halve, and results agree with ``"gemm"`` to a few units of
         rounding (relative error about 5e-7 of the output's magnitude in

@@ -43,7 +43,7 @@ void fc_col2im_image_f64(const fc_conv_geom *g, ptrdiff_t channels, ptrdiff_t pi
                          const double *col, double *x, int nt);
 
 /* Winograd F(2x2, 3x3) (winograd.c): applies to 3x3, stride 1, dilation 1,
- * one group, NCHW; forward only. */
+ * one group, either layout; forward only. */
 int fc_winograd_applies(const fc_conv_geom *g);
 int fc_winograd_pays(const fc_conv_geom *g);     /* what algorithm=auto chooses */
 int fc_winograd_forward_f32(const fc_conv_geom *g, const float *x, const float *w, const float *bias,
@@ -54,7 +54,8 @@ int fc_winograd_forward_f64(const fc_conv_geom *g, const double *x, const double
 int fc_wino_input_avx2_f32(const float *planes, ptrdiff_t plane, ptrdiff_t Wq, ptrdiff_t TWp, ptrdiff_t NT,
                            ptrdiff_t f0, ptrdiff_t kcb, float *vb, ptrdiff_t xs);
 int fc_wino_output_avx2_f32(const float *mb, ptrdiff_t ms, ptrdiff_t k0, ptrdiff_t k1, const float *bias,
-                            ptrdiff_t TWp, ptrdiff_t NT, ptrdiff_t f0, ptrdiff_t OH, ptrdiff_t OW, float *y);
+                            ptrdiff_t TWp, ptrdiff_t NT, ptrdiff_t f0, ptrdiff_t OH, ptrdiff_t OW,
+                            ptrdiff_t row0, ptrdiff_t ps, float *y);
 
 /* The indirect convolution micro-kernel (kernels/convk_avx2_6x16.c):
  * C[6 x 16] (+)= sum over nseg taps q, e < L of

@@ -1,6 +1,6 @@
 /*
  * winograd.c -- Winograd F(2x2, 3x3) convolution (3x3, stride 1, dilation 1,
- * one group, NCHW) on the project's GEMM micro-kernels.  The per-type code
+ * one group, either layout) on the project's GEMM micro-kernels.  The per-type code
  * lives in winograd_impl.h; the AVX2 transforms in kernels/winograd_avx2.c.
  */
 #include "conv_internal.h"
@@ -12,7 +12,7 @@
 int fc_winograd_applies(const fc_conv_geom *g)
 {
     return g->kernel_h == 3 && g->kernel_w == 3 && g->stride_h == 1 && g->stride_w == 1 &&
-           g->dilation_h == 1 && g->dilation_w == 1 && g->groups == 1 && g->layout == FC_LAYOUT_NCHW;
+           g->dilation_h == 1 && g->dilation_w == 1 && g->groups == 1;
 }
 
 /* Worth it over the direct implicit GEMM: enough channels for the GEMMs, and

@@ -23,7 +23,10 @@
  * tile block is transformed channel block by channel block (WINO_KCB
  * channels), so V, M and the block's share of U stay in cache.  Inputs are
  * copied into zero-bordered planes first (a chunk of images at a time,
- * 64 MiB at most), so a tile's patch never needs a bounds check.
+ * 32 MiB at most), so a tile's patch never needs a bounds check.  NHWC
+ * images are transposed into those planes (a block of pixels at a time, all
+ * channels) and each item's outputs go through a small channel-major block
+ * transposed into the pixel-major output.
  */
 #define FC_CAT_(a, b) a##b
 #define FC_CAT(a, b) FC_CAT_(a, b)
@@ -106,15 +109,17 @@ static void FN(wino_input)(const FT *planes, ptrdiff_t plane, ptrdiff_t Wq, ptrd
 }
 
 /* A^T m A of tiles [f0, f0 + TB) for output channels [k0, k1) (m: mb rows of
- * TB tiles, one 16-slab per xi, xi stride ms), + bias, into the NCHW planes y
- * (out_h x out_w each); parts of tiles past the output are dropped. */
+ * TB tiles, one 16-slab per xi, xi stride ms), + bias, into planes of out_w
+ * columns: output row oh of channel k at y + (k - k0) * ps + (oh - row0) * OW;
+ * parts of tiles past the output are dropped. */
 static void FN(wino_output)(const FT *mb, ptrdiff_t ms, ptrdiff_t k0, ptrdiff_t k1, const FT *bias,
-                            ptrdiff_t TWp, ptrdiff_t NT, ptrdiff_t f0, ptrdiff_t OH, ptrdiff_t OW, FT *y)
+                            ptrdiff_t TWp, ptrdiff_t NT, ptrdiff_t f0, ptrdiff_t OH, ptrdiff_t OW,
+                            ptrdiff_t row0, ptrdiff_t ps, FT *y)
 {
     for (ptrdiff_t k = k0; k < k1; ++k) {
         const FT b = bias ? bias[k] : 0;
         const FT *mk = mb + (k - k0) * WINO_TB;
-        FT *yk = y + k * OH * OW;
+        FT *yk = y + (k - k0) * ps - row0 * OW;
         for (ptrdiff_t p = 0; p < WINO_TB && f0 + p < NT; ++p) {
             const ptrdiff_t f = f0 + p, oh = 2 * (f / TWp), ow = 2 * (f % TWp);
             if (ow >= OW) continue;                          /* a padding tile */
@@ -143,6 +148,7 @@ int FN(fc_winograd_forward)(const fc_conv_geom *g, const FT *x, const FT *w, con
     const int MR = kt->WINO_BL.mr, NR = kt->WINO_BL.nr;
     if (WINO_TB % NR) return FC_EUNSUPPORTED;
     const ptrdiff_t N = g->batch, C = g->in_channels, K = g->out_channels;
+    const int nhwc = g->layout == FC_LAYOUT_NHWC;
     const ptrdiff_t H = g->in_h, W = g->in_w, OH = g->out_h, OW = g->out_w;
     const ptrdiff_t pt = g->pad_top, pl = g->pad_left;
     const ptrdiff_t TH = (OH + 1) / 2, TWp = ((OW + 1) / 2 + 7) / 8 * 8, NT = TH * TWp;
@@ -156,7 +162,9 @@ int FN(fc_winograd_forward)(const fc_conv_geom *g, const FT *x, const FT *w, con
     const ptrdiff_t ksplit = (kpan + kc_pan - 1) / kc_pan;
     const ptrdiff_t Kc_pad = kc_pan * MR;
     const double img_bytes = (double)C * plane * sizeof(FT);
-    const ptrdiff_t chunk_imgs = FC_MAX((ptrdiff_t)1, FC_MIN(N, (ptrdiff_t)((double)(64 << 20) / img_bytes)));
+    const ptrdiff_t chunk_imgs = FC_MAX((ptrdiff_t)1, FC_MIN(N, (ptrdiff_t)((double)(32 << 20) / img_bytes)));
+    /* NHWC: an item's outputs, channel-major: Kc_pad x (rows its tiles span) x out_w */
+    const ptrdiff_t orows = 2 * (WINO_TB / TWp + 2);
 
     const size_t al = FC_ALIGN / sizeof(FT);
 #define WINO_RUP(v) (((size_t)(v) + al - 1) / al * al)
@@ -169,7 +177,8 @@ int FN(fc_winograd_forward)(const fc_conv_geom *g, const FT *x, const FT *w, con
     const size_t vsz = WINO_RUP((size_t)16 * (WINO_TB * WINO_KCB + 16));
     const ptrdiff_t ms = (ptrdiff_t)Kc_pad * WINO_TB + 16;   /* M stride between xi (see xs) */
     const size_t msz = WINO_RUP((size_t)16 * ms);
-    per = vsz + msz;
+    const size_t osz = nhwc ? WINO_RUP((size_t)Kc_pad * orows * OW) : 0;
+    per = vsz + msz + osz;
     if (fc_size_mul3(per, (size_t)nt, 1, &total) || total > SIZE_MAX / 2 - usz - xsz ||
         fc_size_mul3(total + usz + xsz, sizeof(FT), 1, &total))
         return FC_EOVERFLOW;
@@ -197,12 +206,15 @@ int FN(fc_winograd_forward)(const fc_conv_geom *g, const FT *x, const FT *w, con
 #endif
             FT *const vb = tws + (size_t)tid * per;
             FT *const mb = vb + vsz;
+            FT *const ob = mb + msz;
+            (void)ob;
 
 #pragma omp for schedule(static)
             for (ptrdiff_t pi = 0; pi < (n1 - n0) * C; ++pi) {   /* zero-bordered planes */
                 FT *d = xpad + pi * plane;
-                const FT *src = x + (n0 * C + pi) * H * W;
                 for (ptrdiff_t i = 0; i < plane; ++i) d[i] = 0;
+                if (nhwc) continue;
+                const FT *src = x + (n0 * C + pi) * H * W;
                 for (ptrdiff_t ih = 0; ih < H; ++ih) {
                     const ptrdiff_t r = ih + pt;
                     if (r >= Hq) break;
@@ -210,6 +222,25 @@ int FN(fc_winograd_forward)(const fc_conv_geom *g, const FT *x, const FT *w, con
                 }
             }
             /* (implicit barrier) */
+            if (nhwc) {
+                /* transpose NHWC rows into the planes, 16 pixels x all channels
+                 * at a time (the pixels' channels stay in L1 across the planes) */
+#pragma omp for schedule(static)
+                for (ptrdiff_t ri = 0; ri < (n1 - n0) * H; ++ri) {
+                    const ptrdiff_t nn = ri / H, ih = ri % H, r = ih + pt;
+                    if (r >= Hq) continue;
+                    const FT *src = x + ((n0 + nn) * H + ih) * W * C;
+                    FT *d0 = xpad + nn * C * plane + r * Wq + pl;
+                    const ptrdiff_t wlim = FC_MIN(W, Wq - pl);
+                    for (ptrdiff_t w0 = 0; w0 < wlim; w0 += 16) {
+                        const ptrdiff_t w1 = FC_MIN(wlim, w0 + 16);
+                        for (ptrdiff_t c = 0; c < C; ++c) {
+                            FT *d = d0 + c * plane;
+                            for (ptrdiff_t iw = w0; iw < w1; ++iw) d[iw] = src[iw * C + c];
+                        }
+                    }
+                }
+            }
 
 #pragma omp for schedule(dynamic, 1)
             for (ptrdiff_t it = 0; it < items; ++it) {
@@ -238,12 +269,29 @@ int FN(fc_winograd_forward)(const fc_conv_geom *g, const FT *x, const FT *w, con
                     }
                 }
                 const ptrdiff_t k0 = ip0 * MR, k1 = FC_MIN(K, ip1 * MR);
-                FT *yn = y + n * K * OH * OW;
+                /* NCHW: straight into y's planes; NHWC: into the item's block */
+                const ptrdiff_t row0 = nhwc ? 2 * (f0 / TWp) : 0;
+                const ptrdiff_t ps = nhwc ? orows * OW : OH * OW;
+                FT *yo = nhwc ? ob : y + (n * K + k0) * OH * OW;
                 int done = 0;
 #if WINO_IS_F32 && defined(FC_HAVE_X86_KERNELS)
-                if (simd) done = fc_wino_output_avx2_f32(mb, ms, k0, k1, bias, TWp, NT, f0, OH, OW, yn);
+                if (simd) done = fc_wino_output_avx2_f32(mb, ms, k0, k1, bias, TWp, NT, f0, OH, OW, row0, ps, yo);
 #endif
-                if (!done) FN(wino_output)(mb, ms, k0, k1, bias, TWp, NT, f0, OH, OW, yn);
+                if (!done) FN(wino_output)(mb, ms, k0, k1, bias, TWp, NT, f0, OH, OW, row0, ps, yo);
+                if (nhwc) {
+                    /* the block's valid pixels, row by row, into y[n, oh, ow, k0:k1] */
+                    const ptrdiff_t fe = FC_MIN(NT, f0 + WINO_TB);
+                    for (ptrdiff_t th = f0 / TWp; th * TWp < fe; ++th) {
+                        const ptrdiff_t tw0 = FC_MAX((ptrdiff_t)0, f0 - th * TWp), tw1 = FC_MIN(TWp, fe - th * TWp);
+                        const ptrdiff_t ow0 = 2 * tw0, ow1 = FC_MIN(OW, 2 * tw1);
+                        for (ptrdiff_t oh = 2 * th; oh < FC_MIN(OH, 2 * th + 2); ++oh)
+                            for (ptrdiff_t ow = ow0; ow < ow1; ++ow) {
+                                FT *yp = y + ((n * OH + oh) * OW + ow) * K;
+                                const FT *src = ob + (oh - row0) * OW + ow;
+                                for (ptrdiff_t k = k0; k < k1; ++k) yp[k] = src[(k - k0) * ps];
+                            }
+                    }
+                }
             }
         }
     }

@@ -316,6 +316,8 @@ def test_winograd_matches_reference(isa, xs, k, padding, dtype):
     expected = ref.conv2d(x, w, b, (1, 1), pads)
     y = fastconv.conv2d(x, w, b, padding=padding, algorithm="winograd")
     assert_close(y, expected.astype(dtype))
+    yn = fastconv.conv2d(nhwc(x), w, b, padding=padding, algorithm="winograd", layout="NHWC")
+    assert_close(nchw(yn), expected.astype(dtype))
 
 
 def test_winograd_auto_and_threads():
@@ -324,13 +326,17 @@ def test_winograd_auto_and_threads():
     x = rng.standard_normal((2, 32, 40, 37)).astype(np.float32)
     w = rng.standard_normal((24, 32, 3, 3)).astype(np.float32)
     b = rng.standard_normal(24).astype(np.float32)
-    outs = []
+    outs, outs_nhwc = [], []
     for nt in (1, 2, 3):
         with fastconv.threads(nt):
             outs.append(fastconv.conv2d(x, w, b, padding=1, algorithm="winograd"))
             np.testing.assert_array_equal(fastconv.conv2d(x, w, b, padding=1), outs[-1])
-    for o in outs[1:]:
+            outs_nhwc.append(fastconv.conv2d(nhwc(x), w, b, padding=1, layout="NHWC"))
+            np.testing.assert_array_equal(
+                fastconv.conv2d(nhwc(x), w, b, padding=1, layout="NHWC", algorithm="winograd"), outs_nhwc[-1])
+    for o, on in zip(outs[1:], outs_nhwc[1:]):
         np.testing.assert_array_equal(o, outs[0])
+        np.testing.assert_array_equal(on, outs_nhwc[0])
     assert_close(outs[0], ref.conv2d(x, w, b, (1, 1), [(1, 1)] * 2).astype(np.float32))
     # the input gradient of a stride-1 3x3 layer runs as a (Winograd) convolution too
     gi, _, _ = fastconv.conv2d_backward(np.cos(outs[0]), x, w, padding=1, needs=("input",))
@@ -876,7 +882,7 @@ W = np.zeros((6, 4, 3, 3))
     (lambda: fastconv.conv2d(X, W, algorithm="direct"), r"algorithm='direct'.*groups=1"),
     (lambda: fastconv.conv2d(X, W, stride=2, algorithm="winograd"), r"algorithm='winograd'.*stride=\(2, 2\)"),
     (lambda: fastconv.conv2d(X, W[:, :, :2], algorithm="winograd"), r"algorithm='winograd'.*kernel \(2, 3\)"),
-    (lambda: fastconv.conv2d(nhwc(X), W, algorithm="winograd", layout="NHWC"), r"algorithm='winograd'.*layout=NHWC"),
+    (lambda: fastconv.conv2d(X, np.zeros((6, 2, 3, 3)), groups=2, algorithm="winograd"), r"algorithm='winograd'.*groups=2"),
     (lambda: fastconv.conv2d(X, W, bias=np.zeros(5)), r"bias must have shape \(6,\), got \(5,\)"),
     (lambda: fastconv.conv2d(X[0, 0], W), r"x must be 3-D \(unbatched\) or 4-D, got shape \(6, 6\)"),
     (lambda: fastconv.conv2d(X, W[0]), r"weight must be 4-D"),

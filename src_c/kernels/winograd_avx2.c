@@ -90,14 +90,15 @@ static inline void store_n(float *d, int n, __m256 v)
 }
 
 int fc_wino_output_avx2_f32(const float *mb, ptrdiff_t ms, ptrdiff_t k0, ptrdiff_t k1, const float *bias,
-                            ptrdiff_t TWp, ptrdiff_t NT, ptrdiff_t f0, ptrdiff_t OH, ptrdiff_t OW, float *y)
+                            ptrdiff_t TWp, ptrdiff_t NT, ptrdiff_t f0, ptrdiff_t OH, ptrdiff_t OW,
+                            ptrdiff_t row0, ptrdiff_t ps, float *y)
 {
     const ptrdiff_t TB = 32;
     if (TWp % 8 || f0 % 8) return 0;
     for (ptrdiff_t k = k0; k < k1; ++k) {
         const __m256 bv = _mm256_set1_ps(bias ? bias[k] : 0.0f);
         const float *mk = mb + (k - k0) * TB;
-        float *yk = y + k * OH * OW;
+        float *yk = y + (k - k0) * ps - row0 * OW;
         for (ptrdiff_t p = 0; p < TB && f0 + p < NT; p += 8) {
             const ptrdiff_t f = f0 + p, oh = 2 * (f / TWp), ow = 2 * (f % TWp);
             if (ow >= OW) continue;                      /* padding tiles */
