@@ -455,7 +455,7 @@ static int conv_fwd_indirect_f32(const fc_conv_geom *g, const float *x, const fl
      * panels it owns on the fly, a channel chunk at a time, so the weights
      * are read once and their packed copy never leaves the cache.  Otherwise
      * the weights are packed once up front and shared by all pixel blocks. */
-    const int fly = U <= FC_IND_FLY_PIXELS && (!padded || N * img_bytes <= (double)(64 << 20));
+    const int fly = U <= FC_IND_FLY_PIXELS && (!padded || N * img_bytes <= (double)(32 << 20));
 
     /* k blocks: channel chunks of Lc, tg taps per block (about KCT values of k) */
     const ptrdiff_t KCT = nchw ? 128 : 256;
@@ -470,9 +470,9 @@ static int conv_fwd_indirect_f32(const fc_conv_geom *g, const float *x, const fl
     const ptrdiff_t nsplit = (npan + nchunk - 1) / nchunk;
     const ptrdiff_t cb_ld = nchunk * NR;                 /* NCHW tile buffer / fly panel row */
 
-    /* images padded per chunk: at most 64 MiB of copies (at least one image) */
+    /* images padded per chunk: at most 32 MiB of copies (at least one image) */
     const ptrdiff_t chunk_imgs = !padded || fly ? N
-                                 : FC_MAX((ptrdiff_t)1, FC_MIN(N, (ptrdiff_t)((double)(64 << 20) / img_bytes)));
+                                 : FC_MAX((ptrdiff_t)1, FC_MIN(N, (ptrdiff_t)((double)(32 << 20) / img_bytes)));
 
     const size_t al = FC_ALIGN / sizeof(float);
 #define FC_RUP(v) (((size_t)(v) + al - 1) / al * al)
