@@ -9,10 +9,15 @@ program; without it the core builds serially with a warning.
 Environment switches:
   FASTCONV_SANITIZE=address,undefined   build with ASan/UBSan (see scripts/run_sanitized.sh)
   FASTCONV_NO_OPENMP=1                   build without OpenMP
+  FASTCONV_BUILD_JOBS=N                  compile the C core N files at a time (default: CPU count)
+
+Rebuilds recompile only the C files whose object is older than the file, one of
+the headers it includes, or a change of flags.
 """
 import glob
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -123,16 +128,15 @@ class BuildExt(build_ext):
                 continue
             groups.setdefault(key, []).append(path)
 
-        objects = []
         build_temp = os.path.join(self.build_temp, "src_c")
+        jobs = []  # (source, output_dir, flags)
         for key, sources in groups.items():
             flags = list(base) + list(omp_c)
             if key != "base":
                 flags += (ISA_FLAGS_MSVC if msvc else ISA_FLAGS_GCC)[key]
-            objects += compiler.compile(
-                sources, output_dir=os.path.join(build_temp, key), macros=macros,
-                include_dirs=[SRC_C], extra_postargs=flags, depends=glob.glob(os.path.join(SRC_C, "*.h")),
-            )
+            for src in sources:
+                jobs.append((src, os.path.join(build_temp, key), flags))
+        objects = self._compile_core(compiler, jobs, macros, stamp=repr((base, omp_c, macros, san)))
 
         for ext in self.extensions:
             ext.extra_objects = list(objects)
@@ -140,7 +144,69 @@ class BuildExt(build_ext):
             ext.extra_link_args = list(link)
             ext.define_macros = list(ext.define_macros or []) + macros
         self.fastconv_build_info = {"openmp": bool(omp_c), "sanitize": san}
+        self._core_stamp_ok = self._same_stamp(repr((base, omp_c, macros, san)))
         super().build_extensions()
+
+    def build_extension(self, ext):
+        # Relink when a core object changed; recompile the Cython-generated C only
+        # when it is newer than its object (or the flags changed).
+        ext.depends = list(ext.depends or []) + [o for o in ext.extra_objects if o not in (ext.depends or [])]
+        compile_ = self.compiler.compile
+
+        def cached(sources, output_dir=None, **kw):
+            objs = self.compiler.object_filenames(sources, output_dir=output_dir)
+            if self._core_stamp_ok and not self.force and all(
+                    os.path.exists(o) and os.path.getmtime(o) >= os.path.getmtime(s) for s, o in zip(sources, objs)):
+                return objs
+            return compile_(sources, output_dir=output_dir, **kw)
+
+        self.compiler.compile = cached
+        try:
+            super().build_extension(ext)
+        finally:
+            self.compiler.compile = compile_
+
+    def _same_stamp(self, stamp):
+        path = os.path.join(self.build_temp, "src_c", "flags.stamp")
+        return os.path.exists(path) and open(path).read() == stamp
+
+
+    def _compile_core(self, compiler, jobs, macros, stamp):
+        """Compile the C core: only sources whose object is older than the source,
+        one of the headers it includes (transitively) or the flags, two at a time."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        def deps(path, seen):
+            for inc in re.findall(r'^\s*#\s*include\s+"([^"]+)"', open(path).read(), re.M):
+                for d in (os.path.dirname(path), SRC_C):
+                    cand = os.path.normpath(os.path.join(d, inc))
+                    if os.path.exists(cand):
+                        if cand not in seen:
+                            seen.add(cand)
+                            deps(cand, seen)
+                        break
+            return seen
+
+        stamp_file = os.path.join(self.build_temp, "src_c", "flags.stamp")
+        same_flags = not self.force and self._same_stamp(stamp)
+
+        def one(job):
+            src, out_dir, flags = job
+            obj = compiler.object_filenames([src], output_dir=out_dir)[0]
+            if same_flags and os.path.exists(obj):
+                t = os.path.getmtime(obj)
+                if all(os.path.getmtime(f) <= t for f in deps(src, {src})):
+                    return obj
+            return compiler.compile([src], output_dir=out_dir, macros=macros,
+                                    include_dirs=[SRC_C], extra_postargs=flags)[0]
+
+        workers = max(1, min(len(jobs), int(os.environ.get("FASTCONV_BUILD_JOBS", os.cpu_count() or 1))))
+        with ThreadPoolExecutor(workers) as pool:
+            objects = list(pool.map(one, jobs))
+        os.makedirs(os.path.dirname(stamp_file), exist_ok=True)
+        with open(stamp_file, "w") as f:
+            f.write(stamp)
+        return objects
 
 
 def extensions():
