@@ -135,49 +135,70 @@ static inline FT FN(nanmax)(FT a, FT v)
 
 /* ---- row kernels (NCHW: along the width) ---------------------------------- */
 
+/* Column block of the vertical passes: the destination block stays in L1
+ * while many rows (adaptive and global windows) are added into it. */
+#define VBLK ((ptrdiff_t)1024)
+
 /* dst[i] = max over nr >= 1 rows; two and three rows in one pass */
 static void FN(vmax)(FT *restrict dst, const FT *const *rows, ptrdiff_t nr, ptrdiff_t n)
 {
-    const FT *restrict a = rows[0];
     if (nr == 1) {
-        memcpy(dst, a, (size_t)n * sizeof(FT));
+        memcpy(dst, rows[0], (size_t)n * sizeof(FT));
         return;
     }
-    const FT *restrict b = rows[1];
-    ptrdiff_t r = 2;
-    if (nr == 3) {
-        const FT *restrict c = rows[2];
-        for (ptrdiff_t i = 0; i < n; ++i) dst[i] = NANMAX(NANMAX(a[i], b[i]), c[i]);
-        r = 3;
-    } else {
-        for (ptrdiff_t i = 0; i < n; ++i) dst[i] = NANMAX(a[i], b[i]);
-    }
-    for (; r < nr; ++r) {
-        const FT *restrict c = rows[r];
-        for (ptrdiff_t i = 0; i < n; ++i) dst[i] = NANMAX(dst[i], c[i]);
+    for (ptrdiff_t i0 = 0; i0 < n; i0 += VBLK) {
+        const ptrdiff_t m = FC_MIN(VBLK, n - i0);
+        FT *restrict y = dst + i0;
+        const FT *restrict a = rows[0] + i0, *restrict b = rows[1] + i0;
+        ptrdiff_t r = 2;
+        if (nr == 3) {
+            const FT *restrict c = rows[2] + i0;
+            for (ptrdiff_t i = 0; i < m; ++i) y[i] = NANMAX(NANMAX(a[i], b[i]), c[i]);
+            r = 3;
+        } else {
+            for (ptrdiff_t i = 0; i < m; ++i) y[i] = NANMAX(a[i], b[i]);
+        }
+        for (; r + 4 <= nr; r += 4) { /* four rows per pass over the block */
+            const FT *restrict c0 = rows[r] + i0, *restrict c1 = rows[r + 1] + i0;
+            const FT *restrict c2 = rows[r + 2] + i0, *restrict c3 = rows[r + 3] + i0;
+            for (ptrdiff_t i = 0; i < m; ++i)
+                y[i] = NANMAX(y[i], NANMAX(NANMAX(c0[i], c1[i]), NANMAX(c2[i], c3[i])));
+        }
+        for (; r < nr; ++r) {
+            const FT *restrict c = rows[r] + i0;
+            for (ptrdiff_t i = 0; i < m; ++i) y[i] = NANMAX(y[i], c[i]);
+        }
     }
 }
 
 /* dst[i] = sum over nr >= 1 rows, in row order */
 static void FN(vsum)(FT *restrict dst, const FT *const *rows, ptrdiff_t nr, ptrdiff_t n)
 {
-    const FT *restrict a = rows[0];
     if (nr == 1) {
-        memcpy(dst, a, (size_t)n * sizeof(FT));
+        memcpy(dst, rows[0], (size_t)n * sizeof(FT));
         return;
     }
-    const FT *restrict b = rows[1];
-    ptrdiff_t r = 2;
-    if (nr == 3) {
-        const FT *restrict c = rows[2];
-        for (ptrdiff_t i = 0; i < n; ++i) dst[i] = (a[i] + b[i]) + c[i];
-        r = 3;
-    } else {
-        for (ptrdiff_t i = 0; i < n; ++i) dst[i] = a[i] + b[i];
-    }
-    for (; r < nr; ++r) {
-        const FT *restrict c = rows[r];
-        for (ptrdiff_t i = 0; i < n; ++i) dst[i] += c[i];
+    for (ptrdiff_t i0 = 0; i0 < n; i0 += VBLK) {
+        const ptrdiff_t m = FC_MIN(VBLK, n - i0);
+        FT *restrict y = dst + i0;
+        const FT *restrict a = rows[0] + i0, *restrict b = rows[1] + i0;
+        ptrdiff_t r = 2;
+        if (nr == 3) {
+            const FT *restrict c = rows[2] + i0;
+            for (ptrdiff_t i = 0; i < m; ++i) y[i] = (a[i] + b[i]) + c[i];
+            r = 3;
+        } else {
+            for (ptrdiff_t i = 0; i < m; ++i) y[i] = a[i] + b[i];
+        }
+        for (; r + 4 <= nr; r += 4) { /* four rows per pass over the block */
+            const FT *restrict c0 = rows[r] + i0, *restrict c1 = rows[r + 1] + i0;
+            const FT *restrict c2 = rows[r + 2] + i0, *restrict c3 = rows[r + 3] + i0;
+            for (ptrdiff_t i = 0; i < m; ++i) y[i] += (c0[i] + c1[i]) + (c2[i] + c3[i]);
+        }
+        for (; r < nr; ++r) {
+            const FT *restrict c = rows[r] + i0;
+            for (ptrdiff_t i = 0; i < m; ++i) y[i] += c[i];
+        }
     }
 }
 
@@ -419,10 +440,38 @@ static void FN(hpix_max)(FT *restrict y, const FT *restrict b, ptrdiff_t k, ptrd
         for (ptrdiff_t c = 0; c < C; ++c) y[c] = NANMAX(NANMAX(b[c], b[step + c]), b[2 * step + c]);
     } else {
         memcpy(y, b, (size_t)C * sizeof(FT));
-        for (ptrdiff_t j = 1; j < k; ++j) {
+        ptrdiff_t j = 1;
+        for (; j + 4 <= k; j += 4) {
+            const FT *restrict t0 = b + j * step, *restrict t1 = t0 + step;
+            const FT *restrict t2 = t1 + step, *restrict t3 = t2 + step;
+            for (ptrdiff_t c = 0; c < C; ++c)
+                y[c] = NANMAX(y[c], NANMAX(NANMAX(t0[c], t1[c]), NANMAX(t2[c], t3[c])));
+        }
+        for (; j < k; ++j) {
             const FT *restrict t = b + j * step;
             for (ptrdiff_t c = 0; c < C; ++c) y[c] = NANMAX(y[c], t[c]);
         }
+    }
+}
+
+/* y[c] = sum of the k pixels b + j*step (k >= 1) */
+static void FN(hpix_sum)(FT *restrict y, const FT *restrict b, ptrdiff_t k, ptrdiff_t step, ptrdiff_t C)
+{
+    if (k == 1) {
+        memcpy(y, b, (size_t)C * sizeof(FT));
+    } else if (k == 2) {
+        for (ptrdiff_t c = 0; c < C; ++c) y[c] = b[c] + b[step + c];
+    } else if (k == 3) {
+        for (ptrdiff_t c = 0; c < C; ++c) y[c] = (b[c] + b[step + c]) + b[2 * step + c];
+    } else {
+        memcpy(y, b, (size_t)C * sizeof(FT));
+        ptrdiff_t j = 1;
+        for (; j + 4 <= k; j += 4) { /* four taps per pass */
+            const FT *restrict t0 = b + j * step, *restrict t1 = t0 + step;
+            const FT *restrict t2 = t1 + step, *restrict t3 = t2 + step;
+            for (ptrdiff_t c = 0; c < C; ++c) y[c] += (t0[c] + t1[c]) + (t2[c] + t3[c]);
+        }
+        for (; j < k; ++j) FN(cadd)(y, b + j * step, C);
     }
 }
 
@@ -434,8 +483,7 @@ static void FN(hpix_avg)(FT *restrict y, const FT *restrict b, ptrdiff_t k, ptrd
     } else if (k == 3) {
         for (ptrdiff_t c = 0; c < C; ++c) y[c] = ((b[c] + b[step + c]) + b[2 * step + c]) / div;
     } else {
-        memcpy(y, b, (size_t)C * sizeof(FT));
-        for (ptrdiff_t j = 1; j < k; ++j) FN(cadd)(y, b + j * step, C);
+        FN(hpix_sum)(y, b, k, step, C);
         for (ptrdiff_t c = 0; c < C; ++c) y[c] /= div;
     }
 }
@@ -760,10 +808,11 @@ static int FN(forward_nchw)(const fc_pool_geom *g, const fc_pool_windows *w, int
  * NHWC, one output row of pixels at a time: each output pixel reduces its
  * window's pixels along the channels (contiguous), in PyTorch's order (rows,
  * then columns), the channels in register blocks.  Windows larger than 2x2
- * over dense rows are reduced separably instead, like NCHW: the window's input
- * rows first (W*C contiguous elements) into a row buffer padded with the
- * neutral element, then each output pixel over its kernel_w buffer pixels,
- * about half the operations of a 3x3 window.
+ * (and adaptive ones) over dense rows are reduced separably instead, like
+ * NCHW: the window's input rows first (W*C contiguous elements) into a row
+ * buffer (padded with the neutral element for fixed windows), then each
+ * output pixel over its buffer pixels: about half the operations of a 3x3
+ * window, a sixteenth of 112 -> 7 adaptive ones.
  */
 static int FN(forward_nhwc)(const fc_pool_geom *g, const fc_pool_windows *w, int op,
                             const FT *x, const ptrdiff_t *xs, FT *y, int64_t *idx, int nt)
@@ -777,11 +826,12 @@ static int FN(forward_nhwc)(const fc_pool_geom *g, const fc_pool_windows *w, int
     const size_t out_bytes = (size_t)(items * OW * C) * (sizeof(FT) + (idx ? sizeof(int64_t) : 0));
     const int stream = CAN_STREAM && out_bytes >= FC_POOL_STREAM_MIN;
     const ptrdiff_t cap = stream ? FN(sink_capacity)(C) : 0;
-    const ptrdiff_t kw = g->kernel_w, sw = g->stride_w, pl = g->pad_left;
-    const int separable = reg && !idx && (xs[3] == C || W == 1) && g->kernel_h >= 2 &&
-                          g->kernel_h * kw > 4;
+    const ptrdiff_t kw = reg ? g->kernel_w : 1, sw = reg ? g->stride_w : 1, pl = reg ? g->pad_left : 0;
+    /* separable over dense rows: fixed windows larger than 2x2, adaptive ones of 2+ rows */
+    const int separable = !idx && (xs[3] == C || W == 1) &&
+                          (reg ? g->kernel_h >= 2 && g->kernel_h * kw > 4 : w->max_cnt_h >= 2);
     /* separable row buffer, in pixels: the input row at pl.., and the reach of the last window */
-    const ptrdiff_t len = separable ? FC_MAX(W + pl, (OW - 1) * sw + (kw - 1) * dw + 1) : 0;
+    const ptrdiff_t len = !separable ? 0 : reg ? FC_MAX(W + pl, (OW - 1) * sw + (kw - 1) * dw + 1) : W;
     const ptrdiff_t nrows = separable ? FC_MAX(w->max_cnt_h, 1) : 1;
     int status = FC_OK;
 
@@ -819,10 +869,14 @@ static int FN(forward_nhwc)(const fc_pool_geom *g, const fc_pool_windows *w, int
                 int64_t *ip = idx ? (stream ? isk.buf + isk.n : idx + (it * OW + ow) * C) : NULL;
                 const ptrdiff_t nc = w->cnt_w[ow], w0 = w->lo_w[ow];
                 const FT *base = xn + h0 * xs[2] + w0 * xs[3];
+                /* separable: fixed windows span kw padded buffer pixels from ow*sw,
+                 * adaptive ones their nc pixels from w0 */
+                const FT *hb = reg ? row + ow * sw * C : row + w0 * C;
+                const ptrdiff_t hk = reg ? kw : nc;
                 if (sep && op == FC_POOL_MAX)
-                    FN(hpix_max)(yp, row + ow * sw * C, kw, dw * C, C);
+                    FN(hpix_max)(yp, hb, hk, dw * C, C);
                 else if (sep)
-                    FN(hpix_avg)(yp, row + ow * sw * C, kw, C, C, (FT)(w->dv_h[oh] * w->dv_w[ow]));
+                    FN(hpix_avg)(yp, hb, hk, dw * C, C, (FT)(w->dv_h[oh] * w->dv_w[ow]));
                 else if (nr == 0 || nc == 0) { /* a window entirely in the padding (dilation) */
                     FN(fill)(yp, neutral, C);
                     if (idx)
@@ -1083,21 +1137,6 @@ static int FN(scatter)(const fc_pool_geom *g, const FT *src, const int64_t *idx,
 
 /* ---- average backward: fixed and adaptive windows ---------------------------- */
 
-/* y[c] = sum of the k pixels b + j*step (k >= 1), left to right */
-static void FN(hpix_sum)(FT *restrict y, const FT *restrict b, ptrdiff_t k, ptrdiff_t step, ptrdiff_t C)
-{
-    if (k == 1) {
-        memcpy(y, b, (size_t)C * sizeof(FT));
-    } else if (k == 2) {
-        for (ptrdiff_t c = 0; c < C; ++c) y[c] = b[c] + b[step + c];
-    } else if (k == 3) {
-        for (ptrdiff_t c = 0; c < C; ++c) y[c] = (b[c] + b[step + c]) + b[2 * step + c];
-    } else {
-        memcpy(y, b, (size_t)C * sizeof(FT));
-        for (ptrdiff_t j = 1; j < k; ++j) FN(cadd)(y, b + j * step, C);
-    }
-}
-
 /*
  * gx = every output's gy / divisor added to each cell of its window
  * (PyTorch's definition); w holds the windows (divisors), cv the cover tables
@@ -1286,6 +1325,7 @@ const FC_POOL_OPS_T FC_POOL_OPS = {
 
 #undef NANMAX
 #undef CBLK
+#undef VBLK
 #undef CAN_STREAM
 #undef STREAM_FT
 #undef STREAM_I64
