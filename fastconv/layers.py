@@ -186,6 +186,16 @@ def _channel_axis(layout):
     return 1 if layout in ("NCHW", "NCL") else -1
 
 
+def _describe(layout, c, spatial=("H", "W")):
+    """An expected input shape for messages: ``(N, C, H, W)``, ``(N, H, W, C)``, ``(N, C, L)``, ..."""
+    return "(" + ", ".join(str(v) for v in _join("N", c, spatial, layout)) + ")"
+
+
+def _changed(*options):
+    """The repr tail ``", name=value"`` of each (name, value, default) whose value is not the default."""
+    return "".join(f", {name}={value!r}" for name, value, default in options if value != default)
+
+
 # Receptive-field bookkeeping for summary(): one (r, j, n) triple per spatial
 # axis -- receptive field r and jump j in input pixels, and n positions now.
 
@@ -234,6 +244,9 @@ class Layer:
 
     def backward(self, grad_out):  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def _bad_input(self, expected, shape):
+        raise ValueError(f"{self._label()}: expected an input of shape {expected}, got {tuple(shape)}")
 
     def _saved(self):
         if self._cache is None:
@@ -432,8 +445,73 @@ class _ParamLayer(Layer):
         if "bias" in self._params:
             self._grads["bias"] = gb
 
+    def _geometry(self, n, in_channels, out_channels, kernel_size, stride, dilation):
+        """Validate and set the channel counts and the n-D window of a convolution."""
+        self.in_channels = _int(in_channels, "in_channels", 1)
+        self.out_channels = _int(out_channels, "out_channels", 1)
+        self.kernel_size = _ints(kernel_size, n, "kernel_size", 1)
+        self.stride = _ints(stride, n, "stride", 1)
+        self.dilation = _ints(dilation, n, "dilation", 1)
 
-class Conv2D(_ParamLayer):
+    def _check_groups(self):
+        if self.in_channels % self.groups or self.out_channels % self.groups:
+            raise ValueError(f"{type(self).__name__}: in_channels={self.in_channels} and out_channels="
+                             f"{self.out_channels} must be divisible by groups={self.groups}")
+
+    def _kw(self):
+        """Keyword arguments of the functional forward and backward (beyond x, weight, bias)."""
+        return {}
+
+    def _check(self, shape):
+        """Reject a wrong input shape before any computation."""
+        self.output_shape(shape)
+
+    def _forward_via(self, fn, x):
+        """``fn(x, weight, bias, **self._kw())`` on x in the layer's dtype; x is kept for backward."""
+        x = _as_input(x, self.dtype)
+        self._check(x.shape)
+        with self._named():
+            y = fn(x, self.weight, self.bias, **self._kw())
+        self._cache = x
+        return y
+
+    def _backward_via(self, fn, grad_out, needs=None, **extra):
+        """``fn(grad_out, x, weight, needs=..., **self._kw())``: stores the parameter gradients, returns the input's."""
+        x = self._saved()
+        with self._named():
+            gi, gw, gb = fn(grad_out, x, self.weight, needs=self._needs() if needs is None else needs,
+                            **extra, **self._kw())
+        self._store(gw, gb)
+        return gi
+
+
+class _Conv(_ParamLayer):
+    """Shared parts of Conv2D and Conv1D: input check, functional keywords, shapes."""
+
+    _spatial_names = ("H", "W")
+
+    def _check(self, shape):
+        if len(shape) != 2 + len(self._spatial_names) or shape[_channel_axis(self.layout)] != self.in_channels:
+            self._bad_input(_describe(self.layout, self.in_channels, self._spatial_names), shape)
+
+    def _kw(self):
+        return dict(stride=self.stride, padding=self.padding, dilation=self.dilation, groups=self.groups,
+                    layout=self.layout)
+
+    def output_shape(self, input_shape):
+        self._check(input_shape)
+        with self._named():
+            return conv_output_shape(tuple(input_shape), self.weight.shape, **self._kw())
+
+    def flops(self, input_shape):
+        out = self.output_shape(input_shape)
+        return math.prod(out) * (self.in_channels // self.groups) * math.prod(self.kernel_size)
+
+    def _receptive(self, rf, input_shape, output_shape):
+        return _rf_window(rf, self.kernel_size, self.stride, self.dilation, _spatial(output_shape, self.layout))
+
+
+class Conv2D(_Conv):
     """2-D convolution layer (``torch.nn.Conv2d``) over :func:`fastconv.conv2d`.
 
     Parameters
@@ -461,66 +539,30 @@ class Conv2D(_ParamLayer):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
                  bias=True, layout="NCHW", *, rng=None, dtype=np.float32, init="he"):
         super().__init__(dtype)
-        self.in_channels = _int(in_channels, "in_channels", 1)
-        self.out_channels = _int(out_channels, "out_channels", 1)
-        self.kernel_size = _ints(kernel_size, 2, "kernel_size", 1)
-        self.stride = _ints(stride, 2, "stride", 1)
-        self.dilation = _ints(dilation, 2, "dilation", 1)
+        self._geometry(2, in_channels, out_channels, kernel_size, stride, dilation)
         self.padding = _padding(padding, 2)
         self.groups = _int(groups, "groups", 1)
         self.layout = _layout(layout)
-        if self.in_channels % self.groups or self.out_channels % self.groups:
-            raise ValueError(f"Conv2D: in_channels={self.in_channels} and out_channels={self.out_channels} "
-                             f"must be divisible by groups={self.groups}")
+        self._check_groups()
         shape = (self.out_channels, self.in_channels // self.groups) + self.kernel_size
         self._init_weight(shape, init, as_rng(rng), (self.out_channels,) if bias else None)
 
     def _extra_repr(self):
-        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
-        if self.stride != (1, 1):
-            s += f", stride={self.stride}"
-        if self.padding != 0:
-            s += f", padding={self.padding!r}"
-        if self.dilation != (1, 1):
-            s += f", dilation={self.dilation}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        if "bias" not in self._params:
-            s += ", bias=False"
-        if self.layout != "NCHW":
-            s += f", layout={self.layout!r}"
-        return s
-
-    def _expected(self):
-        c = self.in_channels
-        return "(N, {}, H, W)".format(c) if self.layout == "NCHW" else "(N, H, W, {})".format(c)
-
-    def _check(self, shape):
-        if len(shape) != 4 or shape[_channel_axis(self.layout)] != self.in_channels:
-            raise ValueError(f"{self._label()}: expected an input of shape {self._expected()}, got {tuple(shape)}")
-
-    def _kw(self):
-        return dict(stride=self.stride, padding=self.padding, dilation=self.dilation, groups=self.groups,
-                    layout=self.layout)
+        return f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}" + _changed(
+            ("stride", self.stride, (1, 1)), ("padding", self.padding, 0), ("dilation", self.dilation, (1, 1)),
+            ("groups", self.groups, 1), ("bias", self.bias is not None, True), ("layout", self.layout, "NCHW"))
 
     def forward(self, x):
-        x = _as_input(x, self.dtype)
-        self._check(x.shape)
-        with self._named():
-            y = conv2d(x, self.weight, self.bias, **self._kw())
-        self._cache = x
-        return y
+        return self._forward_via(conv2d, x)
 
     def backward(self, grad_out):
         x = self._saved()
         g = np.asarray(grad_out)
+        if not self._gemm_input_grad(x.shape, g.shape):
+            return self._backward_via(conv2d_backward, g)
         with self._named():
-            if self._gemm_input_grad(x.shape, g.shape):
-                gi = self._input_grad_gemm(g, x)
-                _, gw, gb = conv2d_backward(g, x, self.weight, needs=self._needs()[1:], **self._kw())
-            else:
-                gi, gw, gb = conv2d_backward(g, x, self.weight, needs=self._needs(), **self._kw())
-        self._store(gw, gb)
+            gi = self._input_grad_gemm(g, x)
+        self._backward_via(conv2d_backward, g, needs=self._needs()[1:])
         return gi
 
     # Workaround: conv2d_backward's stride-1 input gradient is a convolution of
@@ -551,20 +593,8 @@ class Conv2D(_ParamLayer):
         return col2im(cols, _spatial(x.shape, self.layout), self.kernel_size, stride=1, padding=self.padding,
                       dilation=self.dilation, layout=self.layout)
 
-    def output_shape(self, input_shape):
-        self._check(input_shape)
-        with self._named():
-            return conv_output_shape(tuple(input_shape), self.weight.shape, **self._kw())
 
-    def flops(self, input_shape):
-        out = self.output_shape(input_shape)
-        return math.prod(out) * (self.in_channels // self.groups) * math.prod(self.kernel_size)
-
-    def _receptive(self, rf, input_shape, output_shape):
-        return _rf_window(rf, self.kernel_size, self.stride, self.dilation, _spatial(output_shape, self.layout))
-
-
-class Conv1D(_ParamLayer):
+class Conv1D(_Conv):
     """1-D convolution layer (``torch.nn.Conv1d``) over :func:`fastconv.conv1d`.
 
     Parameters as :class:`Conv2D`, with one value per argument and
@@ -572,74 +602,29 @@ class Conv1D(_ParamLayer):
     ``(out_channels, in_channels / groups, k)``.
     """
 
+    _spatial_names = ("L",)
+
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
                  bias=True, layout="NCL", *, rng=None, dtype=np.float32, init="he"):
         super().__init__(dtype)
-        self.in_channels = _int(in_channels, "in_channels", 1)
-        self.out_channels = _int(out_channels, "out_channels", 1)
-        self.kernel_size = _ints(kernel_size, 1, "kernel_size", 1)
-        self.stride = _ints(stride, 1, "stride", 1)
-        self.dilation = _ints(dilation, 1, "dilation", 1)
+        self._geometry(1, in_channels, out_channels, kernel_size, stride, dilation)
         self.padding = _padding(padding, 1)
         self.groups = _int(groups, "groups", 1)
         self.layout = _layout(layout, ("NCL", "NLC"))
-        if self.in_channels % self.groups or self.out_channels % self.groups:
-            raise ValueError(f"Conv1D: in_channels={self.in_channels} and out_channels={self.out_channels} "
-                             f"must be divisible by groups={self.groups}")
+        self._check_groups()
         shape = (self.out_channels, self.in_channels // self.groups) + self.kernel_size
         self._init_weight(shape, init, as_rng(rng), (self.out_channels,) if bias else None)
 
     def _extra_repr(self):
-        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size[0]}"
-        if self.stride != (1,):
-            s += f", stride={self.stride[0]}"
-        if self.padding != 0:
-            s += f", padding={self.padding!r}"
-        if self.dilation != (1,):
-            s += f", dilation={self.dilation[0]}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        if "bias" not in self._params:
-            s += ", bias=False"
-        if self.layout != "NCL":
-            s += f", layout={self.layout!r}"
-        return s
-
-    def _check(self, shape):
-        if len(shape) != 3 or shape[_channel_axis(self.layout)] != self.in_channels:
-            c = self.in_channels
-            exp = f"(N, {c}, L)" if self.layout == "NCL" else f"(N, L, {c})"
-            raise ValueError(f"{self._label()}: expected an input of shape {exp}, got {tuple(shape)}")
-
-    def _kw(self):
-        return dict(stride=self.stride, padding=self.padding, dilation=self.dilation, groups=self.groups,
-                    layout=self.layout)
+        return f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size[0]}" + _changed(
+            ("stride", self.stride[0], 1), ("padding", self.padding, 0), ("dilation", self.dilation[0], 1),
+            ("groups", self.groups, 1), ("bias", self.bias is not None, True), ("layout", self.layout, "NCL"))
 
     def forward(self, x):
-        x = _as_input(x, self.dtype)
-        self._check(x.shape)
-        with self._named():
-            y = conv1d(x, self.weight, self.bias, **self._kw())
-        self._cache = x
-        return y
+        return self._forward_via(conv1d, x)
 
     def backward(self, grad_out):
-        x = self._saved()
-        with self._named():
-            gi, gw, gb = conv1d_backward(grad_out, x, self.weight, needs=self._needs(), **self._kw())
-        self._store(gw, gb)
-        return gi
-
-    def output_shape(self, input_shape):
-        self._check(input_shape)
-        with self._named():
-            return conv_output_shape(tuple(input_shape), self.weight.shape, **self._kw())
-
-    def flops(self, input_shape):
-        return math.prod(self.output_shape(input_shape)) * (self.in_channels // self.groups) * self.kernel_size[0]
-
-    def _receptive(self, rf, input_shape, output_shape):
-        return _rf_window(rf, self.kernel_size, self.stride, self.dilation, _spatial(output_shape, self.layout))
+        return self._backward_via(conv1d_backward, grad_out)
 
 
 class ConvTranspose2D(_ParamLayer):
@@ -664,18 +649,12 @@ class ConvTranspose2D(_ParamLayer):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
                  bias=True, dilation=1, layout="NCHW", *, rng=None, dtype=np.float32, init="he"):
         super().__init__(dtype)
-        self.in_channels = _int(in_channels, "in_channels", 1)
-        self.out_channels = _int(out_channels, "out_channels", 1)
-        self.kernel_size = _ints(kernel_size, 2, "kernel_size", 1)
-        self.stride = _ints(stride, 2, "stride", 1)
-        self.dilation = _ints(dilation, 2, "dilation", 1)
+        self._geometry(2, in_channels, out_channels, kernel_size, stride, dilation)
         self.padding = _ints(padding, 2, "padding", 0)
         self.output_padding = _ints(output_padding, 2, "output_padding", 0)
         self.groups = _int(groups, "groups", 1)
         self.layout = _layout(layout)
-        if self.in_channels % self.groups or self.out_channels % self.groups:
-            raise ValueError(f"ConvTranspose2D: in_channels={self.in_channels} and out_channels="
-                             f"{self.out_channels} must be divisible by groups={self.groups}")
+        self._check_groups()
         for o, s, d in zip(self.output_padding, self.stride, self.dilation):
             if o >= s and o >= d:
                 raise ValueError(f"ConvTranspose2D: output_padding={self.output_padding} must be smaller than "
@@ -684,22 +663,11 @@ class ConvTranspose2D(_ParamLayer):
         self._init_weight(shape, init, as_rng(rng), (self.out_channels,) if bias else None)
 
     def _extra_repr(self):
-        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
-        if self.stride != (1, 1):
-            s += f", stride={self.stride}"
-        if self.padding != (0, 0):
-            s += f", padding={self.padding}"
-        if self.output_padding != (0, 0):
-            s += f", output_padding={self.output_padding}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        if self.dilation != (1, 1):
-            s += f", dilation={self.dilation}"
-        if "bias" not in self._params:
-            s += ", bias=False"
-        if self.layout != "NCHW":
-            s += f", layout={self.layout!r}"
-        return s
+        return f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}" + _changed(
+            ("stride", self.stride, (1, 1)), ("padding", self.padding, (0, 0)),
+            ("output_padding", self.output_padding, (0, 0)), ("groups", self.groups, 1),
+            ("dilation", self.dilation, (1, 1)), ("bias", self.bias is not None, True),
+            ("layout", self.layout, "NCHW"))
 
     def _kw(self):
         return dict(stride=self.stride, padding=self.padding, output_padding=self.output_padding,
@@ -712,29 +680,18 @@ class ConvTranspose2D(_ParamLayer):
 
     def output_shape(self, input_shape):
         shape = tuple(input_shape)
-        c = self.in_channels
-        exp = f"(N, {c}, H, W)" if self.layout == "NCHW" else f"(N, H, W, {c})"
-        if len(shape) != 4 or shape[_channel_axis(self.layout)] != c:
-            raise ValueError(f"{self._label()}: expected an input of shape {exp}, got {shape}")
+        if len(shape) != 4 or shape[_channel_axis(self.layout)] != self.in_channels:
+            self._bad_input(_describe(self.layout, self.in_channels), shape)
         out = self._out_sizes(_spatial(shape, self.layout))
         if min(out) < 1 or min(_spatial(shape, self.layout)) < 1:
             raise ValueError(f"{self._label()}: input {shape} gives an empty output {out}")
         return _join(shape[0], self.out_channels, out, self.layout)
 
     def forward(self, x):
-        x = _as_input(x, self.dtype)
-        self.output_shape(x.shape)
-        with self._named():
-            y = conv_transpose2d(x, self.weight, self.bias, **self._kw())
-        self._cache = x
-        return y
+        return self._forward_via(conv_transpose2d, x)
 
     def backward(self, grad_out):
-        x = self._saved()
-        with self._named():
-            gi, gw, gb = conv_transpose2d_backward(grad_out, x, self.weight, needs=self._needs(), **self._kw())
-        self._store(gw, gb)
-        return gi
+        return self._backward_via(conv_transpose2d_backward, grad_out)
 
     def flops(self, input_shape):
         self.output_shape(input_shape)
@@ -752,11 +709,6 @@ class ConvTranspose2D(_ParamLayer):
 class _UnsharedConv(_ParamLayer):
     """Shared parts of LocallyConnected2D and TiledConv2D."""
 
-    def _expected(self):
-        c = self.in_channels
-        h, w = self._input_hw()
-        return f"(N, {c}, {h}, {w})" if self.layout == "NCHW" else f"(N, {h}, {w}, {c})"
-
     def _input_hw(self):
         return ("H", "W")
 
@@ -767,7 +719,7 @@ class _UnsharedConv(_ParamLayer):
         if ok and isinstance(hw[0], int):
             ok = _spatial(shape, self.layout) == hw
         if not ok:
-            raise ValueError(f"{self._label()}: expected an input of shape {self._expected()}, got {shape}")
+            self._bad_input(_describe(self.layout, self.in_channels, hw), shape)
 
     def _kw(self):
         return dict(stride=self.stride, padding=self.padding, dilation=self.dilation, layout=self.layout)
@@ -822,12 +774,8 @@ class LocallyConnected2D(_UnsharedConv):
     def __init__(self, in_channels, out_channels, kernel_size, input_size, stride=1, padding=0, dilation=1,
                  bias=True, layout="NCHW", *, rng=None, dtype=np.float32, init="he"):
         super().__init__(dtype)
-        self.in_channels = _int(in_channels, "in_channels", 1)
-        self.out_channels = _int(out_channels, "out_channels", 1)
-        self.kernel_size = _ints(kernel_size, 2, "kernel_size", 1)
+        self._geometry(2, in_channels, out_channels, kernel_size, stride, dilation)
         self.input_size = _ints(input_size, 2, "input_size", 1)
-        self.stride = _ints(stride, 2, "stride", 1)
-        self.dilation = _ints(dilation, 2, "dilation", 1)
         self.padding = _padding(padding, 2)
         self.layout = _layout(layout)
         if bias is True or bias == "untied":
@@ -853,35 +801,16 @@ class LocallyConnected2D(_UnsharedConv):
         return self.input_size
 
     def _extra_repr(self):
-        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-             f"input_size={self.input_size}")
-        if self.stride != (1, 1):
-            s += f", stride={self.stride}"
-        if self.padding != 0:
-            s += f", padding={self.padding!r}"
-        if self.dilation != (1, 1):
-            s += f", dilation={self.dilation}"
-        if self.bias_mode != "untied":
-            s += f", bias={self.bias_mode!r}" if self.bias_mode else ", bias=False"
-        if self.layout != "NCHW":
-            s += f", layout={self.layout!r}"
-        return s
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"input_size={self.input_size}") + _changed(
+            ("stride", self.stride, (1, 1)), ("padding", self.padding, 0), ("dilation", self.dilation, (1, 1)),
+            ("bias", self.bias_mode or False, "untied"), ("layout", self.layout, "NCHW"))
 
     def forward(self, x):
-        x = _as_input(x, self.dtype)
-        self._check(x.shape)
-        with self._named():
-            y = local_conv2d(x, self.weight, self.bias, **self._kw())
-        self._cache = x
-        return y
+        return self._forward_via(local_conv2d, x)
 
     def backward(self, grad_out):
-        x = self._saved()
-        with self._named():
-            gi, gw, gb = local_conv2d_backward(grad_out, x, self.weight, shared_bias=self.bias_mode == "shared",
-                                               needs=self._needs(), **self._kw())
-        self._store(gw, gb)
-        return gi
+        return self._backward_via(local_conv2d_backward, grad_out, shared_bias=self.bias_mode == "shared")
 
 
 class TiledConv2D(_UnsharedConv):
@@ -905,12 +834,8 @@ class TiledConv2D(_UnsharedConv):
     def __init__(self, in_channels, out_channels, kernel_size, tiles, stride=1, padding=0, dilation=1,
                  bias=True, layout="NCHW", *, rng=None, dtype=np.float32, init="he"):
         super().__init__(dtype)
-        self.in_channels = _int(in_channels, "in_channels", 1)
-        self.out_channels = _int(out_channels, "out_channels", 1)
-        self.kernel_size = _ints(kernel_size, 2, "kernel_size", 1)
+        self._geometry(2, in_channels, out_channels, kernel_size, stride, dilation)
         self.tiles = _ints(tiles, 2, "tiles", 1)
-        self.stride = _ints(stride, 2, "stride", 1)
-        self.dilation = _ints(dilation, 2, "dilation", 1)
         self.padding = _padding(padding, 2)
         self.layout = _layout(layout)
         shape = self.tiles + (self.out_channels, self.in_channels) + self.kernel_size
@@ -918,32 +843,15 @@ class TiledConv2D(_UnsharedConv):
 
     def _extra_repr(self):
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, tiles={self.tiles}"
-        if self.stride != (1, 1):
-            s += f", stride={self.stride}"
-        if self.padding != 0:
-            s += f", padding={self.padding!r}"
-        if self.dilation != (1, 1):
-            s += f", dilation={self.dilation}"
-        if "bias" not in self._params:
-            s += ", bias=False"
-        if self.layout != "NCHW":
-            s += f", layout={self.layout!r}"
-        return s
+        return s + _changed(
+            ("stride", self.stride, (1, 1)), ("padding", self.padding, 0), ("dilation", self.dilation, (1, 1)),
+            ("bias", self.bias is not None, True), ("layout", self.layout, "NCHW"))
 
     def forward(self, x):
-        x = _as_input(x, self.dtype)
-        self._check(x.shape)
-        with self._named():
-            y = tiled_conv2d(x, self.weight, self.bias, **self._kw())
-        self._cache = x
-        return y
+        return self._forward_via(tiled_conv2d, x)
 
     def backward(self, grad_out):
-        x = self._saved()
-        with self._named():
-            gi, gw, gb = tiled_conv2d_backward(grad_out, x, self.weight, needs=self._needs(), **self._kw())
-        self._store(gw, gb)
-        return gi
+        return self._backward_via(tiled_conv2d_backward, grad_out)
 
 
 class Linear(_ParamLayer):
@@ -977,18 +885,10 @@ class Linear(_ParamLayer):
         return shape[:-1] + (self.out_features,)
 
     def forward(self, x):
-        x = _as_input(x, self.dtype)
-        self.output_shape(x.shape)
-        y = linear(x, self.weight, self.bias)
-        self._cache = x
-        return y
+        return self._forward_via(linear, x)
 
     def backward(self, grad_out):
-        x = self._saved()
-        with self._named():
-            gi, gw, gb = linear_backward(grad_out, x, self.weight, needs=self._needs())
-        self._store(gw, gb)
-        return gi
+        return self._backward_via(linear_backward, grad_out)
 
     def flops(self, input_shape):
         return math.prod(self.output_shape(input_shape)) * self.in_features
@@ -1006,8 +906,17 @@ class _Pool2D(Layer):
 
     def _check(self, shape):
         if len(shape) != 4:
-            exp = "(N, C, H, W)" if self.layout == "NCHW" else "(N, H, W, C)"
-            raise ValueError(f"{self._label()}: expected an input of shape {exp}, got {tuple(shape)}")
+            self._bad_input(_describe(self.layout, "C"), shape)
+
+    def _window(self, kernel_size, stride, padding=None):
+        """Validate and set the window; ``stride`` defaults to the kernel size, ``padding=None`` sets none."""
+        self.kernel_size = _ints(kernel_size, 2, "kernel_size", 1)
+        self.stride = self.kernel_size if stride is None else _ints(stride, 2, "stride", 1)
+        if padding is not None:
+            self.padding = _ints(padding, 2, "padding", 0)
+
+    def _window_repr(self, *options):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}" + _changed(*options)
 
     def _window_output(self, input_shape, kernel, stride, padding, dilation, ceil_mode):
         self._check(input_shape)
@@ -1051,9 +960,7 @@ class MaxPool2D(_Pool2D):
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False,
                  layout="NCHW"):
         super().__init__()
-        self.kernel_size = _ints(kernel_size, 2, "kernel_size", 1)
-        self.stride = self.kernel_size if stride is None else _ints(stride, 2, "stride", 1)
-        self.padding = _ints(padding, 2, "padding", 0)
+        self._window(kernel_size, stride, padding)
         self.dilation = _ints(dilation, 2, "dilation", 1)
         self.ceil_mode = bool(ceil_mode)
         self.return_indices = bool(return_indices)
@@ -1062,18 +969,9 @@ class MaxPool2D(_Pool2D):
         self.indices = None
 
     def _extra_repr(self):
-        s = f"kernel_size={self.kernel_size}, stride={self.stride}"
-        if self.padding != (0, 0):
-            s += f", padding={self.padding}"
-        if self.dilation != (1, 1):
-            s += f", dilation={self.dilation}"
-        if self.ceil_mode:
-            s += ", ceil_mode=True"
-        if self.return_indices:
-            s += ", return_indices=True"
-        if self.layout != "NCHW":
-            s += f", layout={self.layout!r}"
-        return s
+        return self._window_repr(("padding", self.padding, (0, 0)), ("dilation", self.dilation, (1, 1)),
+                                 ("ceil_mode", self.ceil_mode, False), ("return_indices", self.return_indices, False),
+                                 ("layout", self.layout, "NCHW"))
 
     def _kw(self):
         return dict(kernel_size=self.kernel_size, stride=self.stride, padding=self.padding,
@@ -1127,9 +1025,7 @@ class AvgPool2D(_Pool2D):
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                  divisor_override=None, layout="NCHW"):
         super().__init__()
-        self.kernel_size = _ints(kernel_size, 2, "kernel_size", 1)
-        self.stride = self.kernel_size if stride is None else _ints(stride, 2, "stride", 1)
-        self.padding = _ints(padding, 2, "padding", 0)
+        self._window(kernel_size, stride, padding)
         self.ceil_mode = bool(ceil_mode)
         self.count_include_pad = bool(count_include_pad)
         self.divisor_override = None if divisor_override is None else _int(divisor_override, "divisor_override")
@@ -1137,18 +1033,9 @@ class AvgPool2D(_Pool2D):
         _check_pool_padding("AvgPool2D", self.padding, self.kernel_size)
 
     def _extra_repr(self):
-        s = f"kernel_size={self.kernel_size}, stride={self.stride}"
-        if self.padding != (0, 0):
-            s += f", padding={self.padding}"
-        if self.ceil_mode:
-            s += ", ceil_mode=True"
-        if not self.count_include_pad:
-            s += ", count_include_pad=False"
-        if self.divisor_override is not None:
-            s += f", divisor_override={self.divisor_override}"
-        if self.layout != "NCHW":
-            s += f", layout={self.layout!r}"
-        return s
+        return self._window_repr(("padding", self.padding, (0, 0)), ("ceil_mode", self.ceil_mode, False),
+                                 ("count_include_pad", self.count_include_pad, True),
+                                 ("divisor_override", self.divisor_override, None), ("layout", self.layout, "NCHW"))
 
     def _kw(self):
         return dict(kernel_size=self.kernel_size, stride=self.stride, padding=self.padding,
@@ -1200,14 +1087,12 @@ class StochasticPool2D(_Pool2D):
 
     def __init__(self, kernel_size, stride=None, *, rng=None, layout="NCHW"):
         super().__init__()
-        self.kernel_size = _ints(kernel_size, 2, "kernel_size", 1)
-        self.stride = self.kernel_size if stride is None else _ints(stride, 2, "stride", 1)
+        self._window(kernel_size, stride)
         self.rng = as_rng(rng)
         self.layout = _layout(layout)
 
     def _extra_repr(self):
-        s = f"kernel_size={self.kernel_size}, stride={self.stride}"
-        return s + (f", layout={self.layout!r}" if self.layout != "NCHW" else "")
+        return self._window_repr(("layout", self.layout, "NCHW"))
 
     def output_shape(self, input_shape):
         return self._window_output(input_shape, self.kernel_size, self.stride, (0, 0), (1, 1), False)
@@ -1231,9 +1116,7 @@ class StochasticPool2D(_Pool2D):
             if mode == "train":
                 return max_pool2d_backward(grad_out, b, a, layout=self.layout)
             x, y = a, b
-            g = np.asarray(grad_out)
-            if g.shape != y.shape:
-                raise ValueError(f"grad_out has shape {g.shape}, expected {y.shape}")
+            g = _check_grad(self, grad_out, y.shape)
             # y = sum(a^2) / S over each window, S = sum(a):  dy/da_i = (2 a_i - y) / S.
             # Both window sums back onto the cells are the adjoint of a window sum.
             kw = dict(kernel_size=self.kernel_size, stride=self.stride, divisor_override=1, layout=self.layout)
@@ -1343,10 +1226,7 @@ class GlobalAvgPool2D(_Pool2D):
 
     def backward(self, grad_out):
         shape = self._saved()
-        g = np.asarray(grad_out)
-        full = self.output_shape(shape)
-        if g.shape != full:
-            raise ValueError(f"{self._label()}: grad_out has shape {g.shape}, expected {full}")
+        g = _check_grad(self, grad_out, self.output_shape(shape))
         g4 = g.reshape(_join(shape[0], shape[_channel_axis(self.layout)], (1, 1), self.layout))
         with self._named():
             return adaptive_avg_pool2d_backward(g4, shape, layout=self.layout)
@@ -1395,9 +1275,7 @@ class MaxUnpool2D(_Pool2D):
         else:
             if kernel_size is None:
                 raise ValueError("MaxUnpool2D needs a kernel_size or a paired MaxPool2D")
-            self.kernel_size = _ints(kernel_size, 2, "kernel_size", 1)
-            self.stride = self.kernel_size if stride is None else _ints(stride, 2, "stride", 1)
-            self.padding = _ints(padding, 2, "padding", 0)
+            self._window(kernel_size, stride, padding)
             self.layout = _layout(layout or "NCHW")
 
     def _extra_repr(self):
@@ -1434,9 +1312,7 @@ class MaxUnpool2D(_Pool2D):
 
     def backward(self, grad_out):
         indices, shape = self._saved()
-        g = np.asarray(grad_out)
-        if g.shape != shape:
-            raise ValueError(f"{self._label()}: grad_out has shape {g.shape}, expected {shape}")
+        g = _check_grad(self, grad_out, shape)
         n = shape[0]
         if self.layout == "NCHW":
             c = shape[1]
@@ -1672,9 +1548,7 @@ class BatchNorm2D(Layer):
     def output_shape(self, input_shape):
         shape = tuple(input_shape)
         if len(shape) != 4 or shape[_channel_axis(self.layout)] != self.num_features:
-            c = self.num_features
-            exp = f"(N, {c}, H, W)" if self.layout == "NCHW" else f"(N, H, W, {c})"
-            raise ValueError(f"{self._label()}: expected an input of shape {exp}, got {shape}")
+            self._bad_input(_describe(self.layout, self.num_features), shape)
         return shape
 
     def _axes(self):
@@ -1779,8 +1653,7 @@ class LocalResponseNorm(Layer):
     def output_shape(self, input_shape):
         shape = tuple(input_shape)
         if len(shape) < 3:
-            exp = "(N, C, H, W)" if self.layout == "NCHW" else "(N, H, W, C)"
-            raise ValueError(f"{self._label()}: expected an input of shape {exp}, got {shape}")
+            self._bad_input(_describe(self.layout, "C"), shape)
         return shape
 
     def forward(self, x):
