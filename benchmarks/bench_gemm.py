@@ -8,8 +8,6 @@ float32 FMA peak measured in the same run.
 """
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 
 import harness
@@ -88,18 +86,9 @@ def report(results) -> str:
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true")
-    p.add_argument("--threads", default="1,2")
-    p.add_argument("--dtypes", default="float32,float64")
-    p.add_argument("--json", default=None)
-    args = p.parse_args(argv)
-    threads = [int(t) for t in args.threads.split(",")]
-    harness.print_header(harness.header(threads), "GEMM: fastconv.gemm vs numpy.matmul")
-    res = run(threads, args.quick, tuple(args.dtypes.split(",")))
-    print(report(res))
-    if args.json:
-        harness.save_json(args.json, res)
+    harness.bench_main(__doc__, "GEMM: fastconv.gemm vs numpy.matmul", run, report, argv,
+                       add_arguments=lambda p: p.add_argument("--dtypes", default="float32,float64"),
+                       run_kwargs=lambda args: dict(dtypes=tuple(args.dtypes.split(","))))
 
 
 if __name__ == "__main__":

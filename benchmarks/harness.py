@@ -9,6 +9,7 @@ Rules every fastconv benchmark follows:
 """
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
@@ -243,3 +244,41 @@ def save_json(path: str, payload: dict) -> None:
 
     with open(path, "w") as f:
         json.dump(payload, f, indent=2, default=default)
+
+
+def parse_threads(text: str) -> list:
+    """"1,2" -> [1, 2]; ValueError on anything but positive integers."""
+    threads = [int(t) for t in text.split(",") if t.strip()]
+    if not threads or min(threads) < 1:
+        raise ValueError(f"thread counts must be positive integers, got {text!r}")
+    return threads
+
+
+def bench_main(description, title, run, report, argv=None, *, quick_help=None, threads_help=None,
+               add_arguments=None, run_kwargs=None):
+    """The command line every ``bench_<area>.py`` shares, and what it does.
+
+    Options ``--quick``, ``--threads 1,2`` and ``--json PATH``, plus the
+    area's own (``add_arguments(parser)``); then the machine header under
+    ``title``, ``run(threads, quick, **run_kwargs(args))``, its ``report``
+    printed as Markdown, and the results written to ``--json`` when given
+    (benchmarks/run.py reads that file).  Returns the results.
+    """
+    p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help=quick_help or "fewer cases and shorter timing rounds")
+    p.add_argument("--threads", default="1,2", help=threads_help or "comma-separated thread counts (default 1,2)")
+    p.add_argument("--json", default=None, metavar="PATH", help="also write the results to this JSON file")
+    if add_arguments is not None:
+        add_arguments(p)
+    args = p.parse_args(argv)
+    try:
+        threads = parse_threads(args.threads)
+    except ValueError as exc:
+        p.error(str(exc))
+    print_header(header(threads), title)
+    sys.stdout.flush()
+    results = run(threads, args.quick, **(run_kwargs(args) if run_kwargs else {}))
+    print(report(results))
+    if args.json:
+        save_json(args.json, results)
+    return results
