@@ -73,7 +73,8 @@ void fc_conv_pack_b8_avx2(const float *w, ptrdiff_t ld, ptrdiff_t rows, ptrdiff_
 /* AVX2 + FMA depthwise kernels (kernels/dwconv_avx2.c), float32.  They
  * return 0 (and do nothing) when the geometry is not theirs, and the
  * portable loops run instead.
- * One NCHW output plane (stride_w == 1, out_w >= 8); pad is a scratch of
+ * One NCHW output plane, any geometry (vector rows for stride_w == 1 and
+ * out_w >= 8, else fma column by column: the same bits); pad is a scratch of
  * fc_dwconv_pad_elems(g) floats for a zero-bordered copy of the plane;
  * next (or NULL): the input plane the caller computes next, prefetched
  * meanwhile; accumulate: yp += the taps (bias unused). */

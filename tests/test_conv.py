@@ -344,6 +344,36 @@ def test_winograd_auto_and_threads():
     assert_close(gi, egi.astype(np.float32))
 
 
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_depthwise_column_independent_of_width(isa, layout, dtype):
+    """A depthwise output column has the same bits whatever the width of the
+    call (narrow calls, below one SIMD vector, round as wide ones): columns
+    [j0, j0 + width) of the whole image equal a call on just the input
+    columns they read, for widths 1..19, strides 1 and 2, dilation 1 and 2."""
+    rng = np.random.default_rng(21)
+    for channels, mult, stride, dil in [(4, 1, 1, 1), (3, 2, 1, 1), (4, 1, 2, 1), (16, 1, 1, 2), (5, 1, 2, 2)]:
+        x = rng.standard_normal((2, channels, 9, 40)).astype(dtype)
+        w = rng.standard_normal((channels * mult, 1, 3, 3)).astype(dtype)
+        b = rng.standard_normal(channels * mult).astype(dtype)
+        xin = x if layout == "NCHW" else nhwc(x)
+        whole = fastconv.conv2d(xin, w, b, stride, 0, dil, channels, layout=layout)
+        whole = whole if layout == "NCHW" else nchw(whole)
+        assert_close(whole, ref.conv2d(x, w, b, (stride, stride), [(0, 0)] * 2, (dil, dil), channels).astype(dtype))
+        span = dil * 2 + 1
+        for width in range(1, 20):
+            j0 = (3 * width) % max(1, whole.shape[3] - width + 1)
+            if j0 + width > whole.shape[3]:
+                continue
+            part = x[:, :, :, j0 * stride:j0 * stride + (width - 1) * stride + span]
+            pin = part if layout == "NCHW" else nhwc(part)
+            for nt in (1, 2):
+                with fastconv.threads(nt):
+                    y = fastconv.conv2d(pin, w, b, stride, 0, dil, channels, layout=layout)
+                y = y if layout == "NCHW" else nchw(y)
+                np.testing.assert_array_equal(y, whole[:, :, :, j0:j0 + width], err_msg=f"width {width}")
+
+
 def test_conv2d_special_shapes():
     rng = np.random.default_rng(11)
     # 1x1 image, with and without padding

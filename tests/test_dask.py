@@ -187,11 +187,6 @@ def test_conv2d_depthwise_spatial_chunks(layout):
         assert_bitwise(threaded(fd.conv2d(xd, w, b, s, p, 1, 4, layout=layout))[0], want)
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "fastconv.conv2d, depthwise float32 (groups == C_in, stride_w 1, algorithm auto/direct) on AVX2: "
-    "a call whose output width is below 8 runs the portable kernel (separate multiply and add) instead "
-    "of the AVX2 FMA kernel, so an output's last bit depends on the width of the call; W chunks that "
-    "leave a block narrower than 8 columns differ from the whole image by about 1 ulp"))
 def test_conv2d_depthwise_narrow_w_blocks():
     rng = np.random.default_rng(5)
     x = images(rng, (2, 4, 19, 23), np.float32)

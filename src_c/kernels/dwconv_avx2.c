@@ -82,10 +82,28 @@ int fc_dwconv_plane_nchw_avx2_f32(const fc_conv_geom *g, const float *xp, const 
     const ptrdiff_t H = g->in_h, W = g->in_w, OH = g->out_h, OW = g->out_w;
     const ptrdiff_t KH = g->kernel_h, KW = g->kernel_w, dh = g->dilation_h, dw = g->dilation_w;
     const ptrdiff_t sh = g->stride_h, pt = g->pad_top;
-    if (g->stride_w != 1 || OW < 8) return 0;
     const ptrdiff_t HP = H + pt + g->pad_bottom + dh * KH;
     const ptrdiff_t WP = FC_MAX(W + g->pad_left + g->pad_right, OW + (KW - 1) * dw) + 8;
     pad_plane(g, xp, pad, HP, WP);
+    if (g->stride_w != 1 || OW < 8) {
+        /* narrow or strided rows: the same sums, one column at a time -- bias,
+         * then fma over every tap of the zero-bordered plane in (r, s) order,
+         * so a column's bits never depend on the width of the call */
+        const ptrdiff_t sw = g->stride_w;
+        for (ptrdiff_t oh = 0; oh < OH; ++oh) {
+            float *yr = yp + oh * OW;
+            const float *row = pad + oh * sh * WP;
+            if (!acc)
+                for (ptrdiff_t ow = 0; ow < OW; ++ow) yr[ow] = b;
+            for (ptrdiff_t r = 0; r < KH; ++r)
+                for (ptrdiff_t s = 0; s < KW; ++s) {
+                    const float wv = wk[r * KW + s];
+                    const float *xo = row + r * dh * WP + s * dw;
+                    for (ptrdiff_t ow = 0; ow < OW; ++ow) yr[ow] = fmaf(wv, xo[ow * sw], yr[ow]);
+                }
+        }
+        return 1;
+    }
 
     /* a row: groups of 4 vectors; the last group ends with a partial vector
      * masked to the row's remaining columns */
