@@ -63,3 +63,14 @@ def check_out(out, shape, dtype, name="out") -> np.ndarray:
     if not out.flags.writeable:
         raise ValueError(f"{name} is not writeable")
     return out
+
+
+def all_finite(a) -> bool:
+    """True when no element of ``a`` is inf or NaN.
+
+    One pass and no temporary: any inf or NaN makes the sum non-finite; a sum
+    of finite values that overflows only answers False, the safe side (the
+    callers then take their exact path for non-finite input).
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool(np.isfinite(np.add.reduce(a, axis=None)))

@@ -20,7 +20,7 @@ import operator
 import numpy as np
 
 from . import _conv
-from ._validate import check_out, compute_dtype
+from ._validate import all_finite, check_out, compute_dtype
 
 __all__ = [
     "col2im",
@@ -282,6 +282,21 @@ def _algorithm(algorithm, plan):
             f"got kernel {plan.kernel}, stride={plan.stride}, dilation={plan.dilation}, groups={plan.groups}"
         )
     return _ALGORITHMS[algorithm]
+
+
+def _ieee_safe_auto(plan, x, w):
+    """Whether algorithm='auto' may pick any kernel for these values.
+
+    Non-finite values must propagate as in an explicit zero-padded GEMM
+    convolution (PyTorch's reference path): a padded tap is 0 * weight, so an
+    inf weight makes it NaN, and each output sees only its own window.  The
+    depthwise kernel skips padded taps and Winograd mixes a 4x4 input tile
+    into every output of its 2x2 tile, so for inf/NaN they give way to GEMM.
+    """
+    padded = any(a or b for a, b in plan.pads)
+    if plan.c_in == plan.groups and padded and not all_finite(w):
+        return False
+    return not (_winograd_applies(plan) and not (all_finite(w) and all_finite(x)))
 
 
 def _winograd_applies(plan):
@@ -590,6 +605,8 @@ def _conv_forward(x, weight, bias, stride, padding, dilation, groups, layout, ou
             xd = _to4d(_dense(xb, dtype), nd, lay)
             wd = _dense(weight, dtype)
             bd = None if b is None else _dense(b, dtype)
+            if algo == _ALGORITHMS["auto"] and not _ieee_safe_auto(plan, xd, wd):
+                algo = _ALGORITHMS["gemm"]
             _conv.forward(plan.geom(algo), _flat(xd), _flat(wd), bd, _flat(target))
     return _finish(target, out)
 

@@ -63,6 +63,7 @@ import threading
 import numpy as np
 
 from . import _signal
+from ._validate import all_finite as _all_finite
 
 __all__ = ["convolve", "correlate", "convolve2d", "correlate2d", "filter2d", "FFT_RULE"]
 
@@ -447,13 +448,6 @@ def _isa_has_fold() -> bool:
     from . import _dispatch
 
     return _dispatch.get_isa() != "generic"
-
-
-def _all_finite(a) -> bool:
-    """True when no element is inf or NaN (one pass: any inf or NaN makes the sum non-finite;
-    an overflowing sum of finite values only answers False, the safe side)."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        return bool(np.isfinite(np.add.reduce(a, axis=None)))
 
 
 def _call(ct, geom, x, x_off, k, k_off, fill, y):

@@ -1,26 +1,81 @@
 #!/usr/bin/env bash
 # Build fastconv with AddressSanitizer + UndefinedBehaviorSanitizer and run
-# the test suite under them.
+# tests under them.
 #
-#   bash scripts/run_sanitized.sh [pytest arguments...]
+#   bash scripts/run_sanitized.sh [pytest arguments...]        # the whole suite
+#   bash scripts/run_sanitized.sh --ci [pytest arguments...]   # the CI subset below
 #
 # The C core and the Cython modules are compiled with
-# FASTCONV_SANITIZE=address,undefined (see setup.py); the ASan runtime is
-# preloaded because the Python interpreter itself is not instrumented.
-# Leak detection is on, with CPython's own allocations (interned strings,
-# module state kept until exit) suppressed; a UBSan report aborts the run.
+# FASTCONV_SANITIZE=address,undefined (see setup.py) from a clean copy of the
+# source tree (the developer's ./build and in-place modules are left alone);
+# the ASan runtime is preloaded because the Python interpreter itself is not
+# instrumented. Leak detection is on, with CPython's own allocations
+# (interned strings, module state kept until exit) suppressed. Every report,
+# from pytest or any child process it starts, is written to a log file; the
+# run fails if the tests fail, if a sanitizer aborts a process, or if any
+# report file exists afterwards.
 # PyTorch is left out of this environment: its wheel does not load under a
 # preloaded ASan runtime, and the NumPy references cover every function.
+#
+# FASTCONV_SANITIZE_WORK=DIR keeps the environment in DIR; an existing
+# DIR/venv is reused, so a second run rebuilds only what changed.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 WORK="${FASTCONV_SANITIZE_WORK:-$(mktemp -d)}"
 PY="${PYTHON:-python3}"
+mkdir -p "$WORK"
+WORK="$(cd "$WORK" && pwd)"
 
-"$PY" -m venv "$WORK/venv"
+# The CI subset: small shapes reaching every C kernel family in a few minutes.
+#   robustness: every public compute function (OPS) at 1-4 threads, read-only
+#               inputs, 8 Python threads, impossible sizes
+#   fuzz:       every public function against the NumPy references on random
+#               shapes, strides, dtypes and limit arguments (few examples)
+#   gemm:       every ISA level, any strides, overlapping out=, empty operands
+#   conv:       every ISA level, direct/im2col/indirect/depthwise/winograd,
+#               transposed, backward, im2col/col2im
+#   pool:       max/avg/adaptive/global/stochastic, 1-D, backward, unpooling,
+#               NaN/inf, views, out=
+#   signal:     1-D and 2-D, direct and FFT, integer and complex, every ISA
+#   local:      local/tiled forward and backward (every ISA), linear
+CI_SUBSET=(
+    tests/test_robustness.py -k
+    "not child_processes and not pytorch and not repeated_calls and not threadpoolctl"
+)
+CI_FILES=(
+    "tests/test_fuzz.py"
+    "tests/test_gemm.py::test_matches_numpy tests/test_gemm.py::test_any_strides tests/test_gemm.py::test_out_with_strides_and_overlap tests/test_gemm.py::test_empty_operands"
+    "tests/test_conv.py -k conv2d_every_isa or winograd_matches_reference or conv2d_special_shapes or transpose2d_matches_reference or conv2d_backward_matches_reference or im2col_col2im_match_reference or conv1d_matches_reference"
+    "tests/test_pool.py -k max_pool2d or avg_pool2d or pool1d or adaptive or global or stochastic_values or unpool2d or non_contiguous or out_argument"
+    "tests/test_signal.py -k 1d_matches_reference or 2d_matches_reference or wraparound or fft_matches_direct or isa_levels or nonfinite"
+    "tests/test_local.py -k forward_matches_reference or every_isa or linear_matches_reference or backward_matches_reference or larger_shapes or empty_shapes"
+)
+
+CI=0
+if [[ "${1:-}" == "--ci" ]]; then
+    CI=1
+    shift
+fi
+
+START=$SECONDS
+if [[ ! -x "$WORK/venv/bin/python" ]]; then
+    "$PY" -m venv "$WORK/venv"
+    "$WORK/venv/bin/python" -m pip install -q --upgrade pip
+    "$WORK/venv/bin/python" -m pip install -q "setuptools>=77" wheel "Cython>=3" "numpy>=2" pytest hypothesis scipy threadpoolctl
+fi
 V="$WORK/venv/bin/python"
-"$V" -m pip install -q --upgrade pip
-"$V" -m pip install -q "setuptools>=77" wheel "Cython>=3" "numpy>=2" pytest hypothesis scipy threadpoolctl
-FASTCONV_SANITIZE=address,undefined "$V" -m pip install -q --no-build-isolation "$ROOT"
+
+# a clean copy of the sources: tracked and new files, no build outputs
+mkdir -p "$WORK/src"
+if git -C "$ROOT" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    (cd "$ROOT" && git ls-files -z --cached --others --exclude-standard) \
+        | (cd "$ROOT" && xargs -0 cp --parents -p -t "$WORK/src" 2>/dev/null || true)
+else
+    cp -rp "$ROOT/." "$WORK/src"
+    rm -rf "$WORK/src/build" "$WORK/src"/fastconv/*.so
+fi
+(cd "$WORK/src" && FASTCONV_SANITIZE=address,undefined "$V" -m pip install -q --no-build-isolation --no-deps .)
+echo "sanitized build: $((SECONDS - START)) s"
 
 ASAN_LIB="$(gcc -print-file-name=libasan.so)"
 cat > "$WORK/lsan.supp" <<'SUPP'
@@ -42,11 +97,43 @@ leak:python3
 SUPP
 
 cd "$WORK"
+rm -rf "$WORK/tests" "$WORK/reports"
 cp -r "$ROOT/tests" "$WORK/tests"
+mkdir -p "$WORK/reports"
 export LD_PRELOAD="$ASAN_LIB"
-export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=0:allocator_may_return_null=1"
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=0:allocator_may_return_null=1:log_path=$WORK/reports/asan"
 export LSAN_OPTIONS="suppressions=$WORK/lsan.supp:print_suppressions=0"
-export UBSAN_OPTIONS="halt_on_error=1:abort_on_error=1:print_stacktrace=1"
+export UBSAN_OPTIONS="halt_on_error=1:abort_on_error=1:print_stacktrace=1:log_path=$WORK/reports/ubsan"
 export PYTHONMALLOC=malloc
-"$V" -m pytest -q -p no:cacheprovider "$WORK/tests" "$@"
+
+status=0
+if [[ $CI == 1 ]]; then
+    export FASTCONV_FUZZ_EXAMPLES="${FASTCONV_FUZZ_EXAMPLES:-8}"
+    export FASTCONV_FUZZ_PROFILE=ci
+    "$V" -m pytest -q -p no:cacheprovider "${CI_SUBSET[@]}" "$@" || status=$?
+    for entry in "${CI_FILES[@]}"; do
+        if [[ "$entry" == *" -k "* ]]; then
+            "$V" -m pytest -q -p no:cacheprovider "${entry%% -k *}" -k "${entry#* -k }" "$@" || status=$?
+        else
+            # shellcheck disable=SC2086
+            "$V" -m pytest -q -p no:cacheprovider $entry "$@" || status=$?
+        fi
+    done
+else
+    "$V" -m pytest -q -p no:cacheprovider "$WORK/tests" "$@" || status=$?
+fi
+
+if compgen -G "$WORK/reports/*" >/dev/null; then
+    echo "sanitizer reports:" >&2
+    for f in "$WORK"/reports/*; do
+        echo "==== $f" >&2
+        head -c 20000 "$f" >&2
+    done
+    status=1
+fi
+echo "sanitized run: $((SECONDS - START)) s in all"
+if [[ $status != 0 ]]; then
+    echo "sanitized test run FAILED" >&2
+    exit "$status"
+fi
 echo "sanitized test run passed"
