@@ -247,7 +247,7 @@ class _ConvPlan:
                 f"does not match the input's {c_in} channels"
             )
         if any(s < 1 for s in in_sp):
-            raise ValueError(f"input has an empty spatial dimension: shape {tuple(x_shape)}")
+            raise ValueError(f"x has an empty spatial dimension: shape {tuple(x_shape)}")
         self.pads = _resolve_padding(padding, nd, in_sp, self.kernel, self.stride, self.dilation)
         _check_fits(in_sp, self.kernel, self.dilation, self.pads, nd)
         out_sp = tuple(
@@ -764,7 +764,7 @@ class _TransposedPlan:
             raise ValueError(f"weight has shape {tuple(w_shape)}: weight.shape[0] must equal the input's {c_in} channels")
         c_out = w_shape[1] * self.groups
         if any(s < 1 for s in in_sp):
-            raise ValueError(f"input has an empty spatial dimension: shape {tuple(x_shape)}")
+            raise ValueError(f"x has an empty spatial dimension: shape {tuple(x_shape)}")
         out_sp = tuple(
             (m - 1) * s - a - b + d * (k - 1) + o + 1
             for m, s, (a, b), d, k, o in zip(in_sp, self.stride, self.pads, self.dilation, self.kernel, op)
