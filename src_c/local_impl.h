@@ -802,87 +802,20 @@ int FN(fc_tiled_conv2d_backward_bias)(const fc_conv_geom *g, const FT *dy, int p
 /* ---- fully connected layer ------------------------------------------------------ */
 /*
  * Few rows (a batch of 1 is a matrix-vector product, memory-bound on the
- * weight) run through dot / axpy loops that stream the weight once.  Their
- * bodies are written once with 32-byte vector types and compiled twice: for
- * the baseline ISA and, on x86-64 with GCC or Clang, for AVX2 + FMA through
- * a target attribute (the dispatch follows the active ISA level).  This
- * keeps a small kernel next to its only caller instead of in kernels/.
+ * weight) skip the packing and stream the weight once, in one of two forms
+ * by the weight's layout.  Both sum in the GEMM's order -- per block of kc
+ * inputs (the active blocking) one multiply-add chain per output element
+ * from zero, the block sums then added in order -- so that a row's result
+ * never depends on the batch it came in.
  */
-typedef FT FN(local_vec) __attribute__((vector_size(32)));
-#define FC_LOCAL_VL ((ptrdiff_t)(32 / sizeof(FT)))
 
-/* (macros and pointers rather than vector arguments: the helpers are
- * inlined, and no vector ever crosses a call between ISA levels) */
-#define FC_LOCAL_VLOAD(v, p) memcpy(&(v), (p), sizeof(v))
-
-/* Lane sums of a vector in a fixed pairwise order. */
-static inline __attribute__((always_inline)) FT FN(local_vsum)(const FN(local_vec) *v)
-{
-    FT l[32 / sizeof(FT)];
-    memcpy(l, v, sizeof l);
-    for (ptrdiff_t w = FC_LOCAL_VL / 2; w >= 1; w /= 2)
-        for (ptrdiff_t i = 0; i < w; ++i) l[i] += l[i + w];
-    return l[0];
-}
-
-/* out[r] = x . b_r for four rows of b: each row has its own two vector
- * accumulators and scalar tail, so a row's result never depends on the
- * rows computed beside it. */
-static inline __attribute__((always_inline)) void FN(local_dot4_body)(ptrdiff_t k, const FT *x, const FT *const *b,
-                                                                       FT *out)
-{
-    const ptrdiff_t VL = FC_LOCAL_VL;
-    FN(local_vec) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, c0 = {0}, c1 = {0}, c2 = {0}, c3 = {0};
-    const FT *b0 = b[0], *b1 = b[1], *b2 = b[2], *b3 = b[3];
-    ptrdiff_t p = 0;
-    for (; p + 2 * VL <= k; p += 2 * VL) {
-        FN(local_vec) x0, x1, v0, v1, v2, v3, u0, u1, u2, u3;
-        FC_LOCAL_VLOAD(x0, x + p);
-        FC_LOCAL_VLOAD(x1, x + p + VL);
-        FC_LOCAL_VLOAD(v0, b0 + p);
-        FC_LOCAL_VLOAD(u0, b0 + p + VL);
-        FC_LOCAL_VLOAD(v1, b1 + p);
-        FC_LOCAL_VLOAD(u1, b1 + p + VL);
-        FC_LOCAL_VLOAD(v2, b2 + p);
-        FC_LOCAL_VLOAD(u2, b2 + p + VL);
-        FC_LOCAL_VLOAD(v3, b3 + p);
-        FC_LOCAL_VLOAD(u3, b3 + p + VL);
-        a0 += x0 * v0;
-        c0 += x1 * u0;
-        a1 += x0 * v1;
-        c1 += x1 * u1;
-        a2 += x0 * v2;
-        c2 += x1 * u2;
-        a3 += x0 * v3;
-        c3 += x1 * u3;
-    }
-    FT t0 = 0, t1 = 0, t2 = 0, t3 = 0;
-    for (; p < k; ++p) {
-        t0 += x[p] * b0[p];
-        t1 += x[p] * b1[p];
-        t2 += x[p] * b2[p];
-        t3 += x[p] * b3[p];
-    }
-    a0 += c0;
-    a1 += c1;
-    a2 += c2;
-    a3 += c3;
-    out[0] = FN(local_vsum)(&a0) + t0;
-    out[1] = FN(local_vsum)(&a1) + t1;
-    out[2] = FN(local_vsum)(&a2) + t2;
-    out[3] = FN(local_vsum)(&a3) + t3;
-}
-
-/* y[j] += xv * b[j] for j < n */
+/* y[j] += xv * b[j] for j < n: compiled for the baseline and, through a
+ * target attribute, for AVX2 + FMA, where the multiply-add contracts to an
+ * FMA exactly as in the micro-kernels of that level. */
 static inline __attribute__((always_inline)) void FN(local_axpy_body)(ptrdiff_t n, FT xv, const FT *restrict b,
                                                                        FT *restrict y)
 {
     for (ptrdiff_t j = 0; j < n; ++j) y[j] += xv * b[j];
-}
-
-static void FN(local_dot4_base)(ptrdiff_t k, const FT *x, const FT *const *b, FT *out)
-{
-    FN(local_dot4_body)(k, x, b, out);
 }
 
 static void FN(local_axpy_base)(ptrdiff_t n, FT xv, const FT *restrict b, FT *restrict y)
@@ -890,30 +823,15 @@ static void FN(local_axpy_base)(ptrdiff_t n, FT xv, const FT *restrict b, FT *re
     FN(local_axpy_body)(n, xv, b, y);
 }
 
-typedef void (*FN(local_dot4_fn))(ptrdiff_t, const FT *, const FT *const *, FT *);
 typedef void (*FN(local_axpy_fn))(ptrdiff_t, FT, const FT *restrict, FT *restrict);
 
 #if FC_LOCAL_HAVE_AVX2_TARGET
-__attribute__((target("avx2,fma"))) static void FN(local_dot4_avx2)(ptrdiff_t k, const FT *x, const FT *const *b,
-                                                                    FT *out)
-{
-    FN(local_dot4_body)(k, x, b, out);
-}
-
 __attribute__((target("avx2,fma"))) static void FN(local_axpy_avx2)(ptrdiff_t n, FT xv, const FT *restrict b,
                                                                     FT *restrict y)
 {
     FN(local_axpy_body)(n, xv, b, y);
 }
 #endif
-
-static FN(local_dot4_fn) FN(local_pick_dot4)(void)
-{
-#if FC_LOCAL_HAVE_AVX2_TARGET
-    if (fc_isa_active() >= FC_ISA_AVX2) return FN(local_dot4_avx2);
-#endif
-    return FN(local_dot4_base);
-}
 
 static FN(local_axpy_fn) FN(local_pick_axpy)(void)
 {
@@ -925,50 +843,67 @@ static FN(local_axpy_fn) FN(local_pick_axpy)(void)
 
 /*
  * Dot form, for few rows of X: y[r][j] = x_r . bt_j (+ bias[j]) where bt_j,
- * row j of B transposed, is contiguous (row stride ldb).  Each row of B is
- * streamed once, for all rows of X.  Threads split the groups of four rows
- * of B (a fixed grid); a last, short group repeats its last row.
+ * row j of B transposed, is contiguous (row stride ldb).  The AVX2 tile
+ * kernel (kernels/linear_avx2.c) transposes blocks of B in registers so
+ * that the lanes hold outputs; threads split the tiles of columns (a fixed
+ * grid, dynamic chunks: a thread slowed down by another process does not
+ * hold the others up).  A last, short tile repeats its last row of B.
+ * Without AVX2 the caller takes the GEMM instead.
  */
+#if FC_LOCAL_HAVE_AVX2_TARGET
+#define FC_LOCAL_TILE_COLS ((ptrdiff_t)(64 / sizeof(FT)))
 static void FN(local_linear_dot)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const FT *x, ptrdiff_t ldx,
                                  const FT *bt, ptrdiff_t ldb, const FT *bias, FT *y, ptrdiff_t ldy, int nt)
 {
-    const FN(local_dot4_fn) dot4 = FN(local_pick_dot4)();
-    const ptrdiff_t groups = (n + 3) / 4;
-    /* dynamic chunks of 32 rows of B: a thread slowed down (by another
-     * process on its core) does not hold the others up at the end */
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 8) if (nt > 1)
-    for (ptrdiff_t gi = 0; gi < groups; ++gi) {
-        const ptrdiff_t j0 = gi * 4, cnt = FC_MIN((ptrdiff_t)4, n - j0);
-        const FT *rows[4];
-        for (ptrdiff_t l = 0; l < 4; ++l) rows[l] = bt + (j0 + FC_MIN(l, cnt - 1)) * ldb;
+    const ptrdiff_t cols = FC_LOCAL_TILE_COLS, tiles = (n + cols - 1) / cols;
+    const ptrdiff_t kc = fc_kernels()->FC_LOCAL_BL.kc;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 2) if (nt > 1)
+    for (ptrdiff_t ti = 0; ti < tiles; ++ti) {
+        const ptrdiff_t j0 = ti * cols, cnt = FC_MIN(cols, n - j0);
+        const FT *rows[FC_LOCAL_TILE_COLS];
+        FT tile[FC_LOCAL_SKINNY * FC_LOCAL_TILE_COLS];
+        for (ptrdiff_t l = 0; l < cols; ++l) rows[l] = bt + (j0 + FC_MIN(l, cnt - 1)) * ldb;
+        FC_CAT(FN(fc_linear_tile), _avx2)(m, k, kc, x, ldx, rows, tile);
         for (ptrdiff_t r = 0; r < m; ++r) {
-            FT o[4];
-            dot4(k, x + r * ldx, rows, o);
             FT *yr = y + r * ldy + j0;
-            for (ptrdiff_t l = 0; l < cnt; ++l) yr[l] = bias ? o[l] + bias[j0 + l] : o[l];
+            const FT *tr = tile + r * cols;
+            for (ptrdiff_t l = 0; l < cnt; ++l) yr[l] = bias ? tr[l] + bias[j0 + l] : tr[l];
         }
     }
 }
+#undef FC_LOCAL_TILE_COLS
+#endif
 
 /*
  * Axpy form, for few rows of X: y[r][j] = sum_p x[r][p] * b[p][j] (+ bias[j])
  * where row p of B is contiguous (row stride ldb).  Threads split the
- * columns in blocks of a fixed size; each element sums over p in order.
+ * columns in blocks of a fixed size; per kc block of p, the first block
+ * accumulates in y, the others in a scratch block added to y.
  */
 static void FN(local_linear_axpy)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const FT *x, ptrdiff_t ldx,
                                   const FT *b, ptrdiff_t ldb, const FT *bias, FT *y, ptrdiff_t ldy, int nt)
 {
     const FN(local_axpy_fn) axpy = FN(local_pick_axpy)();
+    const ptrdiff_t kc = fc_kernels()->FC_LOCAL_BL.kc;
     const ptrdiff_t JB = FC_LOCAL_GEMV_BLOCK, blocks = (n + JB - 1) / JB;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1)
     for (ptrdiff_t bi = 0; bi < blocks; ++bi) {
         const ptrdiff_t j0 = bi * JB, jn = FC_MIN(JB, n - j0);
-        for (ptrdiff_t r = 0; r < m; ++r) {
-            FT *yr = y + r * ldy + j0;
-            for (ptrdiff_t j = 0; j < jn; ++j) yr[j] = 0;
+        FT part[FC_LOCAL_SKINNY * FC_LOCAL_GEMV_BLOCK];
+        for (ptrdiff_t pc = 0; pc < k; pc += kc) {
+            const ptrdiff_t pe = FC_MIN(k, pc + kc);
+            FT *const acc = pc == 0 ? y + j0 : part;
+            const ptrdiff_t lda = pc == 0 ? ldy : JB;
+            for (ptrdiff_t r = 0; r < m; ++r)
+                for (ptrdiff_t j = 0; j < jn; ++j) acc[r * lda + j] = 0;
+            for (ptrdiff_t p = pc; p < pe; ++p)
+                for (ptrdiff_t r = 0; r < m; ++r) axpy(jn, x[r * ldx + p], b + p * ldb + j0, acc + r * lda);
+            if (pc > 0)
+                for (ptrdiff_t r = 0; r < m; ++r) {
+                    FT *yr = y + r * ldy + j0;
+                    for (ptrdiff_t j = 0; j < jn; ++j) yr[j] += part[r * JB + j];
+                }
         }
-        for (ptrdiff_t p = 0; p < k; ++p)
-            for (ptrdiff_t r = 0; r < m; ++r) axpy(jn, x[r * ldx + p], b + p * ldb + j0, y + r * ldy + j0);
         if (bias)
             for (ptrdiff_t r = 0; r < m; ++r) {
                 FT *yr = y + r * ldy + j0;
@@ -981,11 +916,8 @@ static void FN(local_linear_axpy)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const F
  * y[m x n] = x[m x k] . B[k x n] (+ bias) with B given by element strides:
  * dot or axpy loops for few rows (no packing: B is read once, which is what
  * a batch-1 layer costs), the GEMM otherwise.  y is dense (row stride n).
- * On the GEMM path a row's result does not depend on the number of rows
- * (the GEMM's sums do not, and the bias comes last); the few-row loops sum
- * in another order, so rows computed in batches of at most
- * FC_LOCAL_SKINNY can differ from the same rows in a larger batch in the
- * last bits.
+ * A row's result does not depend on the number of rows: the GEMM's sums do
+ * not, the few-row loops sum in the GEMM's order, and the bias comes last.
  */
 static int FN(local_linear_apply)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const FT *x, ptrdiff_t rs_x,
                                   ptrdiff_t cs_x, const FT *b, ptrdiff_t rs_b, ptrdiff_t cs_b,
@@ -997,10 +929,12 @@ static int FN(local_linear_apply)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const F
             for (ptrdiff_t j = 0; j < n; ++j) y[r * n + j] = bias ? bias[j] : (FT)0;
         return FC_OK;
     }
-    if (m <= FC_LOCAL_SKINNY && cs_x == 1 && rs_b == 1) {
+#if FC_LOCAL_HAVE_AVX2_TARGET
+    if (m <= FC_LOCAL_SKINNY && cs_x == 1 && rs_b == 1 && fc_isa_active() >= FC_ISA_AVX2) {
         FN(local_linear_dot)(m, n, k, x, rs_x, b, cs_b, bias, y, n, nt);
         return FC_OK;
     }
+#endif
     if (m <= FC_LOCAL_SKINNY && cs_x == 1 && cs_b == 1) {
         FN(local_linear_axpy)(m, n, k, x, rs_x, b, rs_b, bias, y, n, nt);
         return FC_OK;
@@ -1111,8 +1045,6 @@ int FN(fc_linear_backward_bias)(ptrdiff_t m, ptrdiff_t out_features, const FT *d
 }
 
 #undef FC_LOCAL_TAP
-#undef FC_LOCAL_VL
-#undef FC_LOCAL_VLOAD
 #undef FN
 #undef FC_CAT
 #undef FC_CAT_

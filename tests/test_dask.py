@@ -465,11 +465,8 @@ def test_predict_equals_the_local_model(compute):
     assert_bitwise(got[1], want)
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "fastconv.linear (Linear layers) computes batches of at most 4 rows on its streaming "
-    "dot-product path and larger batches on the GEMM path; the two round differently in the last "
-    "bit, so a chunk of 1-4 images gives other logits than the same images in one large batch"))
 def test_predict_tiny_batch_chunks():
+    """Chunks of 1-4 images run linear's streaming path, which sums in the GEMM's order."""
     net = _model()
     x = np.random.default_rng(16).standard_normal((10, 1, 32, 32)).astype(np.float32)
     got, = threaded(fd.predict(net, da.from_array(x, chunks=3)))

@@ -1,0 +1,139 @@
+/*
+ * linear_avx2.c -- the fully connected layer for a few rows of x (a batch of
+ * at most four), AVX2 + FMA: y[r][j] = x_r . w_j over a tile of output
+ * columns, every row w_j of the weight contiguous.
+ *
+ * The sums follow the GEMM's order exactly, so that a row's result never
+ * depends on the batch it came in: for each block of kc inputs (the active
+ * GEMM blocking), one FMA chain per output element, from zero, in input
+ * order; the block sums are then added to the result in block order.  That
+ * chain runs along the inputs, and the rows of w are contiguous along the
+ * inputs too, so the lanes of a vector hold different outputs: 8 x 8
+ * (float32) or 4 x 4 (float64) blocks of w are transposed in registers,
+ * half of the work done by 128-bit loads into the two halves of a register.
+ * The weight is read once, which is what a batch-1 layer costs.
+ */
+#include <immintrin.h>
+#include <stddef.h>
+
+/* Columns per tile: two transposed groups, so that a single row of x still
+ * runs two independent FMA chains. */
+#define LIN_COLS_F32 16
+#define LIN_COLS_F64 8
+
+/* q-th input of a transposed group: t[q] lane l = w_l[p + q] */
+static inline __attribute__((always_inline)) void lin_load8x8(const float *const *w, ptrdiff_t p, __m256 t[8])
+{
+    __m256 a[4], b[4];
+    for (int l = 0; l < 4; ++l) {
+        /* lanes 0-3: row l, lanes 4-7: row l + 4 */
+        a[l] = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(w[l] + p)), _mm_loadu_ps(w[l + 4] + p), 1);
+        b[l] = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(w[l] + p + 4)),
+                                    _mm_loadu_ps(w[l + 4] + p + 4), 1);
+    }
+    const __m256 a01l = _mm256_unpacklo_ps(a[0], a[1]), a01h = _mm256_unpackhi_ps(a[0], a[1]);
+    const __m256 a23l = _mm256_unpacklo_ps(a[2], a[3]), a23h = _mm256_unpackhi_ps(a[2], a[3]);
+    const __m256 b01l = _mm256_unpacklo_ps(b[0], b[1]), b01h = _mm256_unpackhi_ps(b[0], b[1]);
+    const __m256 b23l = _mm256_unpacklo_ps(b[2], b[3]), b23h = _mm256_unpackhi_ps(b[2], b[3]);
+    t[0] = _mm256_shuffle_ps(a01l, a23l, 0x44);
+    t[1] = _mm256_shuffle_ps(a01l, a23l, 0xEE);
+    t[2] = _mm256_shuffle_ps(a01h, a23h, 0x44);
+    t[3] = _mm256_shuffle_ps(a01h, a23h, 0xEE);
+    t[4] = _mm256_shuffle_ps(b01l, b23l, 0x44);
+    t[5] = _mm256_shuffle_ps(b01l, b23l, 0xEE);
+    t[6] = _mm256_shuffle_ps(b01h, b23h, 0x44);
+    t[7] = _mm256_shuffle_ps(b01h, b23h, 0xEE);
+}
+
+static inline __attribute__((always_inline)) void lin_load4x4(const double *const *w, ptrdiff_t p, __m256d t[4])
+{
+    /* lanes 0-1: row l, lanes 2-3: row l + 2 */
+    const __m256d a0 = _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_loadu_pd(w[0] + p)), _mm_loadu_pd(w[2] + p), 1);
+    const __m256d a1 = _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_loadu_pd(w[1] + p)), _mm_loadu_pd(w[3] + p), 1);
+    const __m256d b0 =
+        _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_loadu_pd(w[0] + p + 2)), _mm_loadu_pd(w[2] + p + 2), 1);
+    const __m256d b1 =
+        _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_loadu_pd(w[1] + p + 2)), _mm_loadu_pd(w[3] + p + 2), 1);
+    t[0] = _mm256_unpacklo_pd(a0, a1);
+    t[1] = _mm256_unpackhi_pd(a0, a1);
+    t[2] = _mm256_unpacklo_pd(b0, b1);
+    t[3] = _mm256_unpackhi_pd(b0, b1);
+}
+
+/*
+ * One tile for M rows of x: the body is instantiated per M (1..4) so that
+ * the 2 * M accumulators stay in registers.  tile[r * COLS + l] receives
+ * y[r][l]; w[l] points at row l of the weight (the caller repeats the last
+ * row for a short tile).
+ */
+#define LIN_TILE_BODY(FT, VEC, VL, COLS, ZERO, BCAST, FMADD, ADD, LOADU, STOREU, TRANSPOSED_LOAD) \
+    do {                                                                                                      \
+        for (ptrdiff_t pc = 0; pc < k; pc += kc) {                                 /* GEMM's kc blocks */ \
+            const ptrdiff_t pe = pc + kc < k ? pc + kc : k;                                               \
+            VEC acc0[4], acc1[4];                          /* the two groups' accumulators per row */ \
+            _Pragma("GCC unroll 4") for (int r = 0; r < M; ++r) acc0[r] = acc1[r] = ZERO;                \
+            ptrdiff_t p = pc;                                                                             \
+            for (; p + VL <= pe; p += VL) {                                   /* VL inputs per step */    \
+                VEC t[VL];                                                                                \
+                TRANSPOSED_LOAD(w, p, t);                                                                 \
+                _Pragma("GCC unroll 8") for (int q = 0; q < VL; ++q)                                      \
+                    _Pragma("GCC unroll 4") for (int r = 0; r < M; ++r)                                   \
+                        acc0[r] = FMADD(BCAST(x + r * ldx + p + q), t[q], acc0[r]);                       \
+                TRANSPOSED_LOAD(w + VL, p, t);                                                            \
+                _Pragma("GCC unroll 8") for (int q = 0; q < VL; ++q)                                      \
+                    _Pragma("GCC unroll 4") for (int r = 0; r < M; ++r)                                   \
+                        acc1[r] = FMADD(BCAST(x + r * ldx + p + q), t[q], acc1[r]);                       \
+            }                                                                                             \
+            for (; p < pe; ++p) {                                             /* the block's tail */      \
+                FT col[2 * VL];                                                                           \
+                for (int l = 0; l < 2 * VL; ++l) col[l] = w[l][p];                                        \
+                const VEC t0 = LOADU(col), t1 = LOADU(col + VL);                                          \
+                _Pragma("GCC unroll 4") for (int r = 0; r < M; ++r) {                                     \
+                    acc0[r] = FMADD(BCAST(x + r * ldx + p), t0, acc0[r]);                                 \
+                    acc1[r] = FMADD(BCAST(x + r * ldx + p), t1, acc1[r]);                                 \
+                }                                                                                         \
+            }                                                                                             \
+            _Pragma("GCC unroll 4") for (int r = 0; r < M; ++r) {                                         \
+                FT *d = tile + r * COLS;                                                                  \
+                STOREU(d, pc == 0 ? acc0[r] : ADD(LOADU(d), acc0[r]));                                    \
+                STOREU(d + VL, pc == 0 ? acc1[r] : ADD(LOADU(d + VL), acc1[r]));                          \
+            }                                                                                             \
+        }                                                                                                 \
+    } while (0)
+
+static inline __attribute__((always_inline)) void lin_tile_f32(const int M, ptrdiff_t k, ptrdiff_t kc, const float *x,
+                                                              ptrdiff_t ldx, const float *const *w, float *tile)
+{
+    LIN_TILE_BODY(float, __m256, 8, LIN_COLS_F32, _mm256_setzero_ps(), _mm256_broadcast_ss, _mm256_fmadd_ps,
+                  _mm256_add_ps, _mm256_loadu_ps, _mm256_storeu_ps, lin_load8x8);
+}
+
+static inline __attribute__((always_inline)) void lin_tile_f64(const int M, ptrdiff_t k, ptrdiff_t kc,
+                                                              const double *x, ptrdiff_t ldx, const double *const *w,
+                                                              double *tile)
+{
+    LIN_TILE_BODY(double, __m256d, 4, LIN_COLS_F64, _mm256_setzero_pd(), _mm256_broadcast_sd, _mm256_fmadd_pd,
+                  _mm256_add_pd, _mm256_loadu_pd, _mm256_storeu_pd, lin_load4x4);
+}
+
+void fc_linear_tile_f32_avx2(ptrdiff_t m, ptrdiff_t k, ptrdiff_t kc, const float *x, ptrdiff_t ldx,
+                             const float *const *w, float *tile)
+{
+    switch (m) {
+    case 1: lin_tile_f32(1, k, kc, x, ldx, w, tile); break;
+    case 2: lin_tile_f32(2, k, kc, x, ldx, w, tile); break;
+    case 3: lin_tile_f32(3, k, kc, x, ldx, w, tile); break;
+    default: lin_tile_f32(4, k, kc, x, ldx, w, tile); break;
+    }
+}
+
+void fc_linear_tile_f64_avx2(ptrdiff_t m, ptrdiff_t k, ptrdiff_t kc, const double *x, ptrdiff_t ldx,
+                             const double *const *w, double *tile)
+{
+    switch (m) {
+    case 1: lin_tile_f64(1, k, kc, x, ldx, w, tile); break;
+    case 2: lin_tile_f64(2, k, kc, x, ldx, w, tile); break;
+    case 3: lin_tile_f64(3, k, kc, x, ldx, w, tile); break;
+    default: lin_tile_f64(4, k, kc, x, ldx, w, tile); break;
+    }
+}
