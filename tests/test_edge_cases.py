@@ -62,7 +62,8 @@ def _grads(fn, inputs, go):
 
 
 def _needs_torch(fn):
-    return fn is not None and any(n in fn.__code__.co_names for n in ("F", "torch", "_T", "_grads"))
+    code = getattr(fn, "__code__", None)
+    return code is not None and any(n in code.co_names for n in ("F", "torch", "_T", "_grads"))
 
 
 def r(*shape):

@@ -15,7 +15,6 @@ minute here); ``FASTCONV_FUZZ_PROFILE=ci`` derandomises (CI),
 import os
 
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -27,13 +26,13 @@ import reference_signal as rsig
 from test_conv import assert_close
 from test_pool import assert_sum_close
 
-FUZZ = settings(
-    max_examples=int(os.environ.get("FASTCONV_FUZZ_EXAMPLES", "200")),
-    deadline=None,
-    derandomize=os.environ.get("FASTCONV_FUZZ_PROFILE", "ci") == "ci",
-    suppress_health_check=list(HealthCheck),
-    print_blob=True,
-)
+# Two profiles: "ci" (the default) replays the same derandomised examples on
+# every run; "dev" draws new ones (scripts/fuzz.sh N).
+_BUDGET = dict(max_examples=int(os.environ.get("FASTCONV_FUZZ_EXAMPLES", "200")), deadline=None,
+               suppress_health_check=list(HealthCheck), print_blob=True)
+settings.register_profile("fastconv-fuzz-ci", derandomize=True, database=None, **_BUDGET)
+settings.register_profile("fastconv-fuzz-dev", derandomize=False, **_BUDGET)
+FUZZ = settings.get_profile("fastconv-fuzz-" + os.environ.get("FASTCONV_FUZZ_PROFILE", "ci"))
 
 FLOATS = [np.float32, np.float64]
 PROMOTED = [np.float16, np.int16, np.uint8, np.bool_]
