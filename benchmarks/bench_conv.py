@@ -28,7 +28,6 @@ C mallocs, hence this method.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -318,21 +317,17 @@ def report(results) -> str:
     return "\n".join(lines)
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true")
-    p.add_argument("--threads", default="1,2")
-    p.add_argument("--json", default=None)
+def _conv_arguments(p):
     p.add_argument("--no-memory", action="store_true", help="skip the per-layer peak-memory subprocesses")
     p.add_argument("--layers", default=None, help="comma-separated indices into LAYERS (default: all)")
-    args = p.parse_args(argv)
-    threads = [int(t) for t in args.threads.split(",")]
-    layers = [int(i) for i in args.layers.split(",")] if args.layers else None
-    harness.print_header(harness.header(threads), "Convolution: fastconv.conv2d vs torch.nn.functional.conv2d")
-    res = run(threads, args.quick, memory=not args.no_memory, layers=layers)
-    print(report(res))
-    if args.json:
-        harness.save_json(args.json, res)
+
+
+def main(argv=None):
+    harness.bench_main(__doc__, "Convolution: fastconv.conv2d vs torch.nn.functional.conv2d", run, report, argv,
+                       add_arguments=_conv_arguments,
+                       run_kwargs=lambda args: dict(
+                           memory=not args.no_memory,
+                           layers=[int(i) for i in args.layers.split(",")] if args.layers else None))
 
 
 if __name__ == "__main__":
