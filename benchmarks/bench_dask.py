@@ -22,7 +22,6 @@ time minus the single-process time with as many threads as Dask uses (2).
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import logging
 import os
@@ -180,17 +179,9 @@ def report(results) -> str:
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="3 rounds instead of 7 (under a minute)")
-    p.add_argument("--threads", default="1,2", help="thread counts of the single-process runs")
-    p.add_argument("--json", default=None)
-    args = p.parse_args(argv)
-    threads = [int(t) for t in args.threads.split(",")]
-    harness.print_header(harness.header(threads), "fastconv.dask: 2-worker local cluster vs one process")
-    res = run(threads, args.quick)
-    print(report(res))
-    if args.json:
-        harness.save_json(args.json, res)
+    harness.bench_main(__doc__, "fastconv.dask: 2-worker local cluster vs one process", run, report, argv,
+                       quick_help="3 rounds instead of 7 (under a minute)",
+                       threads_help="thread counts of the single-process runs")
 
 
 if __name__ == "__main__":
