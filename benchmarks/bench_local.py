@@ -13,7 +13,6 @@ count.
 """
 from __future__ import annotations
 
-import argparse
 import math
 
 import numpy as np
@@ -167,19 +166,10 @@ def report(results) -> str:
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true",
-                   help="fewer rounds; the small layer (local, 2x2 tiles) and all but the largest linear layer")
-    p.add_argument("--threads", default="1,2")
-    p.add_argument("--json", default=None)
-    args = p.parse_args(argv)
-    threads = [int(t) for t in args.threads.split(",")]
-    harness.print_header(harness.header(threads),
-                         "Unshared convolutions and linear: fastconv vs PyTorch (unfold + einsum, F.linear)")
-    res = run(threads, args.quick)
-    print(report(res))
-    if args.json:
-        harness.save_json(args.json, res)
+    harness.bench_main(__doc__, "Unshared convolutions and linear: fastconv vs PyTorch (unfold + einsum, F.linear)",
+                       run, report, argv,
+                       quick_help="fewer rounds; the small layer (local, 2x2 tiles) and all but the largest "
+                                  "linear layer")
 
 
 if __name__ == "__main__":
