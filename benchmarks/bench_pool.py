@@ -15,8 +15,6 @@ array in the same run.
 """
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 
 import harness
@@ -205,17 +203,8 @@ def report(results) -> str:
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="fewer, shorter timing rounds")
-    p.add_argument("--threads", default="1,2")
-    p.add_argument("--json", default=None)
-    args = p.parse_args(argv)
-    threads = [int(t) for t in args.threads.split(",")]
-    harness.print_header(harness.header(threads), "Pooling: fastconv vs PyTorch and memory bandwidth")
-    res = run(threads, args.quick)
-    print(report(res))
-    if args.json:
-        harness.save_json(args.json, res)
+    harness.bench_main(__doc__, "Pooling: fastconv vs PyTorch and memory bandwidth", run, report, argv,
+                       quick_help="fewer, shorter timing rounds")
 
 
 if __name__ == "__main__":
