@@ -21,8 +21,6 @@ FFT methods.  --quick uses 512x512 images, a stack of 16 256x256 images,
 """
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 
 import harness
@@ -150,17 +148,7 @@ def report(results) -> str:
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true")
-    p.add_argument("--threads", default="1,2")
-    p.add_argument("--json", default=None)
-    args = p.parse_args(argv)
-    threads = [int(t) for t in args.threads.split(",")]
-    harness.print_header(harness.header(threads), "Signal: fastconv vs scipy.signal and numpy.convolve")
-    res = run(threads, args.quick)
-    print(report(res))
-    if args.json:
-        harness.save_json(args.json, res)
+    harness.bench_main(__doc__, "Signal: fastconv vs scipy.signal and numpy.convolve", run, report, argv)
 
 
 if __name__ == "__main__":
