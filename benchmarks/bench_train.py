@@ -12,7 +12,6 @@ warm-up epoch, and the median of the rounds is reported with its spread.
 """
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import os
 
@@ -131,17 +130,7 @@ def report(results) -> str:
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true")
-    p.add_argument("--threads", default="1,2")
-    p.add_argument("--json", default=None)
-    args = p.parse_args(argv)
-    threads = [int(t) for t in args.threads.split(",")]
-    harness.print_header(harness.header(threads), "Training: LeNet-5 on the digits, fastconv layers vs PyTorch")
-    res = run(threads, args.quick)
-    print(report(res))
-    if args.json:
-        harness.save_json(args.json, res)
+    harness.bench_main(__doc__, "Training: LeNet-5 on the digits, fastconv layers vs PyTorch", run, report, argv)
 
 
 if __name__ == "__main__":
