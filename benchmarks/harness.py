@@ -39,17 +39,6 @@ scipy = optional("scipy")
 threadpoolctl = optional("threadpoolctl")
 
 
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def blas_info() -> str:
     if threadpoolctl is None:
         return "unknown (threadpoolctl not installed)"
@@ -112,7 +101,7 @@ def header(threads) -> dict:
 
     cfg = fastconv.config()
     info = {
-        "cpu": cpu_model(),
+        "cpu": cfg["cpu"],
         "cores": os.cpu_count(),
         "isa": cfg["isa"]["active"],
         "threads": list(threads),
