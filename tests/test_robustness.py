@@ -263,6 +263,45 @@ def test_threadpoolctl_sees_fastconv_openmp():
         assert fastconv.get_num_threads() == 1
 
 
+@pytest.mark.parametrize("first", ["torch", "fastconv"])
+def test_threadpoolctl_controls_fastconv_beside_pytorch(first):
+    """With PyTorch's OpenMP runtime in the process too (imported before or after
+    fastconv), threadpoolctl lists the runtime fastconv reports in config(), its
+    limits reach fastconv and are undone on exit, and neither library starts
+    with more threads than the machine has cores."""
+    pytest.importorskip("torch")
+    pytest.importorskip("threadpoolctl")
+    order = ["import torch", "import fastconv"]
+    if first == "fastconv":
+        order.reverse()
+    r = _python("\n".join(order) + """
+import os
+import numpy as np
+import threadpoolctl
+
+cores = os.cpu_count()
+assert 1 <= fastconv.get_num_threads() <= cores, (fastconv.get_num_threads(), cores)
+assert 1 <= torch.get_num_threads() <= cores, (torch.get_num_threads(), cores)
+a = np.random.default_rng(0).standard_normal((300, 300))
+expected = fastconv.gemm(a, a)
+torch.from_numpy(a) @ torch.from_numpy(a)
+
+ours = fastconv.config()["openmp"]["runtime"]
+assert ours, "config() names no OpenMP runtime"
+listed = [i["filepath"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "openmp"]
+assert os.path.realpath(ours) in {os.path.realpath(p) for p in listed}, (ours, listed)
+
+before = fastconv.get_num_threads()
+with threadpoolctl.threadpool_limits(1, user_api="openmp"):
+    assert fastconv.get_num_threads() == 1
+    assert np.array_equal(fastconv.gemm(a, a), expected)
+assert fastconv.get_num_threads() == before
+print("ok")
+""")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.startswith("ok")
+
+
 # ---- sizes that cannot exist -------------------------------------------------
 
 HUGE = [
