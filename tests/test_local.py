@@ -5,69 +5,19 @@ unshared layers, F.linear for linear, autograd for the gradients) and the
 identities that tie them to conv2d."""
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import fastconv
 import reference_local as ref
+from helpers import F, PAD_FORMS, assert_close, hypothesis_settings, nchw, needs_torch, nhwc, resolve, torch
 
-try:  # PyTorch is an optional oracle
-    import torch
-    import torch.nn.functional as F
-except Exception:  # noqa: BLE001 - a broken install counts as missing
-    torch = None
-
-needs_torch = pytest.mark.skipif(torch is None, reason="PyTorch is not installed")
-SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-RTOL = {np.dtype(np.float32): 2e-5, np.dtype(np.float64): 1e-12}
-
-
-def assert_close(actual, expected, dtype=None):
-    """Equal within the dtype's rounding, relative to the result's magnitude."""
-    dtype = np.dtype(dtype or actual.dtype)
-    assert actual.shape == expected.shape, (actual.shape, expected.shape)
-    rtol = RTOL[dtype]
-    scale = max(1.0, float(np.abs(expected).max())) if expected.size else 1.0
-    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * scale)
-
-
-def nhwc(a):
-    return np.ascontiguousarray(np.moveaxis(a, 1, -1))
-
-
-def nchw(a):
-    return np.moveaxis(a, -1, 1)
+SETTINGS = hypothesis_settings(30)
 
 
 # ---------------------------------------------------------------------------
 # random cases
 # ---------------------------------------------------------------------------
-
-PAD_FORMS = ("int", "pair", "asym", "valid", "same", "full")
-
-
-def same_padding(n, k, stride, dilation):
-    """TensorFlow's "same", computed here independently of fastconv."""
-    out = -(-n // stride)
-    total = max((out - 1) * stride + dilation * (k - 1) + 1 - n, 0)
-    return (total // 2, total - total // 2)
-
-
-def resolve(form, raw, sizes, kernel, stride, dilation):
-    """The padding argument for `form` and the ((t, b), (l, r)) it must mean."""
-    if form == "int":
-        return raw[0][0], [(raw[0][0],) * 2] * 2
-    if form == "pair":
-        return tuple(v[0] for v in raw), [(v[0], v[0]) for v in raw]
-    if form == "asym":
-        return tuple(tuple(v) for v in raw), [tuple(v) for v in raw]
-    if form == "valid":
-        return "valid", [(0, 0)] * 2
-    if form == "full":
-        return "full", [(d * (k - 1),) * 2 for k, d in zip(kernel, dilation)]
-    return "same", [same_padding(n, k, s, d) for n, k, s, d in zip(sizes, kernel, stride, dilation)]
-
 
 @st.composite
 def unshared_cases(draw, kind, max_size=7):
