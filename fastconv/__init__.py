@@ -22,49 +22,12 @@ from ._config import config, show_config
 from ._dispatch import available_isas, get_isa, set_isa
 from ._threads import get_num_threads, set_num_threads, threads
 from .linalg import gemm
-from .conv import (
-    col2im,
-    conv1d,
-    conv1d_backward,
-    conv2d,
-    conv2d_backward,
-    conv_output_shape,
-    conv_output_size,
-    conv_transpose1d,
-    conv_transpose1d_backward,
-    conv_transpose2d,
-    conv_transpose2d_backward,
-    im2col,
-)
-
-from .pooling import (
-    adaptive_avg_pool2d,
-    adaptive_avg_pool2d_backward,
-    adaptive_max_pool2d,
-    avg_pool1d,
-    avg_pool2d,
-    avg_pool2d_backward,
-    avg_unpool2d,
-    global_avg_pool2d,
-    global_max_pool2d,
-    max_pool1d,
-    max_pool2d,
-    max_pool2d_backward,
-    max_unpool2d,
-    stochastic_pool2d,
-)
-
+# the functional API: each module's __all__ is its public list, re-exported here
+from . import conv, local, pooling
+from .conv import *  # noqa: F401,F403
+from .pooling import *  # noqa: F401,F403
 from .signal import convolve, convolve2d, correlate, correlate2d, filter2d
-from .local import (
-    linear,
-    linear_backward,
-    local_conv2d,
-    local_conv2d_backward,
-    local_weights_from_keras,
-    param_count,
-    tiled_conv2d,
-    tiled_conv2d_backward,
-)
+from .local import *  # noqa: F401,F403
 # the layer toolkit, pure Python over the functions above
 from . import layers, models, optim
 from .models import summary
@@ -83,45 +46,8 @@ __all__ = [
     "show_config",
     "threads",
 ]
-__all__ += [
-    "col2im",
-    "conv1d",
-    "conv1d_backward",
-    "conv2d",
-    "conv2d_backward",
-    "conv_output_shape",
-    "conv_output_size",
-    "conv_transpose1d",
-    "conv_transpose1d_backward",
-    "conv_transpose2d",
-    "conv_transpose2d_backward",
-    "im2col",
-]
-__all__ += [
-    "adaptive_avg_pool2d",
-    "adaptive_avg_pool2d_backward",
-    "adaptive_max_pool2d",
-    "avg_pool1d",
-    "avg_pool2d",
-    "avg_pool2d_backward",
-    "avg_unpool2d",
-    "global_avg_pool2d",
-    "global_max_pool2d",
-    "max_pool1d",
-    "max_pool2d",
-    "max_pool2d_backward",
-    "max_unpool2d",
-    "stochastic_pool2d",
-]
+__all__ += conv.__all__
+__all__ += pooling.__all__
 __all__ += ["convolve", "convolve2d", "correlate", "correlate2d", "filter2d"]
-__all__ += [
-    "linear",
-    "linear_backward",
-    "local_conv2d",
-    "local_conv2d_backward",
-    "local_weights_from_keras",
-    "param_count",
-    "tiled_conv2d",
-    "tiled_conv2d_backward",
-]
+__all__ += local.__all__
 __all__ += ["layers", "models", "optim", "summary"]
