@@ -257,6 +257,8 @@ def bench_main(description, title, run, report, argv=None, *, quick_help=None, t
     p.add_argument("--quick", action="store_true", help=quick_help or "fewer cases and shorter timing rounds")
     p.add_argument("--threads", default="1,2", help=threads_help or "comma-separated thread counts (default 1,2)")
     p.add_argument("--json", default=None, metavar="PATH", help="also write the results to this JSON file")
+    p.add_argument("--no-header", action="store_true",
+                   help="print the title without the machine description (run.py prints it once)")
     if add_arguments is not None:
         add_arguments(p)
     args = p.parse_args(argv)
@@ -264,7 +266,10 @@ def bench_main(description, title, run, report, argv=None, *, quick_help=None, t
         threads = parse_threads(args.threads)
     except ValueError as exc:
         p.error(str(exc))
-    print_header(header(threads), title)
+    if args.no_header:
+        print(f"## {title}\n")
+    else:
+        print_header(header(threads), title)
     sys.stdout.flush()
     results = run(threads, args.quick, **(run_kwargs(args) if run_kwargs else {}))
     print(report(results))

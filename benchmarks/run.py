@@ -50,7 +50,15 @@ def case_label(row):
     return f"{label} t{row.get('threads', '?')}"
 
 
-def plot(area, result, out_dir):
+def peak_for(row, peaks):
+    """The measured FMA peak (GFLOP/s) at the row's thread count, halved for float64 (half the lanes)."""
+    peak = peaks.get(str(row.get("threads")))
+    if peak is None:
+        return float("nan")
+    return peak / 2 if str(row.get("dtype", "")) == "float64" else peak
+
+
+def plot(area, result, out_dir, machine_peaks=None):
     try:
         import matplotlib
 
@@ -83,16 +91,17 @@ def plot(area, result, out_dir):
     plt.close(fig)
     files.append(path)
 
-    peaks = result.get("peak_gflops")
+    peaks = {str(k): v for k, v in (result.get("peak_gflops") or machine_peaks or {}).items()}
     gf = [r.get("fastconv_gflops") for r in rows]
     if peaks and all(isinstance(g, (int, float)) for g in gf):
         fig, ax = plt.subplots(figsize=(max(8, 0.3 * len(rows)), 5))
         ax.bar(range(len(rows)), gf, color="tab:blue", label="fastconv")
-        others = [k for k in rows[0] if k.endswith("_gflops") and k != "fastconv_gflops"]
+        others = sorted({k for r in rows for k in r if k.endswith("_gflops") and k != "fastconv_gflops"})
         for k in others:
-            ax.plot(range(len(rows)), [r.get(k) for r in rows], "o", label=k.replace("_gflops", ""))
-        for nt, peak in peaks.items():
-            ax.axhline(peak, linestyle="--", linewidth=0.8, label=f"measured fp32 FMA peak, {nt} thread(s)")
+            ax.plot(range(len(rows)), [r.get(k, float("nan")) for r in rows], "o", label=k.replace("_gflops", ""))
+        ax.step(range(len(rows)), [peak_for(r, peaks) for r in rows], where="mid", color="black",
+                linestyle="--", linewidth=0.8,
+                label="measured FMA peak at the case's thread count (fp32; half for float64)")
         ax.set_ylabel("GFLOP/s")
         ax.set_xticks(range(len(rows)))
         ax.set_xticklabels(labels, rotation=70, ha="right", fontsize=7)
@@ -124,34 +133,39 @@ def main(argv=None):
     import harness
 
     info = harness.header(threads)
+    # one peak for the areas that report GFLOP/s without measuring their own
+    info["fp32_fma_peak_gflops"] = {str(n): round(harness.measure_peak(n), 1) for n in threads}
     harness.print_header(info, "fastconv benchmark comparisons")
     print(f"Ratios are speed-ups of fastconv (competitor time / fastconv time): above 1 is faster.\n")
     sys.stdout.flush()
 
     summary = {"machine": info, "areas": {}}
     started = time.perf_counter()
-    for area in areas:
+    for index, area in enumerate(areas, 1):
         script = os.path.join(HERE, f"bench_{area}.py")
         if not os.path.exists(script):
             print(f"### {area}: skipped (no benchmark for this area yet)\n")
             summary["areas"][area] = {"skipped": "not implemented"}
             continue
         json_path = os.path.join(args.out, f"{area}.json")
-        cmd = [sys.executable, script, "--threads", args.threads, "--json", json_path]
+        cmd = [sys.executable, script, "--threads", args.threads, "--json", json_path, "--no-header"]
         if args.quick:
             cmd.append("--quick")
-        print(f"### {area}\n")
+        print(f"### {area} (area {index} of {len(areas)})\n")
         sys.stdout.flush()
         env = dict(os.environ, FASTCONV_PROGRESS=os.environ.get("FASTCONV_PROGRESS", "1"))
+        area_started = time.perf_counter()
         proc = subprocess.run(cmd, env=env)
+        area_seconds = time.perf_counter() - area_started
         if proc.returncode != 0 or not os.path.exists(json_path):
             print(f"\n{area}: FAILED (exit code {proc.returncode})\n")
-            summary["areas"][area] = {"failed": proc.returncode}
+            summary["areas"][area] = {"failed": proc.returncode, "wall_seconds": area_seconds}
             continue
         with open(json_path) as f:
             result = json.load(f)
+        result["wall_seconds"] = area_seconds
         summary["areas"][area] = result
-        files = plot(area, result, args.out)
+        files = plot(area, result, args.out, info["fp32_fma_peak_gflops"])
         ratios = {}
         for row in result.get("rows", []):
             for comp, r in ratio_columns(row).items():
@@ -163,13 +177,14 @@ def main(argv=None):
                       f"{harness.geomean(vals):.2f}x over {len(vals)} cases")
         for path in files:
             print(f"plot: {path}")
-        print()
+        print(f"{area}: {area_seconds:.0f} s\n")
         sys.stdout.flush()
 
     summary["wall_seconds"] = time.perf_counter() - started
     out_json = os.path.join(args.out, "results.json")
     harness.save_json(out_json, summary)
-    print(f"results: {out_json} (total {summary['wall_seconds']:.0f} s)")
+    times = ", ".join(f"{a} {r['wall_seconds']:.0f} s" for a, r in summary["areas"].items() if "wall_seconds" in r)
+    print(f"results: {out_json} (total {summary['wall_seconds']:.0f} s: {times})")
 
 
 if __name__ == "__main__":
