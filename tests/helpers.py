@@ -44,6 +44,19 @@ def nchw(a):
 PAD_FORMS = ("int", "pair", "asym", "valid", "same", "full")
 
 
+def check_directional_gradients(loss, args, grads, rng, h=1e-4):
+    """Each analytic gradient (of ``loss`` with respect to ``args[i]``) against a
+    central difference of ``loss`` along a random direction; float64 inputs."""
+    for which, grad in enumerate(grads):
+        v = rng.standard_normal(grad.shape)
+        plus, minus = list(args), list(args)
+        plus[which] = plus[which] + h * v
+        minus[which] = minus[which] - h * v
+        numeric = (loss(*plus) - loss(*minus)) / (2 * h)
+        analytic = float(np.sum(grad * v))
+        assert abs(numeric - analytic) <= 1e-7 * max(1.0, abs(analytic))
+
+
 def resolve(form, value, sizes, kernel, stride, dilation):
     """The padding argument for `form` and the ((t, b), (l, r)) it must mean.
 

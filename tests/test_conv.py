@@ -7,7 +7,8 @@ from hypothesis import strategies as st
 
 import fastconv
 import reference_conv as ref
-from helpers import F, PAD_FORMS, assert_close, hypothesis_settings, nchw, needs_torch, nhwc, resolve, torch
+from helpers import (F, PAD_FORMS, assert_close, check_directional_gradients, hypothesis_settings, nchw,
+                     needs_torch, nhwc, resolve, torch)
 
 SETTINGS = hypothesis_settings(40)
 
@@ -682,16 +683,7 @@ def test_numerical_gradient_float64(fn, layout):
     def loss(xx, ww, bb):
         return float(np.sum(go * fwd(xx, ww, bb, **args, layout=layout)))
 
-    h = 1e-4
-    for grad, which in ((gi, 0), (gw, 1), (gb, 2)):
-        v = rng.standard_normal(grad.shape)
-        plus = [x, w, b]
-        minus = [x, w, b]
-        plus[which] = plus[which] + h * v
-        minus[which] = minus[which] - h * v
-        numeric = (loss(*plus) - loss(*minus)) / (2 * h)
-        analytic = float(np.sum(grad * v))
-        assert abs(numeric - analytic) <= 1e-7 * max(1.0, abs(analytic))
+    check_directional_gradients(loss, (x, w, b), (gi, gw, gb), rng)
 
 
 def test_backward_needs():

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 import fastconv
 import reference_local as ref
-from helpers import F, PAD_FORMS, assert_close, hypothesis_settings, nchw, needs_torch, nhwc, resolve, torch
+from helpers import (F, PAD_FORMS, assert_close, check_directional_gradients, hypothesis_settings, nchw,
+                     needs_torch, nhwc, resolve, torch)
 
 SETTINGS = hypothesis_settings(30)
 
@@ -544,16 +545,7 @@ def test_numerical_gradient_float64(fn, layout):
     def loss(xx, ww, bb):
         return float(np.sum(go * fwd(xx, ww, bb)))
 
-    h = 1e-4
-    for grad, which in zip(grads, range(3)):
-        v = rng.standard_normal(grad.shape)
-        plus = [x, w, b]
-        minus = [x, w, b]
-        plus[which] = plus[which] + h * v
-        minus[which] = minus[which] - h * v
-        numeric = (loss(*plus) - loss(*minus)) / (2 * h)
-        analytic = float(np.sum(grad * v))
-        assert abs(numeric - analytic) <= 1e-7 * max(1.0, abs(analytic))
+    check_directional_gradients(loss, (x, w, b), grads, rng)
 
 
 def test_numerical_gradient_elementwise():
