@@ -74,3 +74,16 @@ def all_finite(a) -> bool:
     """
     with np.errstate(over="ignore", invalid="ignore"):
         return bool(np.isfinite(np.add.reduce(a, axis=None)))
+
+
+def filter2d_batch(image_shape, kernel_shape) -> tuple:
+    """The broadcast leading shape of filter2d's images ``(..., H, W)`` and kernels ``(..., kH, kW)``."""
+    if len(image_shape) < 2:
+        raise ValueError(f"images must have shape (..., H, W), got shape {tuple(image_shape)}")
+    if len(kernel_shape) < 2:
+        raise ValueError(f"kernel must have shape (..., kH, kW), got shape {tuple(kernel_shape)}")
+    try:
+        return tuple(np.broadcast_shapes(tuple(image_shape[:-2]), tuple(kernel_shape[:-2])))
+    except ValueError:
+        raise ValueError(f"the leading dimensions of images {tuple(image_shape[:-2])} and kernel "
+                         f"{tuple(kernel_shape[:-2])} do not broadcast") from None

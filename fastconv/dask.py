@@ -69,7 +69,7 @@ import numpy as np
 
 from . import _threads
 from .conv import _ConvPlan, _layout as _conv_layout, _LAYOUT_NCHW
-from ._validate import as_float_array, compute_dtype
+from ._validate import as_float_array, compute_dtype, filter2d_batch
 
 __all__ = [
     "avg_pool2d",
@@ -672,15 +672,7 @@ def filter2d(images, kernel, mode="same", boundary="fill", fillvalue=0, *, convo
     nthreads = _nthreads(threads_per_task)
     x = _as_dask(images, "images")
     k = np.asarray(kernel)
-    if x.ndim < 2:
-        raise ValueError(f"images must have shape (..., H, W), got shape {x.shape}")
-    if k.ndim < 2:
-        raise ValueError(f"kernel must have shape (..., kH, kW), got shape {k.shape}")
-    try:
-        batch = tuple(np.broadcast_shapes(x.shape[:-2], k.shape[:-2]))
-    except ValueError:
-        raise ValueError(f"the leading dimensions of images {x.shape[:-2]} and kernel "
-                         f"{k.shape[:-2]} do not broadcast") from None
+    batch = filter2d_batch(x.shape, k.shape)
     mode = signal._mode_2d(mode)
     bcode = signal._boundary_2d(boundary)
     method = signal._method(method)

@@ -64,6 +64,7 @@ import numpy as np
 
 from . import _signal
 from ._validate import all_finite as _all_finite
+from ._validate import filter2d_batch as _filter2d_batch
 
 __all__ = ["convolve", "correlate", "convolve2d", "correlate2d", "filter2d", "FFT_RULE"]
 
@@ -771,15 +772,7 @@ def filter2d(images, kernel, mode="same", boundary="fill", fillvalue=0, *, convo
     """
     x = np.asarray(images)
     k = np.asarray(kernel)
-    if x.ndim < 2:
-        raise ValueError(f"images must have shape (..., H, W), got shape {x.shape}")
-    if k.ndim < 2:
-        raise ValueError(f"kernel must have shape (..., kH, kW), got shape {k.shape}")
-    try:
-        batch = np.broadcast_shapes(x.shape[:-2], k.shape[:-2])
-    except ValueError:
-        raise ValueError(f"the leading dimensions of images {x.shape[:-2]} and kernel "
-                         f"{k.shape[:-2]} do not broadcast") from None
+    batch = _filter2d_batch(x.shape, k.shape)
     swap = _inputs_swap_needed(mode, x.shape[-2:], k.shape[-2:])
     if swap:
         x, k = k, x
