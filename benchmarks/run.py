@@ -73,7 +73,24 @@ def plot(area, result, out_dir, machine_peaks=None):
     if not rows or not comps:
         return []
     files = []
-    fig, ax = plt.subplots(figsize=(max(8, 0.35 * len(rows) * len(comps)), 5))
+
+    def width_for(bars):
+        """Figure width (inches): room for the case labels, capped so the PNG stays viewable."""
+        return min(28, max(8, 0.3 * len(rows), 0.12 * bars))
+
+    def save(fig, ax, ticks, title, name, legend_size=None):
+        """Case labels under the ticks, title, legend; written to out_dir/name and closed."""
+        ax.set_title(f"fastconv {area}: {title}")
+        ax.set_xticks(ticks)
+        ax.set_xticklabels(labels, rotation=70, ha="right", fontsize=7)
+        ax.legend(fontsize=legend_size)
+        fig.tight_layout()
+        path = os.path.join(out_dir, name)
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        files.append(path)
+
+    fig, ax = plt.subplots(figsize=(width_for(len(rows) * len(comps)), 5))
     width = 0.8 / len(comps)
     for i, comp in enumerate(comps):
         vals = [ratio_columns(r).get(comp, float("nan")) for r in rows]
@@ -81,20 +98,13 @@ def plot(area, result, out_dir, machine_peaks=None):
     ax.axhline(1.0, color="black", linewidth=0.8)
     ax.set_yscale("log")
     ax.set_ylabel("speed-up of fastconv (x, log scale)")
-    ax.set_title(f"fastconv {area}: speed-up per case (higher is better)")
-    ax.set_xticks([x + 0.4 - width / 2 for x in range(len(rows))])
-    ax.set_xticklabels(labels, rotation=70, ha="right", fontsize=7)
-    ax.legend()
-    fig.tight_layout()
-    path = os.path.join(out_dir, f"speedup_{area}.png")
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    files.append(path)
+    save(fig, ax, [x + 0.4 - width / 2 for x in range(len(rows))], "speed-up per case (higher is better)",
+         f"speedup_{area}.png")
 
     peaks = {str(k): v for k, v in (result.get("peak_gflops") or machine_peaks or {}).items()}
     gf = [r.get("fastconv_gflops") for r in rows]
     if peaks and all(isinstance(g, (int, float)) for g in gf):
-        fig, ax = plt.subplots(figsize=(max(8, 0.3 * len(rows)), 5))
+        fig, ax = plt.subplots(figsize=(width_for(len(rows)), 5))
         ax.bar(range(len(rows)), gf, color="tab:blue", label="fastconv")
         others = sorted({k for r in rows for k in r if k.endswith("_gflops") and k != "fastconv_gflops"})
         for k in others:
@@ -103,15 +113,7 @@ def plot(area, result, out_dir, machine_peaks=None):
                 linestyle="--", linewidth=0.8,
                 label="measured FMA peak at the case's thread count (fp32; half for float64)")
         ax.set_ylabel("GFLOP/s")
-        ax.set_xticks(range(len(rows)))
-        ax.set_xticklabels(labels, rotation=70, ha="right", fontsize=7)
-        ax.set_title(f"fastconv {area}: GFLOP/s against the measured peak")
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        path = os.path.join(out_dir, f"gflops_{area}.png")
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        files.append(path)
+        save(fig, ax, range(len(rows)), "GFLOP/s against the measured peak", f"gflops_{area}.png", legend_size=7)
     return files
 
 
