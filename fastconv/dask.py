@@ -477,9 +477,8 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
         As in :func:`fastconv.max_pool2d`.
     return_indices : bool
         Not supported on Dask arrays (``NotImplementedError`` when true).
-    rechunk : bool
+    rechunk, threads_per_task
         As in :func:`conv2d`.
-    threads_per_task : int, optional
 
     Returns
     -------
@@ -513,9 +512,8 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
     x : dask.array.Array (or array_like)
     kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, layout
         As in :func:`fastconv.avg_pool2d`.
-    rechunk : bool
+    rechunk, threads_per_task
         As in :func:`conv2d`.
-    threads_per_task : int, optional
 
     Returns
     -------
