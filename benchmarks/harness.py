@@ -106,6 +106,8 @@ def header(threads) -> dict:
         "isa": cfg["isa"]["active"],
         "threads": list(threads),
         "fastconv": cfg["version"],
+        "compiler": cfg["compiler"],
+        "openmp_runtime": cfg["openmp"]["runtime"] or "not loaded",
         "numpy": np.__version__,
         "numpy_blas": blas_info(),
         "scipy": scipy.__version__ if scipy else "not installed (skipped)",
