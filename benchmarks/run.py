@@ -8,8 +8,10 @@ disturb the next.  Inside an area, competitors (NumPy, SciPy, PyTorch; a
 missing one is reported as skipped) run in the same process, alternating,
 after a warm-up; the median of several rounds is reported with its spread.
 
-Writes DIR/results.json and DIR/speedup_<area>.png (speed-up per case, and
-GFLOP/s against the measured FMA peak where the area reports it).
+Writes DIR/results.json and DIR/speedup_<area>.png (speed-up per case), with
+DIR/gflops_<area>.png (GFLOP/s against the measured FMA peak) where the area
+reports GFLOP/s and DIR/bandwidth_<area>.png (GB/s against the measured copy
+bandwidth) where it reports GB/s.
 """
 from __future__ import annotations
 
@@ -114,6 +116,18 @@ def plot(area, result, out_dir, machine_peaks=None):
                 label="measured FMA peak at the case's thread count (fp32; half for float64)")
         ax.set_ylabel("GFLOP/s")
         save(fig, ax, range(len(rows)), "GFLOP/s against the measured peak", f"gflops_{area}.png", legend_size=7)
+
+    copy_gbps = result.get("copy_gbps") or {}
+    gb = [r.get("fastconv_gbps") for r in rows]
+    if copy_gbps and all(isinstance(g, (int, float)) for g in gb):
+        fig, ax = plt.subplots(figsize=(width_for(len(rows)), 5))
+        ax.bar(range(len(rows)), gb, color="tab:blue", label="fastconv")
+        ref = [copy_gbps.get(f"{r.get('shape')}/t{r.get('threads')}", float("nan")) for r in rows]
+        ax.step(range(len(rows)), ref, where="mid", color="black", linestyle="--", linewidth=0.8,
+                label="numpy.copyto bandwidth at the case's size and thread count")
+        ax.set_ylabel("GB/s (bytes read + written)")
+        save(fig, ax, range(len(rows)), "GB/s against the measured copy bandwidth", f"bandwidth_{area}.png",
+             legend_size=7)
     return files
 
 
