@@ -286,222 +286,178 @@ static int prepare_average(const fc_pool_geom *g, int pointers_ok, int adaptive,
     return st;
 }
 
-int fc_max_pool2d_f32(const fc_pool_geom *g, const float *x, const ptrdiff_t *x_strides,
-                      float *y, int64_t *indices)
+/* ---- entry points ---------------------------------------------------------------- */
+/*
+ * The float32 and float64 entry points of one operation differ only in the
+ * element type: each calls one helper below with the element size, which
+ * picks the table of that type (the pointers convert from void *).
+ */
+#define OPS_CALL(esize, fn, ...) \
+    ((esize) == sizeof(float) ? ops_f32()->fn(__VA_ARGS__) : ops_f64()->fn(__VA_ARGS__))
+
+static int run_forward(size_t esize, const fc_pool_geom *g, const void *x, const ptrdiff_t *x_strides, void *y,
+                       int64_t *indices, int adaptive, int op, int include_pad, ptrdiff_t divisor_override)
+{
+    ptrdiff_t xs[4];
+    tables t;
+    int st = prepare_forward(g, x_strides, x && y, adaptive, include_pad, divisor_override, xs, &t);
+    if (st) return st;
+    st = OPS_CALL(esize, forward, g, &t.w, op, x, xs, y, indices, fc_resolve_threads(0));
+    tables_free(&t);
+    return st;
+}
+
+static int run_stochastic(size_t esize, const fc_pool_geom *g, const void *x, const ptrdiff_t *x_strides, void *y,
+                          int64_t *indices, uint64_t seed, int training)
 {
     ptrdiff_t xs[4];
     tables t;
     int st = prepare_forward(g, x_strides, x && y, 0, 0, 0, xs, &t);
     if (st) return st;
-    st = ops_f32()->forward(g, &t.w, FC_POOL_MAX, x, xs, y, indices, fc_resolve_threads(0));
+    st = OPS_CALL(esize, stochastic, g, &t.w, x, xs, y, indices, seed, training, fc_resolve_threads(0));
     tables_free(&t);
     return st;
 }
 
-int fc_max_pool2d_f64(const fc_pool_geom *g, const double *x, const ptrdiff_t *x_strides,
-                      double *y, int64_t *indices)
-{
-    ptrdiff_t xs[4];
-    tables t;
-    int st = prepare_forward(g, x_strides, x && y, 0, 0, 0, xs, &t);
-    if (st) return st;
-    st = ops_f64()->forward(g, &t.w, FC_POOL_MAX, x, xs, y, indices, fc_resolve_threads(0));
-    tables_free(&t);
-    return st;
-}
-
-int fc_avg_pool2d_f32(const fc_pool_geom *g, const float *x, const ptrdiff_t *x_strides,
-                      float *y, int count_include_pad, ptrdiff_t divisor_override)
-{
-    ptrdiff_t xs[4];
-    tables t;
-    int st = prepare_forward(g, x_strides, x && y, 0, count_include_pad, divisor_override, xs, &t);
-    if (st) return st;
-    st = ops_f32()->forward(g, &t.w, FC_POOL_AVG, x, xs, y, NULL, fc_resolve_threads(0));
-    tables_free(&t);
-    return st;
-}
-
-int fc_avg_pool2d_f64(const fc_pool_geom *g, const double *x, const ptrdiff_t *x_strides,
-                      double *y, int count_include_pad, ptrdiff_t divisor_override)
-{
-    ptrdiff_t xs[4];
-    tables t;
-    int st = prepare_forward(g, x_strides, x && y, 0, count_include_pad, divisor_override, xs, &t);
-    if (st) return st;
-    st = ops_f64()->forward(g, &t.w, FC_POOL_AVG, x, xs, y, NULL, fc_resolve_threads(0));
-    tables_free(&t);
-    return st;
-}
-
-int fc_adaptive_max_pool2d_f32(const fc_pool_geom *g, const float *x, const ptrdiff_t *x_strides,
-                               float *y, int64_t *indices)
-{
-    ptrdiff_t xs[4];
-    tables t;
-    int st = prepare_forward(g, x_strides, x && y, 1, 0, 0, xs, &t);
-    if (st) return st;
-    st = ops_f32()->forward(g, &t.w, FC_POOL_MAX, x, xs, y, indices, fc_resolve_threads(0));
-    tables_free(&t);
-    return st;
-}
-
-int fc_adaptive_max_pool2d_f64(const fc_pool_geom *g, const double *x, const ptrdiff_t *x_strides,
-                               double *y, int64_t *indices)
-{
-    ptrdiff_t xs[4];
-    tables t;
-    int st = prepare_forward(g, x_strides, x && y, 1, 0, 0, xs, &t);
-    if (st) return st;
-    st = ops_f64()->forward(g, &t.w, FC_POOL_MAX, x, xs, y, indices, fc_resolve_threads(0));
-    tables_free(&t);
-    return st;
-}
-
-int fc_adaptive_avg_pool2d_f32(const fc_pool_geom *g, const float *x, const ptrdiff_t *x_strides,
-                               float *y)
-{
-    ptrdiff_t xs[4];
-    tables t;
-    int st = prepare_forward(g, x_strides, x && y, 1, 0, 0, xs, &t);
-    if (st) return st;
-    st = ops_f32()->forward(g, &t.w, FC_POOL_AVG, x, xs, y, NULL, fc_resolve_threads(0));
-    tables_free(&t);
-    return st;
-}
-
-int fc_adaptive_avg_pool2d_f64(const fc_pool_geom *g, const double *x, const ptrdiff_t *x_strides,
-                               double *y)
-{
-    ptrdiff_t xs[4];
-    tables t;
-    int st = prepare_forward(g, x_strides, x && y, 1, 0, 0, xs, &t);
-    if (st) return st;
-    st = ops_f64()->forward(g, &t.w, FC_POOL_AVG, x, xs, y, NULL, fc_resolve_threads(0));
-    tables_free(&t);
-    return st;
-}
-
-int fc_stochastic_pool2d_f32(const fc_pool_geom *g, const float *x, const ptrdiff_t *x_strides,
-                             float *y, int64_t *indices, uint64_t seed, int training)
-{
-    ptrdiff_t xs[4];
-    tables t;
-    int st = prepare_forward(g, x_strides, x && y, 0, 0, 0, xs, &t);
-    if (st) return st;
-    st = ops_f32()->stochastic(g, &t.w, x, xs, y, indices, seed, training, fc_resolve_threads(0));
-    tables_free(&t);
-    return st;
-}
-
-int fc_stochastic_pool2d_f64(const fc_pool_geom *g, const double *x, const ptrdiff_t *x_strides,
-                             double *y, int64_t *indices, uint64_t seed, int training)
-{
-    ptrdiff_t xs[4];
-    tables t;
-    int st = prepare_forward(g, x_strides, x && y, 0, 0, 0, xs, &t);
-    if (st) return st;
-    st = ops_f64()->stochastic(g, &t.w, x, xs, y, indices, seed, training, fc_resolve_threads(0));
-    tables_free(&t);
-    return st;
-}
-
-int fc_max_pool2d_backward_f32(const fc_pool_geom *g, const float *grad_out,
-                               const int64_t *indices, float *grad_in)
+/* max backward (accumulate = 1: sums) and max unpooling (assigns) */
+static int run_scatter(size_t esize, const fc_pool_geom *g, const void *src, const int64_t *indices, void *dst,
+                       int accumulate)
 {
     int st = check_geom(g, NEED_SIZES);
     if (st) return st;
-    if (!grad_out || !indices || !grad_in) return FC_EINVAL;
-    return ops_f32()->scatter(g, grad_out, indices, grad_in, 1, fc_resolve_threads(0));
+    if (!src || !indices || !dst) return FC_EINVAL;
+    return OPS_CALL(esize, scatter, g, src, indices, dst, accumulate, fc_resolve_threads(0));
 }
 
-int fc_max_pool2d_backward_f64(const fc_pool_geom *g, const double *grad_out,
-                               const int64_t *indices, double *grad_in)
+static int run_avg_backward(size_t esize, const fc_pool_geom *g, const void *grad_out, void *grad_in, int adaptive,
+                            int include_pad, ptrdiff_t divisor_override)
 {
-    int st = check_geom(g, NEED_SIZES);
+    tables t, c;
+    int st = prepare_average(g, grad_out && grad_in, adaptive, include_pad, divisor_override, &t, &c);
     if (st) return st;
-    if (!grad_out || !indices || !grad_in) return FC_EINVAL;
-    return ops_f64()->scatter(g, grad_out, indices, grad_in, 1, fc_resolve_threads(0));
+    st = OPS_CALL(esize, avg_backward, g, &t.w, &c.w, grad_out, grad_in, fc_resolve_threads(0));
+    tables_free(&t);
+    tables_free(&c);
+    return st;
+}
+
+static int run_avg_unpool(size_t esize, const fc_pool_geom *g, const void *x, void *y)
+{
+    tables t;
+    int st = prepare_average(g, x && y, 0, 0, 0, NULL, &t);
+    if (st) return st;
+    st = OPS_CALL(esize, avg_unpool, g, &t.w, x, y, fc_resolve_threads(0));
+    tables_free(&t);
+    return st;
+}
+
+int fc_max_pool2d_f32(const fc_pool_geom *g, const float *x, const ptrdiff_t *x_strides, float *y, int64_t *indices)
+{
+    return run_forward(sizeof(float), g, x, x_strides, y, indices, 0, FC_POOL_MAX, 0, 0);
+}
+
+int fc_max_pool2d_f64(const fc_pool_geom *g, const double *x, const ptrdiff_t *x_strides, double *y,
+                      int64_t *indices)
+{
+    return run_forward(sizeof(double), g, x, x_strides, y, indices, 0, FC_POOL_MAX, 0, 0);
+}
+
+int fc_avg_pool2d_f32(const fc_pool_geom *g, const float *x, const ptrdiff_t *x_strides, float *y,
+                      int count_include_pad, ptrdiff_t divisor_override)
+{
+    return run_forward(sizeof(float), g, x, x_strides, y, NULL, 0, FC_POOL_AVG, count_include_pad, divisor_override);
+}
+
+int fc_avg_pool2d_f64(const fc_pool_geom *g, const double *x, const ptrdiff_t *x_strides, double *y,
+                      int count_include_pad, ptrdiff_t divisor_override)
+{
+    return run_forward(sizeof(double), g, x, x_strides, y, NULL, 0, FC_POOL_AVG, count_include_pad, divisor_override);
+}
+
+int fc_adaptive_max_pool2d_f32(const fc_pool_geom *g, const float *x, const ptrdiff_t *x_strides, float *y,
+                               int64_t *indices)
+{
+    return run_forward(sizeof(float), g, x, x_strides, y, indices, 1, FC_POOL_MAX, 0, 0);
+}
+
+int fc_adaptive_max_pool2d_f64(const fc_pool_geom *g, const double *x, const ptrdiff_t *x_strides, double *y,
+                               int64_t *indices)
+{
+    return run_forward(sizeof(double), g, x, x_strides, y, indices, 1, FC_POOL_MAX, 0, 0);
+}
+
+int fc_adaptive_avg_pool2d_f32(const fc_pool_geom *g, const float *x, const ptrdiff_t *x_strides, float *y)
+{
+    return run_forward(sizeof(float), g, x, x_strides, y, NULL, 1, FC_POOL_AVG, 0, 0);
+}
+
+int fc_adaptive_avg_pool2d_f64(const fc_pool_geom *g, const double *x, const ptrdiff_t *x_strides, double *y)
+{
+    return run_forward(sizeof(double), g, x, x_strides, y, NULL, 1, FC_POOL_AVG, 0, 0);
+}
+
+int fc_stochastic_pool2d_f32(const fc_pool_geom *g, const float *x, const ptrdiff_t *x_strides, float *y,
+                             int64_t *indices, uint64_t seed, int training)
+{
+    return run_stochastic(sizeof(float), g, x, x_strides, y, indices, seed, training);
+}
+
+int fc_stochastic_pool2d_f64(const fc_pool_geom *g, const double *x, const ptrdiff_t *x_strides, double *y,
+                             int64_t *indices, uint64_t seed, int training)
+{
+    return run_stochastic(sizeof(double), g, x, x_strides, y, indices, seed, training);
+}
+
+int fc_max_pool2d_backward_f32(const fc_pool_geom *g, const float *grad_out, const int64_t *indices,
+                               float *grad_in)
+{
+    return run_scatter(sizeof(float), g, grad_out, indices, grad_in, 1);
+}
+
+int fc_max_pool2d_backward_f64(const fc_pool_geom *g, const double *grad_out, const int64_t *indices,
+                               double *grad_in)
+{
+    return run_scatter(sizeof(double), g, grad_out, indices, grad_in, 1);
 }
 
 int fc_max_unpool2d_f32(const fc_pool_geom *g, const float *x, const int64_t *indices, float *y)
 {
-    int st = check_geom(g, NEED_SIZES);
-    if (st) return st;
-    if (!x || !indices || !y) return FC_EINVAL;
-    return ops_f32()->scatter(g, x, indices, y, 0, fc_resolve_threads(0));
+    return run_scatter(sizeof(float), g, x, indices, y, 0);
 }
 
 int fc_max_unpool2d_f64(const fc_pool_geom *g, const double *x, const int64_t *indices, double *y)
 {
-    int st = check_geom(g, NEED_SIZES);
-    if (st) return st;
-    if (!x || !indices || !y) return FC_EINVAL;
-    return ops_f64()->scatter(g, x, indices, y, 0, fc_resolve_threads(0));
+    return run_scatter(sizeof(double), g, x, indices, y, 0);
 }
 
 int fc_avg_pool2d_backward_f32(const fc_pool_geom *g, const float *grad_out, float *grad_in,
                                int count_include_pad, ptrdiff_t divisor_override)
 {
-    tables t, c;
-    int st = prepare_average(g, grad_out && grad_in, 0, count_include_pad, divisor_override, &t, &c);
-    if (st) return st;
-    st = ops_f32()->avg_backward(g, &t.w, &c.w, grad_out, grad_in, fc_resolve_threads(0));
-    tables_free(&t);
-    tables_free(&c);
-    return st;
+    return run_avg_backward(sizeof(float), g, grad_out, grad_in, 0, count_include_pad, divisor_override);
 }
 
 int fc_avg_pool2d_backward_f64(const fc_pool_geom *g, const double *grad_out, double *grad_in,
                                int count_include_pad, ptrdiff_t divisor_override)
 {
-    tables t, c;
-    int st = prepare_average(g, grad_out && grad_in, 0, count_include_pad, divisor_override, &t, &c);
-    if (st) return st;
-    st = ops_f64()->avg_backward(g, &t.w, &c.w, grad_out, grad_in, fc_resolve_threads(0));
-    tables_free(&t);
-    tables_free(&c);
-    return st;
+    return run_avg_backward(sizeof(double), g, grad_out, grad_in, 0, count_include_pad, divisor_override);
 }
 
 int fc_adaptive_avg_pool2d_backward_f32(const fc_pool_geom *g, const float *grad_out, float *grad_in)
 {
-    tables t, c;
-    int st = prepare_average(g, grad_out && grad_in, 1, 0, 0, &t, &c);
-    if (st) return st;
-    st = ops_f32()->avg_backward(g, &t.w, &c.w, grad_out, grad_in, fc_resolve_threads(0));
-    tables_free(&t);
-    tables_free(&c);
-    return st;
+    return run_avg_backward(sizeof(float), g, grad_out, grad_in, 1, 0, 0);
 }
 
 int fc_adaptive_avg_pool2d_backward_f64(const fc_pool_geom *g, const double *grad_out, double *grad_in)
 {
-    tables t, c;
-    int st = prepare_average(g, grad_out && grad_in, 1, 0, 0, &t, &c);
-    if (st) return st;
-    st = ops_f64()->avg_backward(g, &t.w, &c.w, grad_out, grad_in, fc_resolve_threads(0));
-    tables_free(&t);
-    tables_free(&c);
-    return st;
+    return run_avg_backward(sizeof(double), g, grad_out, grad_in, 1, 0, 0);
 }
 
 int fc_avg_unpool2d_f32(const fc_pool_geom *g, const float *x, float *y)
 {
-    tables t;
-    int st = prepare_average(g, x && y, 0, 0, 0, NULL, &t);
-    if (st) return st;
-    st = ops_f32()->avg_unpool(g, &t.w, x, y, fc_resolve_threads(0));
-    tables_free(&t);
-    return st;
+    return run_avg_unpool(sizeof(float), g, x, y);
 }
 
 int fc_avg_unpool2d_f64(const fc_pool_geom *g, const double *x, double *y)
 {
-    tables t;
-    int st = prepare_average(g, x && y, 0, 0, 0, NULL, &t);
-    if (st) return st;
-    st = ops_f64()->avg_unpool(g, &t.w, x, y, fc_resolve_threads(0));
-    tables_free(&t);
-    return st;
+    return run_avg_unpool(sizeof(double), g, x, y);
 }
