@@ -42,20 +42,24 @@ cdef int scatter_status(int status, str what) except -1:
     return check_status(status, what)
 
 
+cdef void plane_strides(int layout, Py_ssize_t *strides, Py_ssize_t isz, Py_ssize_t *xs) noexcept:
+    """x's element strides in (N, C, H, W) order, whatever its layout."""
+    if layout == FC_LAYOUT_NCHW:
+        xs[0] = strides[0] // isz; xs[1] = strides[1] // isz
+        xs[2] = strides[2] // isz; xs[3] = strides[3] // isz
+    else:
+        xs[0] = strides[0] // isz; xs[1] = strides[3] // isz
+        xs[2] = strides[1] // isz; xs[3] = strides[2] // isz
+
+
 def forward(int kind, tuple geom, const floating[:, :, :, :] x, floating[:, :, :, ::1] y,
             int64_t[:, :, :, ::1] indices=None, bint count_include_pad=True,
             Py_ssize_t divisor_override=0):
     """Max / average / adaptive pooling of a non-empty x into a dense y (and indices)."""
     cdef fc_pool_geom g
     fill_geom(&g, geom)
-    cdef Py_ssize_t isz = sizeof(floating)
     cdef Py_ssize_t xs[4]
-    if g.layout == FC_LAYOUT_NCHW:
-        xs[0] = x.strides[0] // isz; xs[1] = x.strides[1] // isz
-        xs[2] = x.strides[2] // isz; xs[3] = x.strides[3] // isz
-    else:
-        xs[0] = x.strides[0] // isz; xs[1] = x.strides[3] // isz
-        xs[2] = x.strides[1] // isz; xs[3] = x.strides[2] // isz
+    plane_strides(g.layout, x.strides, sizeof(floating), xs)
     cdef int64_t *ip = NULL
     if indices is not None:
         ip = &indices[0, 0, 0, 0]
@@ -89,14 +93,8 @@ def stochastic(tuple geom, const floating[:, :, :, :] x, floating[:, :, :, ::1] 
     """Stochastic pooling of a non-empty, non-negative x."""
     cdef fc_pool_geom g
     fill_geom(&g, geom)
-    cdef Py_ssize_t isz = sizeof(floating)
     cdef Py_ssize_t xs[4]
-    if g.layout == FC_LAYOUT_NCHW:
-        xs[0] = x.strides[0] // isz; xs[1] = x.strides[1] // isz
-        xs[2] = x.strides[2] // isz; xs[3] = x.strides[3] // isz
-    else:
-        xs[0] = x.strides[0] // isz; xs[1] = x.strides[3] // isz
-        xs[2] = x.strides[1] // isz; xs[3] = x.strides[2] // isz
+    plane_strides(g.layout, x.strides, sizeof(floating), xs)
     cdef int64_t *ip = NULL
     if indices is not None:
         ip = &indices[0, 0, 0, 0]
