@@ -8,7 +8,8 @@
  * output row of the tile that reads it with one of those kernel rows (input
  * row q serves output rows q - r), so one unaligned load feeds up to four
  * FMAs instead of one.  The main 2-D tile is 8 rows x 1 vector (8
- * accumulators + 4 weights + 1 input vector: 13 of the 16 ymm registers);
+ * accumulators + 4 weights + 1 input vector: 13 of the 16 ymm registers;
+ * kernels of at most 3 rows use 4 rows x 3 vectors, 12 accumulators);
  * single rows (1-D signals) use 12 vectors to hide the FMA latency.
  *
  * Every output accumulates from zero in one fixed order, whatever tile
@@ -22,6 +23,16 @@
 #define FC_GROUP 4
 #endif
 
+/* The register tiles' constant loops must be unrolled completely, or the
+ * accumulators, indexed by a loop counter, live in memory. */
+#ifndef FC_UNROLL
+#if defined(__GNUC__) && !defined(__clang__)
+#define FC_UNROLL _Pragma("GCC unroll 16")
+#else
+#define FC_UNROLL
+#endif
+#endif
+
 /* one group of g kernel rows (starting at kernel row r0: e and k already
  * point at it) into the nr x nv accumulators */
 static inline __attribute__((always_inline)) void FN(group)(
@@ -30,11 +41,15 @@ static inline __attribute__((always_inline)) void FN(group)(
 {
     for (ptrdiff_t s = 0; s < kw; ++s) {
         VT w[FC_GROUP];
+        FC_UNROLL
         for (int gi = 0; gi < g; ++gi) w[gi] = VSET1(k[gi * kw + s]);
         const FT *p = e + s;
-        for (int q = 0; q < nr + g - 1; ++q, p += lde) {
+        FC_UNROLL
+        for (int q = 0; q < nr + g - 1; ++q) {
+            FC_UNROLL
             for (int v = 0; v < nv; ++v) {
-                const VT x = VLOAD(p + v * VL);
+                const VT x = VLOAD(p + q * lde + v * VL);
+                FC_UNROLL
                 for (int gi = 0; gi < g; ++gi) {
                     const int i = q - gi;
                     if (i >= 0 && i < nr) acc[i * nv + v] = VFMA(w[gi], x, acc[i * nv + v]);
@@ -50,6 +65,7 @@ static inline __attribute__((always_inline)) void FN(tile)(
     ptrdiff_t ldy)
 {
     VT acc[12];
+    FC_UNROLL
     for (int a = 0; a < nr * nv; ++a) acc[a] = VZERO();
     for (ptrdiff_t c = 0; c < channels; ++c) {
         const FT *kc = k + koff[c];
@@ -62,8 +78,10 @@ static inline __attribute__((always_inline)) void FN(tile)(
          * keep the accumulators in memory) */
         if (grem > 0) FN(group)(nr, nv, grem, acc, ec + r0 * lde, lde, kc + r0 * kw, kw);
     }
-    for (int i = 0; i < nr; ++i, y += ldy)
-        for (int v = 0; v < nv; ++v) VSTORE(y + v * VL, acc[i * nv + v]);
+    FC_UNROLL
+    for (int i = 0; i < nr; ++i)
+        FC_UNROLL
+        for (int v = 0; v < nv; ++v) VSTORE(y + i * ldy + v * VL, acc[i * nv + v]);
 }
 
 /* one output, scalar, in the same order as a vector lane */
@@ -118,8 +136,15 @@ static inline __attribute__((always_inline)) void FN(block)(
             FN(rows)(1, 12, grem, cols, channels, e + i * lde, lde, che, k, koff, kh, kw, y + i * ldy, ldy);
         return;
     }
-    for (; i + 8 <= rows; i += 8)
-        FN(rows)(8, 1, grem, cols, channels, e + i * lde, lde, che, k, koff, kh, kw, y + i * ldy, ldy);
+    if (kh <= 3 && cols >= 3 * VL) {
+        /* few kernel rows to share an input load: 4 rows x 3 vectors keep
+         * 12 independent accumulators in flight (1.4x the 8 x 1 tile at 3x3) */
+        for (; i + 4 <= rows; i += 4)
+            FN(rows)(4, 3, grem, cols, channels, e + i * lde, lde, che, k, koff, kh, kw, y + i * ldy, ldy);
+    } else {
+        for (; i + 8 <= rows; i += 8)
+            FN(rows)(8, 1, grem, cols, channels, e + i * lde, lde, che, k, koff, kh, kw, y + i * ldy, ldy);
+    }
     if (i + 4 <= rows) {
         FN(rows)(4, 2, grem, cols, channels, e + i * lde, lde, che, k, koff, kh, kw, y + i * ldy, ldy);
         i += 4;
