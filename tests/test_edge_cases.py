@@ -568,3 +568,12 @@ def test_explicit_kernels_that_mix_non_finite_values_are_documented():
     _compare_nonfinite((fastconv.conv2d(x, w, padding=1),), (F.conv2d(_T(x), _T(w), padding=1),), "3x3 auto")
     assert np.isnan(fastconv.conv2d(x, w, padding=1, algorithm="winograd")).sum() >= np.isnan(
         F.conv2d(_T(x), _T(w), padding=1).numpy()).sum()
+
+
+def test_every_public_compute_function_has_edge_cases():
+    from test_robustness import OPS  # the registry of every public compute function
+    public = {name for name in OPS if hasattr(fastconv, name)}
+    zero = {case[0].split(" ")[0] for case in ZERO}
+    nonfinite = {name.split(" ")[0] for name in NONFINITE}
+    assert public <= zero, sorted(public - zero)
+    assert public <= nonfinite, sorted(public - nonfinite)
