@@ -155,7 +155,7 @@ def main(argv=None):
     print(f"Ratios are speed-ups of fastconv (competitor time / fastconv time): above 1 is faster.\n")
     sys.stdout.flush()
 
-    summary = {"machine": info, "areas": {}}
+    summary = {"machine": info, "areas": {}, "geomeans": []}
     started = time.perf_counter()
     for index, area in enumerate(areas, 1):
         script = os.path.join(HERE, f"bench_{area}.py")
@@ -189,14 +189,24 @@ def main(argv=None):
         if ratios:
             print()
             for (comp, nt), vals in sorted(ratios.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):
+                g = harness.geomean(vals)
+                summary["geomeans"].append({"area": area, "vs": comp, "threads": nt, "geomean": g,
+                                            "min": min(vals), "max": max(vals), "cases": len(vals)})
                 print(f"{area}: geometric-mean speed-up vs {comp} at {nt} thread(s): "
-                      f"{harness.geomean(vals):.2f}x over {len(vals)} cases")
+                      f"{g:.2f}x over {len(vals)} cases")
         for path in files:
             print(f"plot: {path}")
         print(f"{area}: {area_seconds:.0f} s\n")
         sys.stdout.flush()
 
     summary["wall_seconds"] = time.perf_counter() - started
+    if summary["geomeans"]:
+        print("## Summary: speed-up of fastconv (competitor time / fastconv time)\n")
+        print(harness.markdown_table(
+            ["area", "vs", "threads", "geometric mean", "range", "cases"],
+            [[g["area"], g["vs"], g["threads"], f"{g['geomean']:.2f}x", f"{g['min']:.2f}x..{g['max']:.2f}x",
+              g["cases"]] for g in summary["geomeans"]]))
+        print()
     out_json = os.path.join(args.out, "results.json")
     harness.save_json(out_json, summary)
     times = ", ".join(f"{a} {r['wall_seconds']:.0f} s" for a, r in summary["areas"].items() if "wall_seconds" in r)
