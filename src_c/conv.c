@@ -9,6 +9,32 @@
 #include <omp.h>
 #endif
 
+/* A 1x1, stride-1, unpadded layer: the image is a GEMM operand as it lies. */
+static int conv_plain_1x1(const fc_conv_geom *g)
+{
+    return g->kernel_h == 1 && g->kernel_w == 1 && g->stride_h == 1 && g->stride_w == 1 &&
+           g->pad_top == 0 && g->pad_left == 0 && g->out_h == g->in_h && g->out_w == g->in_w;
+}
+
+/* The threads a convolution of `work` multiply-adds gets: never more than
+ * the work can feed (about 64^3 per thread, as the GEMM), so a small call
+ * runs serially instead of waking a thread team.  Results never depend on
+ * the count. */
+static int conv_threads(double work)
+{
+    int nt = fc_resolve_threads(0);
+    const double cap = work / (64.0 * 64.0 * 64.0);
+    if (cap < (double)nt) nt = cap < 1.0 ? 1 : (int)cap;
+    return nt;
+}
+
+/* Multiply-adds of the layer's forward pass (= each gradient's). */
+static double conv_work(const fc_conv_geom *g)
+{
+    return (double)g->batch * (double)g->out_channels * (double)(g->out_h * g->out_w) *
+           (double)(g->in_channels / g->groups) * (double)(g->kernel_h * g->kernel_w);
+}
+
 #define FT float
 #define FSUF _f32
 #define FC_CONV_BL s

@@ -450,6 +450,13 @@ static int conv_fwd_indirect_f32(const fc_conv_geom *g, const float *x, const fl
     const ptrdiff_t cs = nchw ? Hp * Wp : 1;
     const int MR = FC_IND_MR, NR = FC_IND_NR;
     const double img_bytes = (double)C * Hp * Wp * sizeof(float);
+    /* Few input channels (NCHW): a segment is a run of kernel_w taps along
+     * one input row of one channel (element stride dilation_w) instead of a
+     * run of channels at one tap, so the kernel's inner loop is kernel_w
+     * long rather than C; k then keeps the weights' own order (c, r, s). */
+    const int rows = nchw && Cg < KW;
+    const ptrdiff_t S = rows ? Cg * KH : T;              /* segments per pixel and channel chunk */
+    const ptrdiff_t es = rows ? dw : cs;                 /* element stride within a segment */
 
     /* Few output pixels (all of them one block): each item packs the weight
      * panels it owns on the fly, a channel chunk at a time, so the weights
@@ -459,8 +466,11 @@ static int conv_fwd_indirect_f32(const fc_conv_geom *g, const float *x, const fl
 
     /* k blocks: channel chunks of Lc, tg taps per block (about KCT values of k) */
     const ptrdiff_t KCT = nchw ? 128 : 256;
-    const ptrdiff_t Lc = FC_MIN(Cg, fly ? FC_MAX((ptrdiff_t)32, KCT / T) : KCT), ncc = (Cg + Lc - 1) / Lc;
-    const ptrdiff_t tg = FC_MAX((ptrdiff_t)1, KCT / Lc);
+    const ptrdiff_t Lc = rows ? KW : FC_MIN(Cg, fly ? FC_MAX((ptrdiff_t)32, KCT / T) : KCT);
+    const ptrdiff_t ncc = rows ? 1 : (Cg + Lc - 1) / Lc;
+    /* segments per k block: about KCT values of k, the blocks balanced */
+    const ptrdiff_t tg0 = FC_MAX((ptrdiff_t)1, KCT / Lc), nkb = (S + tg0 - 1) / tg0;
+    const ptrdiff_t tg = (S + nkb - 1) / nkb;
     const ptrdiff_t Kg_pad = (Kg + NR - 1) / NR * NR, npan = Kg_pad / NR;
 
     /* pixel blocks over all images' pixels: 96 pixels (whole tiles of 6) */
@@ -483,11 +493,11 @@ static int conv_fwd_indirect_f32(const fc_conv_geom *g, const float *x, const fl
     wsz = FC_RUP(wsz);
     padsz = padded ? FC_RUP(padsz + 16) : 0;
     const size_t zsz = FC_RUP(Cg + 16);
-    const ptrdiff_t qcols = fly ? Lc * T : Ktot;               /* one index table per chunk width */
+    const ptrdiff_t qcols = fly ? Lc * S : Ktot;               /* one index table per chunk width */
     const size_t qsz = FC_RUP((size_t)4 * qcols * pw);
-    const size_t ptab_elems = FC_RUP((size_t)tiles * T * MR * pw);
+    const size_t ptab_elems = FC_RUP((size_t)tiles * S * MR * pw);
     const size_t cbsz = nchw ? FC_RUP((size_t)MB * cb_ld) : 0;
-    const size_t bbsz = fly ? FC_RUP((size_t)cb_ld * Lc * T) : 0;
+    const size_t bbsz = fly ? FC_RUP((size_t)cb_ld * Lc * S) : 0;
     per = ptab_elems + FC_RUP(MR * NR) + cbsz + bbsz;
     if (fc_size_mul3(per, (size_t)nt, 1, &total) || total > SIZE_MAX / 2 - wsz - padsz - zsz - qsz ||
         fc_size_mul3(total + wsz + padsz + zsz + qsz, sizeof(float), 1, &total))
@@ -499,7 +509,8 @@ static int conv_fwd_indirect_f32(const fc_conv_geom *g, const float *x, const fl
     float *const thread_ws = zeros + zsz + qsz;
     for (ptrdiff_t i = 0; i < Cg + 16; ++i) zeros[i] = 0;
 
-    /* Where weight column q (channel c, tap t: q = c * T + t) lands in a
+    /* Where weight column q (channel c, tap t: q = c * T + t; in rows mode
+     * segment t = (c, r), element e = s: q = t * KW + e) lands in a
      * packed block: qbase = the block's start + its row in the block (16
      * values a row), qkcb = the block's depth.  Prepacked: one table over
      * all columns, blocks at their k offset times Kg_pad.  On the fly: a
@@ -512,12 +523,12 @@ static int conv_fwd_indirect_f32(const fc_conv_geom *g, const float *x, const fl
     }
     if (!fly) {
         for (ptrdiff_t cc = 0; cc < ncc; ++cc) {
-            const ptrdiff_t L = FC_MIN(Lc, Cg - cc * Lc);
-            for (ptrdiff_t t0 = 0; t0 < T; t0 += tg) {
-                const ptrdiff_t nseg = FC_MIN(tg, T - t0), kcb = nseg * L, koff = cc * Lc * T + t0 * L;
+            const ptrdiff_t L = rows ? Lc : FC_MIN(Lc, Cg - cc * Lc);
+            for (ptrdiff_t t0 = 0; t0 < S; t0 += tg) {
+                const ptrdiff_t nseg = FC_MIN(tg, S - t0), kcb = nseg * L, koff = cc * Lc * S + t0 * L;
                 for (ptrdiff_t q = 0; q < nseg; ++q)
                     for (ptrdiff_t e = 0; e < L; ++e) {
-                        const ptrdiff_t col = (cc * Lc + e) * T + t0 + q;
+                        const ptrdiff_t col = rows ? (t0 + q) * KW + e : (cc * Lc + e) * T + t0 + q;
                         qb[0][col] = koff * Kg_pad + (q * L + e) * NR;
                         qk[0][col] = kcb;
                     }
@@ -531,13 +542,14 @@ static int conv_fwd_indirect_f32(const fc_conv_geom *g, const float *x, const fl
                                  qb[0], qk[0], wpack + gi * Kg_pad * Ktot);
         }
     } else {
-        for (int v = 0; v < 2; ++v) {
+        for (int v = 0; v < (rows ? 1 : 2); ++v) {
             const ptrdiff_t L = v == 0 ? Lc : Cg - (ncc - 1) * Lc;
             for (ptrdiff_t e = 0; e < L; ++e)
-                for (ptrdiff_t t = 0; t < T; ++t) {
-                    const ptrdiff_t t0 = t / tg * tg, nseg = FC_MIN(tg, T - t0);
-                    qb[v][e * T + t] = t0 * L * cb_ld + ((t - t0) * L + e) * NR;
-                    qk[v][e * T + t] = nseg * L;
+                for (ptrdiff_t t = 0; t < S; ++t) {
+                    const ptrdiff_t t0 = t / tg * tg, nseg = FC_MIN(tg, S - t0);
+                    const ptrdiff_t col = rows ? t * KW + e : e * T + t;
+                    qb[v][col] = t0 * L * cb_ld + ((t - t0) * L + e) * NR;
+                    qk[v][col] = nseg * L;
                 }
         }
     }
@@ -587,19 +599,25 @@ static int conv_fwd_indirect_f32(const fc_conv_geom *g, const float *x, const fl
                 const ptrdiff_t jp0 = nbk * nchunk, jp1 = FC_MIN(npan, jp0 + nchunk);
                 if (jp0 >= jp1) continue;
 
-                /* pointer table: ptab[(tile * T + t) * 6 + i] = pixel's input at tap t */
+                /* pointer table: ptab[(tile * S + t) * 6 + i] = pixel's input at segment t */
                 for (ptrdiff_t tl = 0; tl < tiles; ++tl)
                     for (ptrdiff_t i = 0; i < MR; ++i) {
                         const ptrdiff_t u = u0 + tl * MR + i;
-                        const float **pp = ptab + tl * T * MR + i;
+                        const float **pp = ptab + tl * S * MR + i;
                         const ptrdiff_t n = FC_MIN(u, u_begin + u_count - 1) / P;
                         const float *xs = nchw ? (padded ? xpad + (n - n0) * C * Hp * Wp : x + n * C * H * W) + gi * Cg * cs
                                                : x + n * H * W * C + gi * Cg;
                         if (u >= u0 + mb) {              /* beyond the block: any readable data */
-                            for (ptrdiff_t t = 0; t < T; ++t) pp[t * MR] = nchw ? xs : zeros;
+                            for (ptrdiff_t t = 0; t < S; ++t) pp[t * MR] = nchw ? xs : zeros;
                             continue;
                         }
                         const ptrdiff_t j = u - n * P, oh = j / OW, ow = j % OW;
+                        if (rows) {                      /* segment (c, r): row r of the window in plane c */
+                            for (ptrdiff_t c = 0, t = 0; c < Cg; ++c)
+                                for (ptrdiff_t r = 0; r < KH; ++r, ++t)
+                                    pp[t * MR] = xs + c * cs + (oh * sh + r * dh) * Wp + ow * sw;
+                            continue;
+                        }
                         for (ptrdiff_t r = 0, t = 0; r < KH; ++r)
                             for (ptrdiff_t s = 0; s < KW; ++s, ++t) {
                                 if (nchw) {              /* padded (or unpadded) planes: always inside */
@@ -613,34 +631,34 @@ static int conv_fwd_indirect_f32(const fc_conv_geom *g, const float *x, const fl
                     }
 
                 for (ptrdiff_t cc = 0; cc < ncc; ++cc) {           /* channel chunks */
-                    const ptrdiff_t L = FC_MIN(Lc, Cg - cc * Lc);
+                    const ptrdiff_t L = rows ? Lc : FC_MIN(Lc, Cg - cc * Lc);
                     if (fly) {                                     /* this chunk's panels */
                         const int v = L == Lc ? 0 : 1;
                         for (ptrdiff_t r0 = jp0 * NR; r0 < jp1 * NR; r0 += 8)
-                            fc_conv_pack_b8_avx2(w + (gi * Kg + r0) * Ktot + cc * Lc * T, Ktot, Kg - r0, L * T,
+                            fc_conv_pack_b8_avx2(w + (gi * Kg + r0) * Ktot + cc * Lc * S, Ktot, Kg - r0, L * S,
                                                  r0 / NR - jp0, r0 % NR, qb[v], qk[v], bbuf);
                     }
-                    for (ptrdiff_t t0 = 0; t0 < T; t0 += tg) {     /* k blocks: tg taps */
-                        const ptrdiff_t nseg = FC_MIN(tg, T - t0), kcb = nseg * L;
+                    for (ptrdiff_t t0 = 0; t0 < S; t0 += tg) {     /* k blocks: tg segments */
+                        const ptrdiff_t nseg = FC_MIN(tg, S - t0), kcb = nseg * L;
                         const int acc = cc > 0 || t0 > 0;
                         const ptrdiff_t aoff = cc * Lc * cs;
                         for (ptrdiff_t jp = jp0; jp < jp1; ++jp) {  /* 16 output channels */
                             const float *bp = fly ? bbuf + t0 * L * cb_ld + (jp - jp0) * NR * kcb
-                                                  : wpack + gi * Kg_pad * Ktot + (cc * Lc * T + t0 * L) * Kg_pad + jp * NR * kcb;
+                                                  : wpack + gi * Kg_pad * Ktot + (cc * Lc * S + t0 * L) * Kg_pad + jp * NR * kcb;
                             const ptrdiff_t nr_eff = FC_MIN((ptrdiff_t)NR, Kg - jp * NR);
                             for (ptrdiff_t tl = 0; tl * MR < mb; ++tl) {  /* 6 pixels */
-                                const float *const *pp = ptab + (tl * T + t0) * MR;
+                                const float *const *pp = ptab + (tl * S + t0) * MR;
                                 if (nchw) {
-                                    fc_conv_ukernel_6x16_avx2(nseg, L, cs, aoff, pp, bp,
+                                    fc_conv_ukernel_6x16_avx2(nseg, L, es, aoff, pp, bp,
                                                               cbuf + tl * MR * cb_ld + (jp - jp0) * NR, cb_ld, acc);
                                     continue;
                                 }
                                 float *ct = y + (u0 + tl * MR) * K + gi * Kg + jp * NR;
                                 const ptrdiff_t mr_eff = FC_MIN((ptrdiff_t)MR, mb - tl * MR);
                                 if (mr_eff == MR && nr_eff == NR) {
-                                    fc_conv_ukernel_6x16_avx2(nseg, L, cs, aoff, pp, bp, ct, K, acc);
+                                    fc_conv_ukernel_6x16_avx2(nseg, L, es, aoff, pp, bp, ct, K, acc);
                                 } else {
-                                    fc_conv_ukernel_6x16_avx2(nseg, L, cs, aoff, pp, bp, scratch, NR, 0);
+                                    fc_conv_ukernel_6x16_avx2(nseg, L, es, aoff, pp, bp, scratch, NR, 0);
                                     for (ptrdiff_t i = 0; i < mr_eff; ++i)
                                         for (ptrdiff_t jj = 0; jj < nr_eff; ++jj) {
                                             if (acc) ct[i * K + jj] += scratch[i * NR + jj];
@@ -657,13 +675,9 @@ static int conv_fwd_indirect_f32(const fc_conv_geom *g, const float *x, const fl
                     while (i < mb) {                     /* one image's run of pixels at a time */
                         const ptrdiff_t u = u0 + i, n = u / P, j0 = u - n * P;
                         const ptrdiff_t run = FC_MIN(mb - i, P - j0);
-                        for (ptrdiff_t j = c0; j < c1; ++j) {
-                            const ptrdiff_t k = gi * Kg + j;
-                            const float b = bias ? bias[k] : 0.0f;
-                            float *yr = y + (n * K + k) * P + j0;
-                            const float *src = cbuf + i * cb_ld + (j - c0);
-                            for (ptrdiff_t q = 0; q < run; ++q) yr[q] = src[q * cb_ld] + b;
-                        }
+                        fc_conv_tile_to_nchw_avx2(cbuf + i * cb_ld, cb_ld, run, c1 - c0,
+                                                  bias ? bias + gi * Kg + c0 : NULL,
+                                                  y + (n * K + gi * Kg + c0) * P + j0, P);
                         i += run;
                     }
                 } else if (bias) {
@@ -865,6 +879,49 @@ static int FN(conv_fwd_direct)(const fc_conv_geom *g, const FT *x, const FT *w,
     return FC_OK;
 }
 
+/* ---- 1x1, stride 1, unpadded: a GEMM per image and group ------------------- */
+/*
+ *   NCHW  Y_g[Kg x P] = W_g[Kg x Cg] . X_g[Cg x P]
+ *   NHWC  Y_g[P x Kg] = X_g[P x Cg] . W_g^T[Cg x Kg]
+ * on the image as it lies; y starts as the bias (beta = 1) so no second pass
+ * adds it.  Images too small to feed the threads run in parallel on serial
+ * GEMMs (the GEMM's bits never depend on its thread count).
+ */
+static int FN(conv_fwd_1x1)(const fc_conv_geom *g, const FT *x, const FT *w, const FT *bias, FT *y, int nt)
+{
+    const ptrdiff_t N = g->batch, G = g->groups, C = g->in_channels, K = g->out_channels;
+    const ptrdiff_t Cg = C / G, Kg = K / G, P = g->out_h * g->out_w;
+    const int nchw = g->layout == FC_LAYOUT_NCHW;
+    const double per_image = (double)K * (double)P * (double)Cg;
+    const int ways = N > 1 && nt > 1 && per_image < (double)nt * 64.0 * 64.0 * 64.0 * 4.0 ? (int)FC_MIN((ptrdiff_t)nt, N) : 1;
+    const int inner = ways > 1 ? 1 : nt;
+    int err = 0;
+#pragma omp parallel for num_threads(ways) schedule(static) if (ways > 1) reduction(| : err)
+    for (ptrdiff_t n = 0; n < N; ++n) {
+        FT *yn = y + n * K * P;
+        if (bias) {
+            if (nchw)
+                for (ptrdiff_t k = 0; k < K; ++k)
+                    for (ptrdiff_t j = 0; j < P; ++j) yn[k * P + j] = bias[k];
+            else
+                for (ptrdiff_t j = 0; j < P; ++j)
+                    for (ptrdiff_t k = 0; k < K; ++k) yn[j * K + k] = bias[k];
+        }
+        const FT beta = bias ? 1 : 0;
+        for (ptrdiff_t gi = 0; gi < G; ++gi) {
+            int e;
+            if (nchw)
+                e = FC_CONV_GEMM_FN(Kg, P, Cg, 1, w + gi * Kg * Cg, Cg, 1, x + (n * C + gi * Cg) * P, P, 1,
+                                    beta, yn + gi * Kg * P, P, inner);
+            else
+                e = FC_CONV_GEMM_FN(P, Kg, Cg, 1, x + n * P * C + gi * Cg, C, 1, w + gi * Kg * Cg, 1, Cg,
+                                    beta, yn + gi * Kg, K, inner);
+            err |= e ? 1 : 0;
+        }
+    }
+    return err ? FC_ENOMEM : FC_OK;
+}
+
 /* ---- forward entry point ------------------------------------------------ */
 
 int FN(fc_conv2d_forward)(const fc_conv_geom *g, const FT *x, const FT *w, const FT *bias, FT *y)
@@ -873,7 +930,7 @@ int FN(fc_conv2d_forward)(const fc_conv_geom *g, const FT *x, const FT *w, const
     if (st) return st;
     if (!x || !w || !y) return FC_EINVAL;
     if (g->batch == 0) return FC_OK;
-    const int nt = fc_resolve_threads(0);
+    const int nt = conv_threads(conv_work(g));
     const int depthwise = g->in_channels == g->groups;
     switch (g->algorithm) {
     case FC_CONV_DIRECT:
@@ -888,8 +945,13 @@ int FN(fc_conv2d_forward)(const fc_conv_geom *g, const FT *x, const FT *w, const
         /* fall through */
     default:
 #if FC_CONV_IS_F32 && defined(FC_HAVE_X86_KERNELS)
-        if (fc_isa_active() == FC_ISA_AVX2) return conv_fwd_indirect_f32(g, x, w, bias, y, nt);
+        /* (an NHWC 1x1 layer is a GEMM on the image as it lies for the
+         * indirect kernel too, and measures the same; NCHW 1x1 is faster as
+         * the plain GEMM, whose B operand is the image's rows) */
+        if (fc_isa_active() == FC_ISA_AVX2 && !(g->layout == FC_LAYOUT_NCHW && conv_plain_1x1(g)))
+            return conv_fwd_indirect_f32(g, x, w, bias, y, nt);
 #endif
+        if (conv_plain_1x1(g)) return FN(conv_fwd_1x1)(g, x, w, bias, y, nt);
         if (g->layout == FC_LAYOUT_NCHW) return FN(conv_fwd_gemm_nchw)(g, x, w, bias, y, nt);
         return FN(conv_fwd_gemm_nhwc)(g, x, w, bias, y, nt);
     }
@@ -1013,7 +1075,7 @@ int FN(fc_conv2d_backward_input)(const fc_conv_geom *g, const FT *dy, const FT *
     if (st) return st;
     if (!dy || !w || !dx) return FC_EINVAL;
     if (g->batch == 0) return FC_OK;
-    const int nt = fc_resolve_threads(0);
+    const int nt = conv_threads(conv_work(g));
     if (FN(backward_input_as_conv)(g, dy, w, bias, dx, &st)) return st;
 
     const ptrdiff_t N = g->batch, G = g->groups, C = g->in_channels, K = g->out_channels;
@@ -1263,7 +1325,7 @@ int FN(fc_conv2d_backward_weight)(const fc_conv_geom *g, const FT *dy, const FT 
     const ptrdiff_t Cg = C / G, Kg = K / G, HW = g->in_h * g->in_w;
     const ptrdiff_t P = g->out_h * g->out_w, T = g->kernel_h * g->kernel_w, Ktot = Cg * T;
     const int nchw = g->layout == FC_LAYOUT_NCHW;
-    const int nt = fc_resolve_threads(0);
+    const int nt = conv_threads(conv_work(g));
     if (N == 0) {
         for (ptrdiff_t i = 0; i < K * Ktot; ++i) dwt[i] = 0;
         return FC_OK;
@@ -1271,8 +1333,7 @@ int FN(fc_conv2d_backward_weight)(const fc_conv_geom *g, const FT *dy, const FT 
     if (Cg == 1) return FN(dw_backward_weight)(g, dy, x, dwt, nt);
     /* dW_g = sum over images of dy_g . col_g^T, images accumulated in order by
      * the GEMM (beta = 1); a 1x1, stride-1, unpadded layer uses x as it lies. */
-    const int plain = g->kernel_h == 1 && g->kernel_w == 1 && g->stride_h == 1 && g->stride_w == 1 &&
-                      g->pad_top == 0 && g->pad_left == 0 && g->out_h == g->in_h && g->out_w == g->in_w;
+    const int plain = conv_plain_1x1(g);
     size_t colsz = 0, accsz = 0;
     if (!plain && fc_size_mul3((size_t)Ktot, (size_t)P, sizeof(FT), &colsz)) return FC_EOVERFLOW;
     colsz = (colsz + FC_ALIGN - 1) / FC_ALIGN * FC_ALIGN;
@@ -1322,7 +1383,7 @@ int FN(fc_conv2d_backward_bias)(const fc_conv_geom *g, const FT *dy, FT *db)
     if (st) return st;
     if (!dy || !db) return FC_EINVAL;
     const ptrdiff_t N = g->batch, K = g->out_channels, P = g->out_h * g->out_w;
-    const int nt = fc_resolve_threads(0);
+    const int nt = conv_threads((double)g->batch * (double)g->out_channels * (double)(g->out_h * g->out_w));
     if (g->layout == FC_LAYOUT_NCHW) {
         /* per channel: images in order, eight partial sums fixed by pixel index */
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)

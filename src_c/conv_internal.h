@@ -64,6 +64,11 @@ void fc_conv_ukernel_6x16_avx2(ptrdiff_t nseg, ptrdiff_t L, ptrdiff_t cs, ptrdif
                                const float *const *ptrs, const float *b, float *c, ptrdiff_t ldc,
                                int accumulate);
 
+/* y[j * P + q] = t[q * ld + j] + bias[j] (bias NULL: + 0) for q < run,
+ * j < nch: an item's pixel-major tile buffer into NCHW output planes. */
+void fc_conv_tile_to_nchw_avx2(const float *t, ptrdiff_t ld, ptrdiff_t run, ptrdiff_t nch,
+                               const float *bias, float *y, ptrdiff_t P);
+
 /* Packs an 8-row slab of weights (w: row 0, column 0; row stride ld; rows
  * past `rows` zero) into those B panels: column q < ncols goes to
  * dst + qbase[q] + jp * 16 * qkcb[q] + half. */

@@ -122,3 +122,31 @@ void fc_conv_pack_b8_avx2(const float *w, ptrdiff_t ld, ptrdiff_t rows, ptrdiff_
         for (int i = 0; i < 8; ++i) d[i] = i < nrows ? w[i * ld + q0] : 0.0f;
     }
 }
+
+/* NCHW output of an indirect-convolution item: the item's tile buffer holds
+ * `run` pixels x `nch` channels (row stride ld); y[j * P + q] = t[q][j] +
+ * bias[j] (bias NULL: + 0, as the scalar loop), 8 x 8 blocks transposed in
+ * registers so both sides move whole vectors. */
+void fc_conv_tile_to_nchw_avx2(const float *t, ptrdiff_t ld, ptrdiff_t run, ptrdiff_t nch,
+                               const float *bias, float *y, ptrdiff_t P)
+{
+    ptrdiff_t j0 = 0;
+    for (; j0 + 8 <= nch; j0 += 8) {
+        ptrdiff_t q0 = 0;
+        for (; q0 + 8 <= run; q0 += 8) {
+            __m256 r[8];
+            for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(t + (q0 + i) * ld + j0);
+            transpose8(r);
+            for (int i = 0; i < 8; ++i) {
+                const __m256 b = _mm256_set1_ps(bias ? bias[j0 + i] : 0.0f);
+                _mm256_storeu_ps(y + (j0 + i) * P + q0, _mm256_add_ps(r[i], b));
+            }
+        }
+        for (; q0 < run; ++q0)
+            for (int i = 0; i < 8; ++i) y[(j0 + i) * P + q0] = t[q0 * ld + j0 + i] + (bias ? bias[j0 + i] : 0.0f);
+    }
+    for (; j0 < nch; ++j0) {
+        const float b = bias ? bias[j0] : 0.0f;
+        for (ptrdiff_t q = 0; q < run; ++q) y[j0 * P + q] = t[q * ld + j0] + b;
+    }
+}
