@@ -160,7 +160,7 @@ static int local_threads(double work)
 
 #if FC_LOCAL_HAVE_AVX2_TARGET
 /* kernels/linear_avx2.c: the few-row fully connected layer, a tile of
- * 64 bytes of outputs for m <= 4 rows of x, in the GEMM's summation order */
+ * 32 bytes of outputs for m <= 4 rows of x, in the GEMM's summation order */
 void fc_linear_tile_f32_avx2(ptrdiff_t m, ptrdiff_t k, ptrdiff_t kc, const float *x, ptrdiff_t ldx,
                              const float *const *w, float *tile);
 void fc_linear_tile_f64_avx2(ptrdiff_t m, ptrdiff_t k, ptrdiff_t kc, const double *x, ptrdiff_t ldx,

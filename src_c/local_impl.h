@@ -851,13 +851,13 @@ static FN(local_axpy_fn) FN(local_pick_axpy)(void)
  * Without AVX2 the caller takes the GEMM instead.
  */
 #if FC_LOCAL_HAVE_AVX2_TARGET
-#define FC_LOCAL_TILE_COLS ((ptrdiff_t)(64 / sizeof(FT)))
+#define FC_LOCAL_TILE_COLS ((ptrdiff_t)(32 / sizeof(FT)))
 static void FN(local_linear_dot)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const FT *x, ptrdiff_t ldx,
                                  const FT *bt, ptrdiff_t ldb, const FT *bias, FT *y, ptrdiff_t ldy, int nt)
 {
     const ptrdiff_t cols = FC_LOCAL_TILE_COLS, tiles = (n + cols - 1) / cols;
     const ptrdiff_t kc = fc_kernels()->FC_LOCAL_BL.kc;
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 2) if (nt > 1)
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 4) if (nt > 1)
     for (ptrdiff_t ti = 0; ti < tiles; ++ti) {
         const ptrdiff_t j0 = ti * cols, cnt = FC_MIN(cols, n - j0);
         const FT *rows[FC_LOCAL_TILE_COLS];

@@ -16,12 +16,6 @@
 #include <immintrin.h>
 #include <stddef.h>
 
-/* Columns per tile: two transposed groups, so that a single row of x still
- * runs two independent FMA chains. */
-#define LIN_COLS_F32 16
-#define LIN_COLS_F64 8
-
-
 /* q-th input of a transposed group: t[q] lane l = w_l[p + q] */
 static inline __attribute__((always_inline)) void lin_load8x8(const float *const *w, ptrdiff_t p, __m256 t[8])
 {
@@ -62,64 +56,57 @@ static inline __attribute__((always_inline)) void lin_load4x4(const double *cons
 }
 
 /*
- * One tile for M rows of x: the body is instantiated per M (1..4) so that
- * the 2 * M accumulators stay in registers.  tile[r * COLS + l] receives
- * y[r][l]; w[l] points at row l of the weight (the caller repeats the last
- * row for a short tile).  Each step reads a whole 64-byte line of every
- * row of a group before the next group: the rows of a layer are often a
- * multiple of 4 KiB apart, so they compete for the same L1 sets.
+ * One tile of VL outputs (one transposed group) for M rows of x: the body is
+ * instantiated per M (1..4) so that the M accumulators stay in registers.
+ * tile[r * VL + l] receives y[r][l]; w[l] points at row l of the weight (the
+ * caller repeats the last row for a short tile).  Each step reads a whole
+ * 64-byte line of each of the VL rows: few streams, each line consumed at
+ * once (the rows of a layer are often a multiple of 4 KiB apart, so they
+ * compete for the same L1 sets); measured faster from memory than two
+ * groups of rows at a time, which a batch-1 layer is.
  */
-/* acc[r] += x[r][p0 + q] * t[q] for q < VL, in order (one FMA chain per output) */
-#define LIN_FMAS_(acc, p0, t, VL, FMADD, BCAST)                                                                \
-    _Pragma("GCC unroll 8") for (int q = 0; q < VL; ++q)                                                       \
-        _Pragma("GCC unroll 4") for (int r = 0; r < M; ++r) acc[r] = FMADD(BCAST(x + r * ldx + (p0) + q), t[q], acc[r])
+/* VL inputs from p0 for the VL outputs: acc[r] += x[r][p0 + q] * w_l[p0 + q], q in order */
+#define LIN_GROUP(p0, VEC, VL, BCAST, FMADD, TRANSPOSED_LOAD)                                                 \
+    do {                                                                                                      \
+        VEC t[VL];                                                                                            \
+        TRANSPOSED_LOAD(w, p0, t);                                                                            \
+        _Pragma("GCC unroll 8") for (int q = 0; q < VL; ++q)                                                  \
+            _Pragma("GCC unroll 4") for (int r = 0; r < M; ++r)                                               \
+                acc[r] = FMADD(BCAST(x + r * ldx + (p0) + q), t[q], acc[r]);                                  \
+    } while (0)
 
-#define LIN_TILE_BODY(FT, VEC, VL, COLS, ZERO, BCAST, FMADD, ADD, LOADU, STOREU, TRANSPOSED_LOAD)              \
-    do {                                                                                                       \
-        for (ptrdiff_t pc = 0; pc < k; pc += kc) {                                 /* GEMM's kc blocks */      \
-            const ptrdiff_t pe = pc + kc < k ? pc + kc : k;                                                    \
-            VEC acc0[4], acc1[4];                          /* the two groups' accumulators per row */          \
-            _Pragma("GCC unroll 4") for (int r = 0; r < M; ++r) acc0[r] = acc1[r] = ZERO;                      \
-            ptrdiff_t p = pc;                                                                                  \
-            for (; p + 2 * VL <= pe; p += 2 * VL) {      /* 2 VL inputs per step: a line per row */            \
-                VEC t[VL];                                                                                     \
-                TRANSPOSED_LOAD(w, p, t);                                                                      \
-                LIN_FMAS_(acc0, p, t, VL, FMADD, BCAST);                                                       \
-                TRANSPOSED_LOAD(w, p + VL, t);                                                                 \
-                LIN_FMAS_(acc0, p + VL, t, VL, FMADD, BCAST);                                                  \
-                TRANSPOSED_LOAD(w + VL, p, t);                                                                 \
-                LIN_FMAS_(acc1, p, t, VL, FMADD, BCAST);                                                       \
-                TRANSPOSED_LOAD(w + VL, p + VL, t);                                                            \
-                LIN_FMAS_(acc1, p + VL, t, VL, FMADD, BCAST);                                                  \
-            }                                                                                                  \
-            for (; p + VL <= pe; p += VL) {                                                                    \
-                VEC t[VL];                                                                                     \
-                TRANSPOSED_LOAD(w, p, t);                                                                      \
-                LIN_FMAS_(acc0, p, t, VL, FMADD, BCAST);                                                       \
-                TRANSPOSED_LOAD(w + VL, p, t);                                                                 \
-                LIN_FMAS_(acc1, p, t, VL, FMADD, BCAST);                                                       \
-            }                                                                                                  \
-            for (; p < pe; ++p) {                                             /* the block's tail */           \
-                FT col[2 * VL];                                                                                \
-                for (int l = 0; l < 2 * VL; ++l) col[l] = w[l][p];                                             \
-                const VEC t0 = LOADU(col), t1 = LOADU(col + VL);                                               \
-                _Pragma("GCC unroll 4") for (int r = 0; r < M; ++r) {                                          \
-                    acc0[r] = FMADD(BCAST(x + r * ldx + p), t0, acc0[r]);                                      \
-                    acc1[r] = FMADD(BCAST(x + r * ldx + p), t1, acc1[r]);                                      \
-                }                                                                                              \
-            }                                                                                                  \
-            _Pragma("GCC unroll 4") for (int r = 0; r < M; ++r) {                                              \
-                FT *d = tile + r * COLS;                                                                       \
-                STOREU(d, pc == 0 ? acc0[r] : ADD(LOADU(d), acc0[r]));                                         \
-                STOREU(d + VL, pc == 0 ? acc1[r] : ADD(LOADU(d + VL), acc1[r]));                               \
-            }                                                                                                  \
-        }                                                                                                      \
+#define LIN_TILE_BODY(FT, VEC, VL, ZERO, BCAST, FMADD, ADD, LOADU, STOREU, TRANSPOSED_LOAD)                 \
+    do {                                                                                                      \
+        for (ptrdiff_t pc = 0; pc < k; pc += kc) {                                 /* GEMM's kc blocks */     \
+            const ptrdiff_t pe = pc + kc < k ? pc + kc : k;                                                   \
+            VEC acc[4];                                                                                       \
+            _Pragma("GCC unroll 4") for (int r = 0; r < M; ++r) acc[r] = ZERO;                                \
+            ptrdiff_t p = pc;                                                                                 \
+            for (; p + 2 * VL <= pe; p += 2 * VL) {            /* a line of each row per step */          \
+                LIN_GROUP(p, VEC, VL, BCAST, FMADD, TRANSPOSED_LOAD);                                         \
+                LIN_GROUP(p + VL, VEC, VL, BCAST, FMADD, TRANSPOSED_LOAD);                                    \
+            }                                                                                                 \
+            if (p + VL <= pe) {                                                                               \
+                LIN_GROUP(p, VEC, VL, BCAST, FMADD, TRANSPOSED_LOAD);                                         \
+                p += VL;                                                                                      \
+            }                                                                                                 \
+            for (; p < pe; ++p) {                                             /* the block's tail */          \
+                FT col[VL];                                                                                   \
+                for (int l = 0; l < VL; ++l) col[l] = w[l][p];                                                \
+                const VEC t = LOADU(col);                                                                     \
+                _Pragma("GCC unroll 4") for (int r = 0; r < M; ++r) acc[r] = FMADD(BCAST(x + r * ldx + p), t, acc[r]); \
+            }                                                                                                 \
+            _Pragma("GCC unroll 4") for (int r = 0; r < M; ++r) {                                             \
+                FT *d = tile + r * VL;                                                                        \
+                STOREU(d, pc == 0 ? acc[r] : ADD(LOADU(d), acc[r]));                                          \
+            }                                                                                                 \
+        }                                                                                                     \
     } while (0)
 
 static inline __attribute__((always_inline)) void lin_tile_f32(const int M, ptrdiff_t k, ptrdiff_t kc, const float *x,
                                                               ptrdiff_t ldx, const float *const *w, float *tile)
 {
-    LIN_TILE_BODY(float, __m256, 8, LIN_COLS_F32, _mm256_setzero_ps(), _mm256_broadcast_ss, _mm256_fmadd_ps,
+    LIN_TILE_BODY(float, __m256, 8, _mm256_setzero_ps(), _mm256_broadcast_ss, _mm256_fmadd_ps,
                   _mm256_add_ps, _mm256_loadu_ps, _mm256_storeu_ps, lin_load8x8);
 }
 
@@ -127,7 +114,7 @@ static inline __attribute__((always_inline)) void lin_tile_f64(const int M, ptrd
                                                               const double *x, ptrdiff_t ldx, const double *const *w,
                                                               double *tile)
 {
-    LIN_TILE_BODY(double, __m256d, 4, LIN_COLS_F64, _mm256_setzero_pd(), _mm256_broadcast_sd, _mm256_fmadd_pd,
+    LIN_TILE_BODY(double, __m256d, 4, _mm256_setzero_pd(), _mm256_broadcast_sd, _mm256_fmadd_pd,
                   _mm256_add_pd, _mm256_loadu_pd, _mm256_storeu_pd, lin_load4x4);
 }
 
