@@ -34,6 +34,44 @@ static void FN(extend_row)(const FT *plane, ptrdiff_t src, const fc_corr2d_geom 
     }
 }
 
+/* Output rows oh0 + [0, nr), columns ow0 + [0, ncols) of one item from its
+ * extended input, gathered (boundary rule applied) into the per-thread block E
+ * (channel planes che apart); yt points at the item's output (oh0, ow0). */
+static void FN(tile_extended)(const fc_corr2d_geom *g, const FT *x, const ptrdiff_t *x_off,
+                              const FT *k, const ptrdiff_t *ki, const FT *fill, FT *yt,
+                              FC_BLOCK_FN_T block, FT *E, size_t che, ptrdiff_t item,
+                              ptrdiff_t oh0, ptrdiff_t nr, ptrdiff_t ow0, ptrdiff_t ncols)
+{
+    const ptrdiff_t C = g->channels, M = g->outputs, KH = g->kernel_h, KW = g->kernel_w;
+    const ptrdiff_t OW = g->out_w, lde = ncols + KW - 1;
+    const int scatter = g->interleave && M > 1;
+    /* rows oh0 - pad_top + [0, nr + KH - 1), columns ow0 - pad_left + [0, lde) */
+    for (ptrdiff_t c = 0; c < C; ++c) {
+        const FT *plane = x ? x + x_off[item * C + c] : x;
+        const FT fv = g->boundary == FC_BOUNDARY_FILL ? fill[c] : (FT)0;
+        FT *ec = E + (size_t)c * che;
+        for (ptrdiff_t rr = 0; rr < nr + KH - 1; ++rr) {
+            const ptrdiff_t src = fc_signal_map_index(oh0 - g->pad_top + rr, g->in_h, g->boundary);
+            FN(extend_row)(plane, src, g, ow0 - g->pad_left, lde, fv, ec + rr * lde);
+        }
+    }
+    for (ptrdiff_t m = 0; m < M; ++m) {
+        const ptrdiff_t *km = ki + m * C;
+        if (!scatter) {
+            block(nr, ncols, C, E, lde, (ptrdiff_t)che, k, km, KH, KW, yt + m * g->out_h * OW, OW);
+            continue;
+        }
+        /* interleaved outputs: computed densely, then scattered */
+        FT *T = E + (size_t)C * che;
+        block(nr, ncols, C, E, lde, (ptrdiff_t)che, k, km, KH, KW, T, ncols);
+        for (ptrdiff_t i = 0; i < nr; ++i) {
+            FT *yr = yt + i * OW * M + m;
+            const FT *tr = T + i * ncols;
+            for (ptrdiff_t j = 0; j < ncols; ++j) yr[j * M] = tr[j];
+        }
+    }
+}
+
 /* fold > 0: single-row correlations (1-D signals) with kernel_w a multiple of
  * fold run "folded": output j = i * fold + p of a chunk is
  *   sum_r sum_t e[(i + r) * fold + p + t] * k[r * fold + t],
@@ -106,31 +144,33 @@ static int FN(corr2d)(const fc_corr2d_geom *g, const FT *x, const ptrdiff_t *x_o
                       yt + full * fold, fold);
             continue;
         }
-        /* gather the extended rows this tile reads: rows oh0 - pad_top + [0, nr + KH - 1),
-         * columns ow0 - pad_left + [0, ncols + KW - 1) */
-        for (ptrdiff_t c = 0; c < C; ++c) {
-            const FT *plane = x ? x + x_off[item * C + c] : x;
-            const FT fv = g->boundary == FC_BOUNDARY_FILL ? fill[c] : (FT)0;
-            FT *ec = E + (size_t)c * che;
-            for (ptrdiff_t rr = 0; rr < nr + KH - 1; ++rr) {
-                const ptrdiff_t src = fc_signal_map_index(oh0 - g->pad_top + rr, g->in_h, g->boundary);
-                FN(extend_row)(plane, src, g, ow0 - g->pad_left, ncols + KW - 1, fv, ec + rr * lde);
-            }
+        const ptrdiff_t *ki = k_off + item * M * C;
+        FT *yt = y + (scatter ? ((item * OH + oh0) * OW + ow0) * M : (item * M * OH + oh0) * OW + ow0);
+        /* A single-plane tile of a kernel of at most 3 rows whose input rows
+         * all lie inside the plane reads its interior columns (every tap
+         * inside) in place, saving the gather; only the columns near the left
+         * and right edges are gathered.  Same operations per output either
+         * way, so the same bits.  (Taller kernels use 8-row register tiles:
+         * their 8 + KH - 1 input rows, a power-of-two stride apart in common
+         * images, would fight over the 8 ways of an L1 set; the gathered block
+         * has an odd stride.) */
+        ptrdiff_t ja = ow0, jb = ow0;
+        const ptrdiff_t r0 = oh0 - g->pad_top;
+        if (C == 1 && M == 1 && KH <= 3 && g->in_cs == 1 && x && r0 >= 0 &&
+            r0 + nr + KH - 1 <= g->in_h) {
+            ja = FC_MAX(ow0, g->pad_left);
+            jb = FC_MIN(ow0 + ncols, g->in_w - KW + 1 + g->pad_left);
         }
-        for (ptrdiff_t m = 0; m < M; ++m) {
-            const ptrdiff_t *km = k_off + (item * M + m) * C;
-            if (!scatter) {
-                block(nr, ncols, C, E, lde, (ptrdiff_t)che, k, km, KH, KW,
-                      y + ((item * M + m) * OH + oh0) * OW + ow0, OW);
-                continue;
-            }
-            FT *T = E + (size_t)C * che;
-            block(nr, ncols, C, E, lde, (ptrdiff_t)che, k, km, KH, KW, T, ncols);
-            for (ptrdiff_t i = 0; i < nr; ++i) {
-                FT *yr = y + ((item * OH + oh0 + i) * OW + ow0) * M + m;
-                const FT *tr = T + i * ncols;
-                for (ptrdiff_t j = 0; j < ncols; ++j) yr[j * M] = tr[j];
-            }
+        if (jb - ja >= 32) {
+            block(nr, jb - ja, 1, x + x_off[item] + r0 * g->in_rs + (ja - g->pad_left), g->in_rs, 0,
+                  k, ki, KH, KW, yt + (ja - ow0), OW);
+            if (ja > ow0)
+                FN(tile_extended)(g, x, x_off, k, ki, fill, yt, block, E, che, item, oh0, nr, ow0, ja - ow0);
+            if (jb < ow0 + ncols)
+                FN(tile_extended)(g, x, x_off, k, ki, fill, yt + (jb - ow0), block, E, che, item, oh0,
+                                  nr, jb, ow0 + ncols - jb);
+        } else {
+            FN(tile_extended)(g, x, x_off, k, ki, fill, yt, block, E, che, item, oh0, nr, ow0, ncols);
         }
     }
     fc_aligned_free(ws);
