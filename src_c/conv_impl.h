@@ -1027,6 +1027,14 @@ static int FN(backward_input_as_conv)(const fc_conv_geom *g, const FT *dy, const
                                       const FT *bias, FT *dx, int *status)
 {
     if (g->stride_h != 1 || g->stride_w != 1) return 0;
+    /* The convolution computes every tap for each of in_h * in_w pixels,
+     * the GEMM + col2im path only for out_h * out_w: when the output is much
+     * smaller than the input (a kernel nearly as large as the image), most
+     * of the former multiplies the zero border.  (NHWC depthwise stays: its
+     * general path would be one tiny GEMM per channel.) */
+    const double in_px = (double)g->in_h * (double)g->in_w, out_px = (double)g->out_h * (double)g->out_w;
+    const int nhwc_depthwise = g->layout == FC_LAYOUT_NHWC && g->in_channels == g->groups;
+    if (in_px > 2.0 * out_px && !nhwc_depthwise) return 0;
     const ptrdiff_t KH = g->kernel_h, KW = g->kernel_w;
     fc_conv_geom t = *g;
     t.in_channels = g->out_channels;
@@ -1055,14 +1063,20 @@ static int FN(backward_input_as_conv)(const fc_conv_geom *g, const FT *dy, const
         *status = FC_ENOMEM;
         return 1;
     }
-    /* wf[(gi*Cg + c)][ko][r][s] = w[(gi*Kg + ko)][c][KH-1-r][KW-1-s] */
+    /* wf[(gi*Cg + c)][ko][r][s] = w[(gi*Kg + ko)][c][KH-1-r][KW-1-s], in blocks
+     * of 32 channels: each source row is read in runs of 32 * T values and
+     * the block's 32 destination rows stay in cache (a plain loop over c
+     * strides through all of w once per channel: 3 ms for 512 x 512 x 3 x 3) */
     for (ptrdiff_t gi = 0; gi < G; ++gi)
-        for (ptrdiff_t c = 0; c < Cg; ++c)
-            for (ptrdiff_t ko = 0; ko < Kg; ++ko) {
-                FT *d = wf + ((gi * Cg + c) * Kg + ko) * T;
-                const FT *src = w + ((gi * Kg + ko) * Cg + c) * T;
-                for (ptrdiff_t q = 0; q < T; ++q) d[q] = src[T - 1 - q];
-            }
+        for (ptrdiff_t c0 = 0; c0 < Cg; c0 += 32) {
+            const ptrdiff_t c1 = FC_MIN(Cg, c0 + 32);
+            for (ptrdiff_t ko = 0; ko < Kg; ++ko)
+                for (ptrdiff_t c = c0; c < c1; ++c) {
+                    FT *d = wf + ((gi * Cg + c) * Kg + ko) * T;
+                    const FT *src = w + ((gi * Kg + ko) * Cg + c) * T;
+                    for (ptrdiff_t q = 0; q < T; ++q) d[q] = src[T - 1 - q];
+                }
+        }
     *status = FN(fc_conv2d_forward)(&t, dy, wf, bias, dx);
     fc_aligned_free(wf);
     return 1;
