@@ -356,6 +356,21 @@ static void FN(fill)(FT *restrict y, FT v, ptrdiff_t n)
     for (ptrdiff_t i = 0; i < n; ++i) y[i] = v;
 }
 
+/* y[i] = t[i] for the c channels of one pixel, inline: a call of the
+ * library's memcpy per pixel (which GCC makes of a plain loop) costs more
+ * than the copy of a few hundred bytes. */
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("no-tree-loop-distribute-patterns")))
+#endif
+static inline void FN(ccopy)(FT *restrict y, const FT *restrict t, ptrdiff_t c)
+{
+    if (c > 1024) {
+        memcpy(y, t, (size_t)c * sizeof(FT));
+        return;
+    }
+    for (ptrdiff_t i = 0; i < c; ++i) y[i] = t[i];
+}
+
 static void FN(cadd)(FT *restrict y, const FT *restrict t, ptrdiff_t c)
 {
     for (ptrdiff_t i = 0; i < c; ++i) y[i] += t[i];
@@ -1232,11 +1247,16 @@ static int FN(avg_backward)(const fc_pool_geom *g, const fc_pool_windows *w,
                 }
                 rows[r] = sr;
             }
-            FN(vsum)(sum, rows, nr, RC);
+            const FT *src = rows[0]; /* one covering row (non-overlapping windows): no sum */
+            if (nr > 1) {
+                FN(vsum)(sum, rows, nr, RC);
+                src = sum;
+            }
             for (ptrdiff_t iw = 0; iw < W; ++iw) {
                 const ptrdiff_t nc = cv->cnt_w[iw];
                 if (nc == 0) FN(fill)(d + iw * C, (FT)0, C);
-                else FN(hpix_sum)(d + iw * C, sum + cv->lo_w[iw] * C, nc, C, C);
+                else if (nc == 1) FN(ccopy)(d + iw * C, src + cv->lo_w[iw] * C, C);
+                else FN(hpix_sum)(d + iw * C, src + cv->lo_w[iw] * C, nc, C, C);
             }
         }
         fc_aligned_free(scaled);
