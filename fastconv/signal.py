@@ -14,7 +14,8 @@ the output is cut into tiles that the threads share (OpenMP); each tile
 gathers the input it reads, with the boundary rule applied, into a small
 per-thread block, and a SIMD kernel (AVX2 + FMA where available, portable C
 elsewhere) correlates it, sharing each input load between several output
-rows (a long 1-D kernel is folded into rows of 8 taps for the same reason).
+rows (a long 1-D kernel is folded into rows of 8 taps for the same reason,
+after up to three Karatsuba steps from 128 taps on finite values).
 The GIL is released throughout, and the result is bitwise identical for
 every thread count.
 
@@ -46,7 +47,11 @@ constants in :data:`FFT_RULE` (measured on an AVX2 machine): direct time
 grows with outputs x kernel taps / threads, FFT time with n log n per
 transform.  In practice, on a 1024x1024 image, kernels up to 38x38
 (float32) / 28x28 (float64) stay direct, and on a signal of 10**6 samples
-kernels up to about 360 (float32) / 270 (float64) taps.
+kernels up to about 580 (float32) / 360 (float64) taps (measured crossovers:
+between 512 and 768 taps for float32, between 256 and 384 for float64): a
+real 1-D kernel of 128 taps or more runs through up to three Karatsuba steps
+(each trades four half-length correlations for three), which cuts its direct
+cost to about 0.56x at 256 taps and 0.42x at 512 taps and more.
 Integer and bool inputs are always direct (exact), whatever ``method`` says.
 FFT results agree with the direct ones within floating-point tolerance
 (relative to the largest output), not bitwise; the direct path is bitwise
@@ -86,10 +91,15 @@ _I32, _I64 = np.dtype(np.int32), np.dtype(np.int64)
 #: (or ``fft_2d_<dtype>``) ``* n * log2(n)`` for every transform of n points
 #: (a forward and an inverse transform per block of output, one for the
 #: kernel; times 2 for complex), divided by the threads for 1-D signals, whose
-#: blocks are spread over threads.
+#: blocks are spread over threads.  A real 1-D kernel of at least 128 taps
+#: runs through L Karatsuba steps (see :func:`_karatsuba_levels`): its direct
+#: cost per output is ``direct_<dtype> * taps * 0.75**L +
+#: karatsuba_step_<dtype> * L``.
 FFT_RULE = {
     "direct_float32": 3.0e-11,
     "direct_float64": 6.0e-11,
+    "karatsuba_step_float32": 1.15e-9,
+    "karatsuba_step_float64": 2.25e-9,
     "fft_1d_float32": 4.0e-10,
     "fft_1d_float64": 6.0e-10,
     "fft_2d_float32": 6.5e-10,
@@ -287,12 +297,41 @@ def _fft_plan(ct, items, out_h, out_w, kh, kw, threads):
     return cost, ("2d", nh, nw)
 
 
+def _fold_multiple(kw: int) -> int:
+    """The multiple of taps a long 1-D kernel is zero-padded to (at most 1/8 more taps),
+    so that the C engine can fold it and take Karatsuba steps."""
+    if kw >= 512:
+        return 64
+    if kw >= 256:
+        return 32
+    if kw >= 128:
+        return 16
+    return _FOLD
+
+
+def _karatsuba_levels(kw: int, ct) -> int:
+    """Karatsuba steps the C engine takes on a real 1-D kernel of kw taps (signal_impl.h):
+    at most 3, while the halves are multiples of the fold (8 float32 / 4 float64
+    taps) of at least 64 taps."""
+    fold = 8 if ct == _F32 else 4
+    levels = 0
+    while levels < 3 and kw % (fold << (levels + 1)) == 0 and (kw >> (levels + 1)) >= 64:
+        levels += 1
+    return levels
+
+
 def _direct_cost(ct, items, out_h, out_w, kh, kw, threads, isa):
     key = "direct_float32" if ct in (_F32, _C64) else "direct_float64"
     factor = 1.0 if np.dtype(ct).kind == "f" else 4.0
     if isa == "generic":
         factor *= 4.0
-    return FFT_RULE[key] * factor * items * out_h * out_w * kh * kw / max(threads, 1)
+    per_output = FFT_RULE[key] * kh * kw
+    if out_h == 1 and kh == 1 and ct in (_F32, _F64) and isa != "generic" and kw >= 32:
+        kw = -(-kw // _fold_multiple(kw)) * _fold_multiple(kw)
+        levels = _karatsuba_levels(kw, ct)
+        step = FFT_RULE["karatsuba_step_" + ct.name]
+        per_output = FFT_RULE[key] * kw * 0.75 ** levels + step * levels
+    return factor * per_output * items * out_h * out_w / max(threads, 1)
 
 
 def _pool():
@@ -422,15 +461,17 @@ def _c_correlate(x, k, batch, out_h, out_w, pad_top, pad_left, boundary, fill, c
         _call(rt, geom, xr.reshape(-1), x_off.reshape(-1), kk.reshape(-1), k_off.reshape(-1), fl,
               out.reshape(-1).view(rt))
         return out
-    if (ct in (_F32, _F64, _I32) and out_h == 1 and kh == 1 and kw >= 32 and kw % _FOLD
+    mult = _fold_multiple(kw)
+    if (ct in (_F32, _F64, _I32) and out_h == 1 and kh == 1 and kw >= 32 and kw % mult
             and x.size and _isa_has_fold()
             and (ct == _I32 or (_all_finite(x) and _all_finite(k)
                                 and (boundary != _FILL or np.isfinite(fill))))):
         # The C engine runs a 1-D kernel whose length is a multiple of 8 as a
-        # folded 2-D correlation, 1.5x faster.  Zero taps appended to the
+        # folded 2-D correlation (1.5x faster), after Karatsuba steps for
+        # 128 taps and more (see _karatsuba_levels).  Zero taps appended to the
         # kernel read samples past each window (integers or finite floats, so
         # they add exact zeros) and change no output.
-        kw2 = -(-kw // _FOLD) * _FOLD
+        kw2 = -(-kw // mult) * mult
         k = np.concatenate([k, np.zeros(k.shape[:-1] + (kw2 - kw,), dtype=k.dtype)], axis=-1)
         kw = kw2
     xc = np.ascontiguousarray(x, dtype=ct)
