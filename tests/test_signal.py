@@ -152,7 +152,28 @@ def test_1d_long_kernels_match_numpy(n1, n2, mode, dtype, seed, fn, whole):
     assert_matches(ours, theirs, bound, terms=2 * min(n1, n2))
 
 
-@pytest.mark.parametrize("taps", [7, 32, 37, 40, 64, 99])
+@pytest.mark.parametrize("taps", [128, 136, 256, 300, 512, 1024, 1100])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32, np.uint8])
+def test_1d_karatsuba_kernels_match_numpy_for_any_thread_count(taps, dtype):
+    """Kernels of 128+ taps (Karatsuba steps before the folded kernel): NumPy's values
+    within the dot-product bound (exact for integers), the same bits for 1, 2, 3 threads."""
+    rng = np.random.default_rng(taps)
+    a = random_array(rng, 20011, dtype)
+    v = random_array(rng, taps, dtype)
+    for fn in ("convolve", "correlate"):
+        for mode in MODES:
+            runs = []
+            for nt in (1, 2, 3):
+                with fastconv.threads(nt):
+                    runs.append(getattr(fastconv, fn)(a, v, mode, method="direct"))
+            for other in runs[1:]:
+                np.testing.assert_array_equal(runs[0], other)
+            theirs = getattr(np, fn)(a, v, mode)
+            bound = getattr(np, fn)(magnitude(a), magnitude(v), mode)
+            assert_matches(runs[0], theirs, bound, terms=2 * taps)
+
+
+@pytest.mark.parametrize("taps", [7, 32, 37, 40, 64, 99, 256, 520])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_1d_nonfinite_values_stay_local(taps, dtype):
     """inf and NaN spread only to the outputs whose window holds them, as in NumPy."""
