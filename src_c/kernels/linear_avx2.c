@@ -118,24 +118,23 @@ static inline __attribute__((always_inline)) void lin_tile_f64(const int M, ptrd
                   _mm256_add_pd, _mm256_loadu_pd, _mm256_storeu_pd, lin_load4x4);
 }
 
+/* m (1..4) as a constant, so that each count gets its own unrolled body */
+#define LIN_DISPATCH(body)                                                                                    \
+    switch (m) {                                                                                              \
+    case 1: body(1, k, kc, x, ldx, w, tile); break;                                                           \
+    case 2: body(2, k, kc, x, ldx, w, tile); break;                                                           \
+    case 3: body(3, k, kc, x, ldx, w, tile); break;                                                           \
+    default: body(4, k, kc, x, ldx, w, tile); break;                                                          \
+    }
+
 void fc_linear_tile_f32_avx2(ptrdiff_t m, ptrdiff_t k, ptrdiff_t kc, const float *x, ptrdiff_t ldx,
                              const float *const *w, float *tile)
 {
-    switch (m) {
-    case 1: lin_tile_f32(1, k, kc, x, ldx, w, tile); break;
-    case 2: lin_tile_f32(2, k, kc, x, ldx, w, tile); break;
-    case 3: lin_tile_f32(3, k, kc, x, ldx, w, tile); break;
-    default: lin_tile_f32(4, k, kc, x, ldx, w, tile); break;
-    }
+    LIN_DISPATCH(lin_tile_f32);
 }
 
 void fc_linear_tile_f64_avx2(ptrdiff_t m, ptrdiff_t k, ptrdiff_t kc, const double *x, ptrdiff_t ldx,
                              const double *const *w, double *tile)
 {
-    switch (m) {
-    case 1: lin_tile_f64(1, k, kc, x, ldx, w, tile); break;
-    case 2: lin_tile_f64(2, k, kc, x, ldx, w, tile); break;
-    case 3: lin_tile_f64(3, k, kc, x, ldx, w, tile); break;
-    default: lin_tile_f64(4, k, kc, x, ldx, w, tile); break;
-    }
+    LIN_DISPATCH(lin_tile_f64);
 }
