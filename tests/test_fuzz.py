@@ -159,17 +159,27 @@ def _first(a):
     return np.moveaxis(a, -1, 1)
 
 
+def _draw_inputs(data, case, dtype, w_channels, bias):
+    """x, weight (w_channels + kernel) and an optional bias (out channels) for a case."""
+    x = data.draw(arrays((case["n"], case["c"]) + case["sizes"], dtype))
+    w = data.draw(arrays(w_channels + case["kernel"], dtype))
+    b = data.draw(arrays((case["k"],), dtype)) if bias else None
+    return x, w, b
+
+
+def _layout(case, nd):
+    last = case["layout"] == "last"
+    return last, ("NHWC" if nd == 2 else "NLC") if last else ("NCHW" if nd == 2 else "NCL")
+
+
 @FUZZ
 @given(data=st.data(), nd=st.sampled_from([1, 2]), dtype=dtypes(), bias=st.booleans())
 def test_conv_forward(data, nd, dtype, bias):
     case = data.draw(conv_case(nd))
     assume(_padded_ok(case))
-    x = data.draw(arrays((case["n"], case["c"]) + case["sizes"], dtype))
-    w = data.draw(arrays((case["k"], case["c"] // case["groups"]) + case["kernel"], dtype))
-    b = data.draw(arrays((case["k"],), dtype)) if bias else None
-    last = case["layout"] == "last"
+    x, w, b = _draw_inputs(data, case, dtype, (case["k"], case["c"] // case["groups"]), bias)
+    last, layout = _layout(case, nd)
     fn = fastconv.conv2d if nd == 2 else fastconv.conv1d
-    layout = ("NHWC" if nd == 2 else "NLC") if last else ("NCHW" if nd == 2 else "NCL")
     algorithms = ["auto", "gemm"] + ["direct"] * (case["c"] == case["groups"])
     if nd == 2 and case["kernel"] == (3, 3) and case["stride"] == (1, 1) and case["dilation"] == (1, 1) \
             and case["groups"] == 1:
@@ -193,12 +203,9 @@ def test_conv_transpose_forward(data, nd, dtype, bias):
     full = [(n - 1) * s + d * (k - 1) + 1 + o for n, s, d, k, o in
             zip(case["sizes"], case["stride"], case["dilation"], case["kernel"], opad)]
     assume(all(f - 2 * p >= 1 for f, (p, _) in zip(full, pads)))
-    x = data.draw(arrays((case["n"], case["c"]) + case["sizes"], dtype))
-    w = data.draw(arrays((case["c"], case["k"] // case["groups"]) + case["kernel"], dtype))
-    b = data.draw(arrays((case["k"],), dtype)) if bias else None
-    last = case["layout"] == "last"
+    x, w, b = _draw_inputs(data, case, dtype, (case["c"], case["k"] // case["groups"]), bias)
+    last, layout = _layout(case, nd)
     fn = fastconv.conv_transpose2d if nd == 2 else fastconv.conv_transpose1d
-    layout = ("NHWC" if nd == 2 else "NLC") if last else ("NCHW" if nd == 2 else "NCL")
     padding = tuple(p for p, _ in pads)
     got = fn(_last(x) if last else x, w, b, case["stride"], padding, opad, case["groups"], case["dilation"],
              layout=layout)
@@ -229,8 +236,7 @@ def test_conv_backward(data, nd, dtype, transposed):
     big_shape = (case["n"], case["k"]) + big
     w = data.draw(arrays((case["k"], case["c"] // g) + case["kernel"], dtype))
     padding = tuple(p for p, _ in pads)
-    last = case["layout"] == "last"
-    layout = ("NHWC" if nd == 2 else "NLC") if last else ("NCHW" if nd == 2 else "NCL")
+    last, layout = _layout(case, nd)
     if not transposed:
         go = data.draw(arrays(big_shape, dtype))
         x = data.draw(arrays(small_shape, dtype))
