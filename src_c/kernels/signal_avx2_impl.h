@@ -44,11 +44,13 @@ static inline __attribute__((always_inline)) void FN(group)(
         FC_UNROLL
         for (int gi = 0; gi < g; ++gi) w[gi] = VSET1(k[gi * kw + s]);
         const FT *p = e + s;
+        /* (the row pointer steps by lde: separate q * lde offsets would
+         * each hold an integer register, and spill) */
         FC_UNROLL
-        for (int q = 0; q < nr + g - 1; ++q) {
+        for (int q = 0; q < nr + g - 1; ++q, p += lde) {
             FC_UNROLL
             for (int v = 0; v < nv; ++v) {
-                const VT x = VLOAD(p + q * lde + v * VL);
+                const VT x = VLOAD(p + v * VL);
                 FC_UNROLL
                 for (int gi = 0; gi < g; ++gi) {
                     const int i = q - gi;
