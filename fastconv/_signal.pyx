@@ -24,57 +24,58 @@ def geom_check(tuple geom):
     return fc_corr2d_geom_check(&g)
 
 
+ctypedef fused elem:
+    float
+    double
+    int32_t
+    int64_t
+
+
+cdef int run_corr2d(tuple geom, const elem[::1] x, const Py_ssize_t[::1] x_off,
+                    const elem[::1] k, const Py_ssize_t[::1] k_off,
+                    const elem[::1] fill, elem[::1] y) except -1:
+    """One C call without the GIL; x may be empty (a plane with no element: FILL
+    boundary only); fill holds one value per channel."""
+    cdef fc_corr2d_geom g
+    fill_geom(&g, geom)
+    cdef const elem *xp = &x[0] if x.shape[0] > 0 else NULL
+    cdef int st
+    with nogil:
+        if elem is float:
+            st = fc_corr2d_f32(&g, xp, &x_off[0], &k[0], &k_off[0], &fill[0], &y[0])
+        elif elem is double:
+            st = fc_corr2d_f64(&g, xp, &x_off[0], &k[0], &k_off[0], &fill[0], &y[0])
+        elif elem is int32_t:
+            st = fc_corr2d_i32(&g, xp, &x_off[0], &k[0], &k_off[0], &fill[0], &y[0])
+        else:
+            st = fc_corr2d_i64(&g, xp, &x_off[0], &k[0], &k_off[0], &fill[0], &y[0])
+    check_status(st, "signal correlation")
+    return 0
+
+
 # One def per type (a fused def dispatches through slow signature matching on
-# every call, which costs more than a short convolution).  x may be empty (a
-# plane with no element: FILL boundary only); fill holds one value per channel.
+# every call, which costs more than a short convolution); each is the
+# compile-time specialisation of run_corr2d for its type.
 
-def corr2d_f32(tuple geom, const float[::1] x, const Py_ssize_t[::1] x_off,
-               const float[::1] k, const Py_ssize_t[::1] k_off,
-               const float[::1] fill, float[::1] y):
+def corr2d_f32(tuple geom, const float[::1] x, const Py_ssize_t[::1] x_off, const float[::1] k,
+               const Py_ssize_t[::1] k_off, const float[::1] fill, float[::1] y):
     """y = the extended cross-correlation of fastconv.h's fc_corr2d_f32."""
-    cdef fc_corr2d_geom g
-    fill_geom(&g, geom)
-    cdef const float *xp = &x[0] if x.shape[0] > 0 else NULL
-    cdef int st
-    with nogil:
-        st = fc_corr2d_f32(&g, xp, &x_off[0], &k[0], &k_off[0], &fill[0], &y[0])
-    check_status(st, "signal correlation")
+    run_corr2d(geom, x, x_off, k, k_off, fill, y)
 
 
-def corr2d_f64(tuple geom, const double[::1] x, const Py_ssize_t[::1] x_off,
-               const double[::1] k, const Py_ssize_t[::1] k_off,
-               const double[::1] fill, double[::1] y):
+def corr2d_f64(tuple geom, const double[::1] x, const Py_ssize_t[::1] x_off, const double[::1] k,
+               const Py_ssize_t[::1] k_off, const double[::1] fill, double[::1] y):
     """y = the extended cross-correlation of fastconv.h's fc_corr2d_f64."""
-    cdef fc_corr2d_geom g
-    fill_geom(&g, geom)
-    cdef const double *xp = &x[0] if x.shape[0] > 0 else NULL
-    cdef int st
-    with nogil:
-        st = fc_corr2d_f64(&g, xp, &x_off[0], &k[0], &k_off[0], &fill[0], &y[0])
-    check_status(st, "signal correlation")
+    run_corr2d(geom, x, x_off, k, k_off, fill, y)
 
 
-def corr2d_i32(tuple geom, const int32_t[::1] x, const Py_ssize_t[::1] x_off,
-               const int32_t[::1] k, const Py_ssize_t[::1] k_off,
-               const int32_t[::1] fill, int32_t[::1] y):
+def corr2d_i32(tuple geom, const int32_t[::1] x, const Py_ssize_t[::1] x_off, const int32_t[::1] k,
+               const Py_ssize_t[::1] k_off, const int32_t[::1] fill, int32_t[::1] y):
     """y = the extended cross-correlation of fastconv.h's fc_corr2d_i32 (modulo 2**32)."""
-    cdef fc_corr2d_geom g
-    fill_geom(&g, geom)
-    cdef const int32_t *xp = &x[0] if x.shape[0] > 0 else NULL
-    cdef int st
-    with nogil:
-        st = fc_corr2d_i32(&g, xp, &x_off[0], &k[0], &k_off[0], &fill[0], &y[0])
-    check_status(st, "signal correlation")
+    run_corr2d(geom, x, x_off, k, k_off, fill, y)
 
 
-def corr2d_i64(tuple geom, const int64_t[::1] x, const Py_ssize_t[::1] x_off,
-               const int64_t[::1] k, const Py_ssize_t[::1] k_off,
-               const int64_t[::1] fill, int64_t[::1] y):
+def corr2d_i64(tuple geom, const int64_t[::1] x, const Py_ssize_t[::1] x_off, const int64_t[::1] k,
+               const Py_ssize_t[::1] k_off, const int64_t[::1] fill, int64_t[::1] y):
     """y = the extended cross-correlation of fastconv.h's fc_corr2d_i64 (modulo 2**64)."""
-    cdef fc_corr2d_geom g
-    fill_geom(&g, geom)
-    cdef const int64_t *xp = &x[0] if x.shape[0] > 0 else NULL
-    cdef int st
-    with nogil:
-        st = fc_corr2d_i64(&g, xp, &x_off[0], &k[0], &k_off[0], &fill[0], &y[0])
-    check_status(st, "signal correlation")
+    run_corr2d(geom, x, x_off, k, k_off, fill, y)

@@ -115,33 +115,21 @@ static int fc_signal_tiling_choose(const fc_corr2d_geom *g, size_t elem, fc_sign
 #define FN(name) name##_f32
 #define FC_BLOCK_FN_T fc_corr_block_f32_fn
 #include "signal_impl.h"
-#undef FT
-#undef FN
-#undef FC_BLOCK_FN_T
 
 #define FT double
 #define FN(name) name##_f64
 #define FC_BLOCK_FN_T fc_corr_block_f64_fn
 #include "signal_impl.h"
-#undef FT
-#undef FN
-#undef FC_BLOCK_FN_T
 
 #define FT uint32_t
 #define FN(name) name##_u32
 #define FC_BLOCK_FN_T fc_corr_block_u32_fn
 #include "signal_impl.h"
-#undef FT
-#undef FN
-#undef FC_BLOCK_FN_T
 
 #define FT uint64_t
 #define FN(name) name##_u64
 #define FC_BLOCK_FN_T fc_corr_block_u64_fn
 #include "signal_impl.h"
-#undef FT
-#undef FN
-#undef FC_BLOCK_FN_T
 
 int fc_corr2d_f32(const fc_corr2d_geom *g, const float *x, const ptrdiff_t *x_off,
                   const float *k, const ptrdiff_t *k_off, const float *fill, float *y)

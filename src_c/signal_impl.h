@@ -1,7 +1,8 @@
 /*
  * signal_impl.h -- driver of the signal-filtering engine, included once per
  * type by signal.c with FT (element type), FN(name) (name suffix) and
- * FC_BLOCK_FN_T (the block-kernel pointer type) defined.
+ * FC_BLOCK_FN_T (the block-kernel pointer type) defined; it undefines them
+ * at the end.
  */
 
 /* dst[t] = the extended input row at columns v0 + t, t < n; src < 0: a fill row */
@@ -276,3 +277,8 @@ static int FN(corr2d)(const fc_corr2d_geom *g, const FT *x, const ptrdiff_t *x_o
     fc_aligned_free(ws);
     return FC_OK;
 }
+
+/* the parameters of this inclusion */
+#undef FT
+#undef FN
+#undef FC_BLOCK_FN_T

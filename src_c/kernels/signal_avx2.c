@@ -1,7 +1,7 @@
 /*
  * signal_avx2.c -- AVX2 + FMA block kernels of the signal-filtering engine
  * (float32, float64, and integers modulo 2^32); the body is
- * signal_avx2_impl.h, included once per type.
+ * signal_avx2_impl.h, included once per type (it undefines its parameters).
  */
 #include <immintrin.h>
 #include <math.h>
@@ -26,16 +26,6 @@
 #define SFMA fmaf
 #define FN(name) name##_f32_avx2
 #include "signal_avx2_impl.h"
-#undef FT
-#undef VT
-#undef VL
-#undef VZERO
-#undef VSET1
-#undef VLOAD
-#undef VSTORE
-#undef VFMA
-#undef SFMA
-#undef FN
 
 #define FT double
 #define VT __m256d
@@ -48,16 +38,6 @@
 #define SFMA fma
 #define FN(name) name##_f64_avx2
 #include "signal_avx2_impl.h"
-#undef FT
-#undef VT
-#undef VL
-#undef VZERO
-#undef VSET1
-#undef VLOAD
-#undef VSTORE
-#undef VFMA
-#undef SFMA
-#undef FN
 
 /* integers modulo 2^32: a multiply-add is mullo + add (exact, wrapping) */
 #define FT uint32_t

@@ -1,6 +1,7 @@
 /*
  * signal_avx2_impl.h -- body of the AVX2 + FMA block kernel, included once
- * per type by signal_avx2.c with FT, VT, VL, V*, SFMA and FN defined.
+ * per type by signal_avx2.c with FT, VT, VL, V*, SFMA and FN defined (and
+ * undefined again at the end).
  *
  * Register tiles of nr output rows x nv vectors along the row.  Kernel rows
  * are taken in groups of (up to) four: for each kernel column s the group's
@@ -170,3 +171,15 @@ void FN(fc_corr_block)(ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t channels, const
     default: FN(block)(3, rows, cols, channels, e, lde, che, k, koff, kh, kw, y, ldy); break;
     }
 }
+
+/* the parameters of this inclusion */
+#undef FT
+#undef VT
+#undef VL
+#undef VZERO
+#undef VSET1
+#undef VLOAD
+#undef VSTORE
+#undef VFMA
+#undef SFMA
+#undef FN
