@@ -618,6 +618,26 @@ static void FN(isink_flush)(FN(isink) *s, int final)
     s->n -= m;
 }
 
+/* n more staged values (and indices, when isk->buf): flush whole lines once
+ * SINK_FLUSH are staged */
+static inline void FN(sinks_advance)(FN(sink) *sk, FN(isink) *isk, ptrdiff_t n)
+{
+    sk->n += n;
+    if (sk->n >= SINK_FLUSH) FN(sink_flush)(sk, 0);
+    if (isk->buf) {
+        isk->n += n;
+        if (isk->n >= SINK_FLUSH) FN(isink_flush)(isk, 0);
+    }
+}
+
+/* the rest of a thread's range, then the fence that orders streaming stores */
+static inline void FN(sinks_finish)(FN(sink) *sk, FN(isink) *isk)
+{
+    FN(sink_flush)(sk, 1);
+    if (isk->buf) FN(isink_flush)(isk, 1);
+    STREAM_FENCE();
+}
+
 /* ---- forward: max and average, fixed or adaptive windows -------------------- */
 
 /* What every output row of one NCHW forward call shares. */
@@ -798,20 +818,9 @@ static int FN(forward_nchw)(const fc_pool_geom *g, const fc_pool_windows *w, int
             FT *yr = stream ? sk.buf + sk.n : y + it * OW;
             int64_t *ir = idx ? (stream ? isk.buf + isk.n : idx + it * OW) : NULL;
             FN(nchw_row)(&k, rows, oh, buf, div, yr, ir);
-            if (stream) {
-                sk.n += OW;
-                if (sk.n >= SINK_FLUSH) FN(sink_flush)(&sk, 0);
-                if (idx) {
-                    isk.n += OW;
-                    if (isk.n >= SINK_FLUSH) FN(isink_flush)(&isk, 0);
-                }
-            }
+            if (stream) FN(sinks_advance)(&sk, &isk, OW);
         }
-        if (stream) {
-            FN(sink_flush)(&sk, 1);
-            if (idx) FN(isink_flush)(&isk, 1);
-            STREAM_FENCE();
-        }
+        if (stream) FN(sinks_finish)(&sk, &isk);
         fc_aligned_free(buf);
         fc_aligned_free(ibuf);
         free((void *)rows);
@@ -902,21 +911,10 @@ static int FN(forward_nhwc)(const fc_pool_geom *g, const fc_pool_windows *w, int
                     FN(pixel_max)(yp, base, nr, nc, dh * xs[2], dw * xs[3], C);
                 else
                     FN(pixel_avg)(yp, base, nr, nc, xs[2], xs[3], C, (FT)(w->dv_h[oh] * w->dv_w[ow]));
-                if (stream) {
-                    sk.n += C;
-                    if (sk.n >= SINK_FLUSH) FN(sink_flush)(&sk, 0);
-                    if (idx) {
-                        isk.n += C;
-                        if (isk.n >= SINK_FLUSH) FN(isink_flush)(&isk, 0);
-                    }
-                }
+                if (stream) FN(sinks_advance)(&sk, &isk, C);
             }
         }
-        if (stream) {
-            FN(sink_flush)(&sk, 1);
-            if (idx) FN(isink_flush)(&isk, 1);
-            STREAM_FENCE();
-        }
+        if (stream) FN(sinks_finish)(&sk, &isk);
         fc_aligned_free(obuf);
         fc_aligned_free(ibuf);
         fc_aligned_free(row);
