@@ -4,7 +4,7 @@
 #
 #   bash scripts/fuzz.sh [N] [pytest arguments...]     # N examples per test, default 5000
 #
-# CI runs tests/test_fuzz.py with FASTCONV_FUZZ_EXAMPLES=200, derandomised
+# CI runs tests/test_fuzz.py with FASTCONV_FUZZ_EXAMPLES=300, derandomised
 # (the same examples every time).  A failure prints the smallest failing
 # example and a @reproduce_failure blob to replay it; failing examples are
 # also kept in .hypothesis/ and tried first on the next run.

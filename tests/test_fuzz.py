@@ -8,7 +8,7 @@ types that promote), and arguments pushed to their limits: batch 0, kernels
 equal to the padded input, strides larger than the input, padding at its
 maximum.  The reference sees the same values as dense float64.
 
-Budget: ``FASTCONV_FUZZ_EXAMPLES`` examples per test (default 200, under a
+Budget: ``FASTCONV_FUZZ_EXAMPLES`` examples per test (default 300, about a
 minute here); ``FASTCONV_FUZZ_PROFILE=ci`` derandomises (CI),
 ``FASTCONV_FUZZ_PROFILE=dev`` explores (``scripts/fuzz.sh N``).
 """
@@ -28,7 +28,7 @@ from test_pool import assert_sum_close
 
 # Two profiles: "ci" (the default) replays the same derandomised examples on
 # every run; "dev" draws new ones (scripts/fuzz.sh N).
-_BUDGET = dict(max_examples=int(os.environ.get("FASTCONV_FUZZ_EXAMPLES", "200")), deadline=None,
+_BUDGET = dict(max_examples=int(os.environ.get("FASTCONV_FUZZ_EXAMPLES", "300")), deadline=None,
                suppress_health_check=list(HealthCheck), print_blob=True)
 settings.register_profile("fastconv-fuzz-ci", derandomize=True, database=None, **_BUDGET)
 settings.register_profile("fastconv-fuzz-dev", derandomize=False, **_BUDGET)
