@@ -520,9 +520,9 @@ _SIGNAL_1D_BORDERS = pytest.mark.xfail(strict=True, reason="1-D full/same: 0 * i
 
 
 # Known deviation (convolution area): for stride 1 the input gradient (and so
-# conv_transpose2d/1d) runs as a forward convolution of grad_out zero-padded
+# conv_transpose2d/1d) may run as a forward convolution of grad_out zero-padded
 # by dilation * (k - 1) - padding (backward_input_as_conv in
-# src_c/conv_impl.h), so an inf/NaN weight times those zeros gives NaN where
+# src_c/conv_impl.h, when the input is at most twice the output), so an inf/NaN weight times those zeros gives NaN where
 # PyTorch's scatter (col2im) never multiplies them.
 _CONV_STRIDE1_INPUT_GRAD = pytest.mark.xfail(strict=True, reason="stride-1 input gradient: 0 * inf in the padded grad_out")
 
