@@ -69,7 +69,7 @@ V="$WORK/venv/bin/python"
 
 # A clean copy of the sources: tracked and new files, no build outputs; the
 # Cython-generated C is taken along when present (cythonize regenerates any
-# that is older than its .pyx).  Built in place, extensions two at a time,
+# that is older than its .pyx).  Built in place, extensions in parallel,
 # and imported from there (PYTHONPATH).
 mkdir -p "$WORK/src"
 if git -C "$ROOT" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
@@ -80,7 +80,8 @@ else
     rm -rf "$WORK/src/build" "$WORK/src"/fastconv/*.so
 fi
 cp -p "$ROOT"/fastconv/_*.c "$WORK/src/fastconv/" 2>/dev/null || true
-(cd "$WORK/src" && FASTCONV_SANITIZE=address,undefined "$V" setup.py -q build_ext --inplace -j 2 >"$WORK/build.log" 2>&1) \
+JOBS="${FASTCONV_BUILD_JOBS:-$(nproc 2>/dev/null || echo 2)}"
+(cd "$WORK/src" && FASTCONV_SANITIZE=address,undefined "$V" setup.py -q build_ext --inplace -j "$JOBS" >"$WORK/build.log" 2>&1) \
     || { tail -50 "$WORK/build.log" >&2; exit 1; }
 export PYTHONPATH="$WORK/src${PYTHONPATH:+:$PYTHONPATH}"
 echo "sanitized build: $((SECONDS - START)) s"
