@@ -53,9 +53,10 @@ def col2im(tuple geom, const floating[::1] col, floating[::1] x):
     check_status(st, "col2im")
 
 
-def forward(tuple geom, const floating[::1] x, const floating[::1] w,
-            const floating[::1] bias, floating[::1] y):
-    """y = conv2d(x, w) + bias (bias may be None)."""
+cdef _with_bias(bint input_grad, tuple geom, const floating[::1] a, const floating[::1] w,
+                const floating[::1] bias, floating[::1] out, str what):
+    """The forward pass (input_grad False) or the input gradient: both take
+    (data, weights, optional bias) and write one array."""
     cdef fc_conv_geom g
     fill_geom(&g, geom)
     cdef const floating *bp = NULL
@@ -64,27 +65,28 @@ def forward(tuple geom, const floating[::1] x, const floating[::1] w,
     cdef int st
     with nogil:
         if floating is float:
-            st = fc_conv2d_forward_f32(&g, &x[0], &w[0], bp, &y[0])
+            if input_grad:
+                st = fc_conv2d_backward_input_f32(&g, &a[0], &w[0], bp, &out[0])
+            else:
+                st = fc_conv2d_forward_f32(&g, &a[0], &w[0], bp, &out[0])
         else:
-            st = fc_conv2d_forward_f64(&g, &x[0], &w[0], bp, &y[0])
-    check_status(st, "conv2d")
+            if input_grad:
+                st = fc_conv2d_backward_input_f64(&g, &a[0], &w[0], bp, &out[0])
+            else:
+                st = fc_conv2d_forward_f64(&g, &a[0], &w[0], bp, &out[0])
+    check_status(st, what)
+
+
+def forward(tuple geom, const floating[::1] x, const floating[::1] w,
+            const floating[::1] bias, floating[::1] y):
+    """y = conv2d(x, w) + bias (bias may be None)."""
+    _with_bias(False, geom, x, w, bias, y, "conv2d")
 
 
 def backward_input(tuple geom, const floating[::1] dy, const floating[::1] w,
                    const floating[::1] bias, floating[::1] dx):
     """dx = input gradient of conv2d (+ bias: the transposed convolution)."""
-    cdef fc_conv_geom g
-    fill_geom(&g, geom)
-    cdef const floating *bp = NULL
-    if bias is not None:
-        bp = &bias[0]
-    cdef int st
-    with nogil:
-        if floating is float:
-            st = fc_conv2d_backward_input_f32(&g, &dy[0], &w[0], bp, &dx[0])
-        else:
-            st = fc_conv2d_backward_input_f64(&g, &dy[0], &w[0], bp, &dx[0])
-    check_status(st, "conv2d input gradient")
+    _with_bias(True, geom, dy, w, bias, dx, "conv2d input gradient")
 
 
 def backward_weight(tuple geom, const floating[::1] dy, const floating[::1] x, floating[::1] dw):

@@ -901,7 +901,9 @@ def _bias_grad_geom(n, c, sp, layout):
     return _geom(n, c, sp, c, sp, ones, ones, ones, [(0, 0)] * len(sp), 1, layout)
 
 
-def _conv_backward(grad_out, x, weight, stride, padding, dilation, groups, layout, needs, nd, fname):
+def _backward_args(grad_out, x, weight, nd, layout, needs, fname, make_plan):
+    """The argument handling every *_backward shares: returns (plan, lay,
+    want, xb, weight, gb, batched, dtype), xb and gb batched."""
     lay = _layout(layout, nd)
     want = _needs(needs)
     x = _asarray(x, "x")
@@ -910,30 +912,52 @@ def _conv_backward(grad_out, x, weight, stride, padding, dilation, groups, layou
     xb, batched = _batched(x, nd, "x")
     if weight.ndim != nd + 2:
         raise ValueError(f"weight must be {nd + 2}-D, got shape {weight.shape}")
-    plan = _ConvPlan(xb.shape, weight.shape, nd, stride, padding, dilation, groups, lay)
+    plan = make_plan(xb.shape, weight.shape, lay)
     _check_grad_shape(grad_out, plan.y_shape, batched)
     dtype = compute_dtype(grad_out, x, weight, name=fname)
     gb = grad_out if batched else grad_out[np.newaxis]
-    geom = plan.geom()
+    return plan, lay, want, xb, weight, gb, batched, dtype
+
+
+def _backward_results(plan, lay, want, gb, batched, dtype, fill_input, fill_weight):
+    """(grad_input, grad_weight, grad_bias) for `want`: fill_input(gi) and
+    fill_weight(gw) overwrite the whole array (so it is allocated
+    uninitialised); empty problems give zeros."""
     gi = gw = gbias = None
     if "input" in want:
-        gi = np.zeros(plan.x_shape, dtype=dtype)
-        if not plan.empty and gi.size:
-            _conv.backward_input(geom, _flat(_to4d(_dense(gb, dtype), nd, lay)), _flat(_dense(weight, dtype)),
-                                 None, _flat(gi))
+        run = not plan.empty and math.prod(plan.x_shape) > 0
+        gi = (np.empty if run else np.zeros)(plan.x_shape, dtype=dtype)
+        if run:
+            fill_input(gi)
         if not batched:
             gi = gi[0]
     if "weight" in want:
-        gw = np.zeros(plan.w_shape, dtype=dtype)
-        if not plan.empty and gw.size:
-            _conv.backward_weight(geom, _flat(_to4d(_dense(gb, dtype), nd, lay)),
-                                  _flat(_to4d(_dense(xb, dtype), nd, lay)), _flat(gw))
+        run = not plan.empty and math.prod(plan.w_shape) > 0
+        gw = (np.empty if run else np.zeros)(plan.w_shape, dtype=dtype)
+        if run:
+            fill_weight(gw)
     if "bias" in want:
         gbias = np.zeros((plan.c_out,), dtype=dtype)
         if plan.n and plan.c_out:
             bgeom = _bias_grad_geom(plan.n, plan.c_out, plan.out_sp, lay)
             _conv.backward_bias(bgeom, _flat(_dense(gb, dtype)), gbias)
     return gi, gw, gbias
+
+
+def _conv_backward(grad_out, x, weight, stride, padding, dilation, groups, layout, needs, nd, fname):
+    plan, lay, want, xb, weight, gb, batched, dtype = _backward_args(
+        grad_out, x, weight, nd, layout, needs, fname,
+        lambda xs, ws, lay: _ConvPlan(xs, ws, nd, stride, padding, dilation, groups, lay))
+    geom = plan.geom()
+    gd = lambda: _flat(_to4d(_dense(gb, dtype), nd, lay))  # noqa: E731
+
+    def fill_input(gi):
+        _conv.backward_input(geom, gd(), _flat(_dense(weight, dtype)), None, _flat(gi))
+
+    def fill_weight(gw):
+        _conv.backward_weight(geom, gd(), _flat(_to4d(_dense(xb, dtype), nd, lay)), _flat(gw))
+
+    return _backward_results(plan, lay, want, gb, batched, dtype, fill_input, fill_weight)
 
 
 def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups=1, *,
@@ -1002,40 +1026,21 @@ def conv1d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups
 
 def _conv_transpose_backward(grad_out, x, weight, stride, padding, output_padding, groups, dilation, layout,
                              needs, nd, fname):
-    lay = _layout(layout, nd)
-    want = _needs(needs)
-    x = _asarray(x, "x")
-    weight = _asarray(weight, "weight")
-    grad_out = _asarray(grad_out, "grad_out")
-    xb, batched = _batched(x, nd, "x")
-    if weight.ndim != nd + 2:
-        raise ValueError(f"weight must be {nd + 2}-D, got shape {weight.shape}")
-    plan = _TransposedPlan(xb.shape, weight.shape, nd, stride, padding, output_padding, groups, dilation, lay)
-    _check_grad_shape(grad_out, plan.y_shape, batched)
-    dtype = compute_dtype(grad_out, x, weight, name=fname)
-    gb = grad_out if batched else grad_out[np.newaxis]
+    plan, lay, want, xb, weight, gb, batched, dtype = _backward_args(
+        grad_out, x, weight, nd, layout, needs, fname,
+        lambda xs, ws, lay: _TransposedPlan(xs, ws, nd, stride, padding, output_padding, groups, dilation, lay))
     geom = plan.geom()
-    gi = gw = gbias = None
-    if "input" in want:
+    gd = lambda: _flat(_to4d(_dense(gb, dtype), nd, lay))  # noqa: E731
+
+    def fill_input(gi):
         # the input gradient of a transposed convolution is the convolution of grad_out
-        gi = np.zeros(plan.x_shape, dtype=dtype)
-        if not plan.empty and gi.size:
-            _conv.forward(geom, _flat(_to4d(_dense(gb, dtype), nd, lay)), _flat(_dense(weight, dtype)),
-                          None, _flat(gi))
-        if not batched:
-            gi = gi[0]
-    if "weight" in want:
+        _conv.forward(geom, gd(), _flat(_dense(weight, dtype)), None, _flat(gi))
+
+    def fill_weight(gw):
         # x plays the convolution's output gradient, grad_out its input
-        gw = np.zeros(plan.w_shape, dtype=dtype)
-        if not plan.empty and gw.size:
-            _conv.backward_weight(geom, _flat(_to4d(_dense(xb, dtype), nd, lay)),
-                                  _flat(_to4d(_dense(gb, dtype), nd, lay)), _flat(gw))
-    if "bias" in want:
-        gbias = np.zeros((plan.c_out,), dtype=dtype)
-        if plan.n and plan.c_out:
-            bgeom = _bias_grad_geom(plan.n, plan.c_out, plan.out_sp, lay)
-            _conv.backward_bias(bgeom, _flat(_dense(gb, dtype)), gbias)
-    return gi, gw, gbias
+        _conv.backward_weight(geom, _flat(_to4d(_dense(xb, dtype), nd, lay)), gd(), _flat(gw))
+
+    return _backward_results(plan, lay, want, gb, batched, dtype, fill_input, fill_weight)
 
 
 def conv_transpose2d_backward(grad_out, x, weight, stride=1, padding=0, output_padding=0, groups=1,

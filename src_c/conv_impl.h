@@ -194,6 +194,42 @@ static ptrdiff_t FN(chunk_panels)(ptrdiff_t panels, ptrdiff_t items, int nt)
 
 static ptrdiff_t FN(round_up)(ptrdiff_t a, ptrdiff_t b) { return (a + b - 1) / b * b; }
 
+/* Pixel blocks of about `bytes` of packed operand per kc block, whole
+ * `unit`-pixel panels, balanced: returns the block size, *count the blocks. */
+static ptrdiff_t FN(pixel_block)(ptrdiff_t P, size_t bytes, ptrdiff_t unit, ptrdiff_t *count)
+{
+    const ptrdiff_t target = FC_MAX(unit, (ptrdiff_t)(bytes / (FC_CONV_KC * sizeof(FT))) / unit * unit);
+    const ptrdiff_t n = (P + target - 1) / target;
+    const ptrdiff_t B = FN(round_up)((P + n - 1) / n, unit);
+    *count = (P + B - 1) / B;
+    return B;
+}
+
+/* The implicit-GEMM drivers' workspace: the packed weights (G x rows_pad x
+ * Ktot) then nt per-thread slices of a kc-deep block of `blk` pixels, an
+ * MR x NR tile and `extra` bytes, each part in whole cache lines.  *wsz and
+ * *per: the weights' and a slice's sizes in elements; NULL and *status set
+ * on overflow or failure. */
+static FT *FN(gemm_workspace)(ptrdiff_t G, ptrdiff_t rows_pad, ptrdiff_t Ktot, ptrdiff_t blk, int MR, int NR,
+                              size_t extra, int nt, size_t *wsz, size_t *per, int *status)
+{
+    const size_t al = FC_ALIGN / sizeof(FT);
+    size_t w, b, total;
+    *status = FC_EOVERFLOW;
+    if (fc_size_mul3((size_t)G, (size_t)rows_pad, (size_t)Ktot, &w) ||
+        fc_size_mul3((size_t)FC_MIN(FC_CONV_KC, Ktot), (size_t)blk, 1, &b))
+        return NULL;
+    *wsz = (w + al - 1) / al * al;
+    *per = (b + al - 1) / al * al + ((size_t)MR * NR + al - 1) / al * al +
+           (extra + FC_ALIGN - 1) / FC_ALIGN * FC_ALIGN / sizeof(FT);
+    if (fc_size_mul3(*per, (size_t)nt, 1, &total) || total > SIZE_MAX - *wsz ||
+        fc_size_mul3(total + *wsz, sizeof(FT), 1, &total))
+        return NULL;
+    FT *ws = (FT *)fc_aligned_alloc(total);
+    *status = ws ? FC_OK : FC_ENOMEM;
+    return ws;
+}
+
 static int FN(conv_fwd_gemm_nchw)(const fc_conv_geom *g, const FT *x, const FT *w,
                                   const FT *bias, FT *y, int nt)
 {
@@ -206,28 +242,17 @@ static int FN(conv_fwd_gemm_nchw)(const fc_conv_geom *g, const FT *x, const FT *
     const ptrdiff_t KC = FC_CONV_KC, Kg_pad = FN(round_up)(Kg, MR);
 
     /* pixel blocks of about 128 KiB of packed B per kc block (L2), in whole micro-panels */
-    ptrdiff_t nb_target = FC_MAX((ptrdiff_t)NR, (ptrdiff_t)(131072 / (KC * sizeof(FT))) / NR * NR);
-    ptrdiff_t nblk = (P + nb_target - 1) / nb_target;
-    const ptrdiff_t NB = FN(round_up)((P + nblk - 1) / nblk, NR);
-    nblk = (P + NB - 1) / NB;
+    ptrdiff_t nblk;
+    const ptrdiff_t NB = FN(pixel_block)(P, 131072, NR, &nblk);
     const ptrdiff_t mpanels = Kg_pad / MR;
     const ptrdiff_t mchunk = FN(chunk_panels)(mpanels, N * G * nblk, nt);
     const ptrdiff_t msplit = (mpanels + mchunk - 1) / mchunk;
     const ptrdiff_t items = N * G * nblk * msplit;
 
-    size_t wsz, bsz, tsz, total;
-    const size_t al = FC_ALIGN / sizeof(FT);
-    if (fc_size_mul3((size_t)G, (size_t)Kg_pad, (size_t)Ktot, &wsz) ||
-        fc_size_mul3((size_t)FC_MIN(KC, Ktot), (size_t)NB, 1, &bsz))
-        return FC_EOVERFLOW;
-    wsz = (wsz + al - 1) / al * al;
-    bsz = (bsz + al - 1) / al * al;
-    tsz = ((size_t)MR * NR + al - 1) / al * al;
-    if (fc_size_mul3(bsz + tsz, (size_t)nt, 1, &total) || total > SIZE_MAX - wsz ||
-        fc_size_mul3(total + wsz, sizeof(FT), 1, &total))
-        return FC_EOVERFLOW;
-    FT *ws = (FT *)fc_aligned_alloc(total);
-    if (!ws) return FC_ENOMEM;
+    size_t wsz, per;
+    int status;
+    FT *ws = FN(gemm_workspace)(G, Kg_pad, Ktot, NB, MR, NR, 0, nt, &wsz, &per, &status);
+    if (!ws) return status;
     FT *const wpack = ws;
 
 #pragma omp parallel num_threads(nt) if (nt > 1)
@@ -237,8 +262,8 @@ static int FN(conv_fwd_gemm_nchw)(const fc_conv_geom *g, const FT *x, const FT *
 #else
         const int tid = 0;
 #endif
-        FT *const bpack = ws + wsz + (size_t)tid * (bsz + tsz);
-        FT *const scratch = bpack + bsz;
+        FT *const bpack = ws + wsz + (size_t)tid * per;
+        FT *const scratch = bpack + FN(round_up)(FC_MIN(KC, Ktot) * NB, FC_ALIGN / sizeof(FT));
 
         /* pack the weights: per group, per kc block, MR-row panels (kc x MR) */
 #pragma omp for schedule(static)
@@ -313,29 +338,18 @@ static int FN(conv_fwd_gemm_nhwc)(const fc_conv_geom *g, const FT *x, const FT *
     const ptrdiff_t KC = FC_CONV_KC, Kg_pad = FN(round_up)(Kg, NR);
 
     /* pixel blocks: an A block of about 144 KiB per kc block (L2), whole MR panels */
-    ptrdiff_t mb_target = FC_MAX((ptrdiff_t)MR, (ptrdiff_t)(147456 / (KC * sizeof(FT))) / MR * MR);
-    ptrdiff_t mblk = (P + mb_target - 1) / mb_target;
-    const ptrdiff_t MB = FN(round_up)((P + mblk - 1) / mblk, MR);
-    mblk = (P + MB - 1) / MB;
+    ptrdiff_t mblk;
+    const ptrdiff_t MB = FN(pixel_block)(P, 147456, MR, &mblk);
     const ptrdiff_t npanels = Kg_pad / NR;
     const ptrdiff_t nchunk = FN(chunk_panels)(npanels, N * G * mblk, nt);
     const ptrdiff_t nsplit = (npanels + nchunk - 1) / nchunk;
     const ptrdiff_t items = N * G * mblk * nsplit;
 
-    size_t wsz, asz, tsz, tabsz, total;
-    const size_t al = FC_ALIGN / sizeof(FT);
-    if (fc_size_mul3((size_t)G, (size_t)Kg_pad, (size_t)Ktot, &wsz) ||
-        fc_size_mul3((size_t)FC_MIN(KC, Ktot), (size_t)MB, 1, &asz))
-        return FC_EOVERFLOW;
-    wsz = (wsz + al - 1) / al * al;
-    asz = (asz + al - 1) / al * al;
-    tsz = ((size_t)MR * NR + al - 1) / al * al;
-    tabsz = ((size_t)4 * KC * sizeof(ptrdiff_t) + FC_ALIGN - 1) / FC_ALIGN * FC_ALIGN / sizeof(FT);
-    if (fc_size_mul3(asz + tsz + tabsz, (size_t)nt, 1, &total) || total > SIZE_MAX - wsz ||
-        fc_size_mul3(total + wsz, sizeof(FT), 1, &total))
-        return FC_EOVERFLOW;
-    FT *ws = (FT *)fc_aligned_alloc(total);
-    if (!ws) return FC_ENOMEM;
+    size_t wsz, per;
+    int status;
+    FT *ws = FN(gemm_workspace)(G, Kg_pad, Ktot, MB, MR, NR, (size_t)4 * KC * sizeof(ptrdiff_t), nt, &wsz, &per,
+                                &status);
+    if (!ws) return status;
     FT *const wpack = ws;
 
 #pragma omp parallel num_threads(nt) if (nt > 1)
@@ -345,9 +359,9 @@ static int FN(conv_fwd_gemm_nhwc)(const fc_conv_geom *g, const FT *x, const FT *
 #else
         const int tid = 0;
 #endif
-        FT *const apack = ws + wsz + (size_t)tid * (asz + tsz + tabsz);
-        FT *const scratch = apack + asz;
-        ptrdiff_t *const tab = (ptrdiff_t *)(scratch + tsz);
+        FT *const apack = ws + wsz + (size_t)tid * per;
+        FT *const scratch = apack + FN(round_up)(FC_MIN(KC, Ktot) * MB, FC_ALIGN / sizeof(FT));
+        ptrdiff_t *const tab = (ptrdiff_t *)(scratch + FN(round_up)((ptrdiff_t)MR * NR, FC_ALIGN / sizeof(FT)));
 
         /* pack the weights as B: per group, per kc block, NR-column panels
          * (kc x NR); B(k, j) = w[j][c][r][s] with k = (r, s, c) */
