@@ -559,12 +559,11 @@ def linear(x, weight, bias=None):
     -----
     A fully connected map from a ``W x H`` image to an ``X x Y`` map has
     ``W*H*X*Y`` weights.  With up to four rows (batch 1 is a matrix-vector
-    product, memory-bound on the weight) the weight is streamed once through
-    dot-product loops, parallel over output features; larger batches run on
-    the packed GEMM.  Deterministic for every thread count.  From five rows
-    on, a row's result does not depend on the batch it is computed in; rows
-    computed in batches of at most four can differ from the same rows in a
-    larger batch in the last bits (the streaming loops sum in another order).
+    product, memory-bound on the weight) the weight is streamed once,
+    parallel over output features; larger batches run on the packed GEMM.
+    The streaming loops sum in the GEMM's order, so a row's result is
+    bitwise the same whatever the batch it is computed in, and the same for
+    every thread count.
 
     Examples
     --------
