@@ -901,39 +901,51 @@ static int FN(conv_fwd_direct)(const fc_conv_geom *g, const FT *x, const FT *w,
  * adds it.  Images too small to feed the threads run in parallel on serial
  * GEMMs (the GEMM's bits never depend on its thread count).
  */
-static int FN(conv_fwd_1x1)(const fc_conv_geom *g, const FT *x, const FT *w, const FT *bias, FT *y, int nt)
+/* One image of a 1x1 layer: bias rows (or pixels), then the GEMM per group. */
+static int FN(conv_1x1_image)(const fc_conv_geom *g, const FT *x, const FT *w, const FT *bias, FT *y,
+                              ptrdiff_t n, int nt)
 {
-    const ptrdiff_t N = g->batch, G = g->groups, C = g->in_channels, K = g->out_channels;
+    const ptrdiff_t G = g->groups, C = g->in_channels, K = g->out_channels;
     const ptrdiff_t Cg = C / G, Kg = K / G, P = g->out_h * g->out_w;
     const int nchw = g->layout == FC_LAYOUT_NCHW;
-    const double per_image = (double)K * (double)P * (double)Cg;
-    const int ways = N > 1 && nt > 1 && per_image < (double)nt * 64.0 * 64.0 * 64.0 * 4.0 ? (int)FC_MIN((ptrdiff_t)nt, N) : 1;
-    const int inner = ways > 1 ? 1 : nt;
-    int err = 0;
-#pragma omp parallel for num_threads(ways) schedule(static) if (ways > 1) reduction(| : err)
-    for (ptrdiff_t n = 0; n < N; ++n) {
-        FT *yn = y + n * K * P;
-        if (bias) {
-            if (nchw)
-                for (ptrdiff_t k = 0; k < K; ++k)
-                    for (ptrdiff_t j = 0; j < P; ++j) yn[k * P + j] = bias[k];
-            else
-                for (ptrdiff_t j = 0; j < P; ++j)
-                    for (ptrdiff_t k = 0; k < K; ++k) yn[j * K + k] = bias[k];
-        }
-        const FT beta = bias ? 1 : 0;
-        for (ptrdiff_t gi = 0; gi < G; ++gi) {
-            int e;
-            if (nchw)
-                e = FC_CONV_GEMM_FN(Kg, P, Cg, 1, w + gi * Kg * Cg, Cg, 1, x + (n * C + gi * Cg) * P, P, 1,
-                                    beta, yn + gi * Kg * P, P, inner);
-            else
-                e = FC_CONV_GEMM_FN(P, Kg, Cg, 1, x + n * P * C + gi * Cg, C, 1, w + gi * Kg * Cg, 1, Cg,
-                                    beta, yn + gi * Kg, K, inner);
-            err |= e ? 1 : 0;
-        }
+    FT *yn = y + n * K * P;
+    if (bias) {
+        if (nchw)
+            for (ptrdiff_t k = 0; k < K; ++k)
+                for (ptrdiff_t j = 0; j < P; ++j) yn[k * P + j] = bias[k];
+        else
+            for (ptrdiff_t j = 0; j < P; ++j)
+                for (ptrdiff_t k = 0; k < K; ++k) yn[j * K + k] = bias[k];
     }
-    return err ? FC_ENOMEM : FC_OK;
+    const FT beta = bias ? 1 : 0;
+    int err = 0;
+    for (ptrdiff_t gi = 0; gi < G && !err; ++gi) {
+        if (nchw)
+            err = FC_CONV_GEMM_FN(Kg, P, Cg, 1, w + gi * Kg * Cg, Cg, 1, x + (n * C + gi * Cg) * P, P, 1,
+                                  beta, yn + gi * Kg * P, P, nt);
+        else
+            err = FC_CONV_GEMM_FN(P, Kg, Cg, 1, x + n * P * C + gi * Cg, C, 1, w + gi * Kg * Cg, 1, Cg,
+                                  beta, yn + gi * Kg, K, nt);
+    }
+    return err;
+}
+
+static int FN(conv_fwd_1x1)(const fc_conv_geom *g, const FT *x, const FT *w, const FT *bias, FT *y, int nt)
+{
+    const ptrdiff_t N = g->batch, P = g->out_h * g->out_w;
+    const double per_image = (double)g->out_channels * (double)P * (double)(g->in_channels / g->groups);
+    if (N > 1 && nt > 1 && per_image < (double)nt * 64.0 * 64.0 * 64.0 * 4.0) {
+        int err = 0;
+#pragma omp parallel for num_threads((int)FC_MIN((ptrdiff_t)nt, N)) schedule(static) reduction(| : err)
+        for (ptrdiff_t n = 0; n < N; ++n) err |= FN(conv_1x1_image)(g, x, w, bias, y, n, 1) ? 1 : 0;
+        return err ? FC_ENOMEM : FC_OK;
+    }
+    /* (no enclosing parallel region here: the GEMM opens its own team) */
+    for (ptrdiff_t n = 0; n < N; ++n) {
+        const int err = FN(conv_1x1_image)(g, x, w, bias, y, n, nt);
+        if (err) return err;
+    }
+    return FC_OK;
 }
 
 /* ---- forward entry point ------------------------------------------------ */
@@ -1096,6 +1108,30 @@ static int FN(backward_input_as_conv)(const fc_conv_geom *g, const FT *dy, const
     return 1;
 }
 
+/* The input gradient of image n by GEMM + col2im, group by group, on nt
+ * threads (col: a Ktot x P workspace; wp: NHWC weights in (r, s, c) order). */
+static int FN(dgrad_image)(const fc_conv_geom *g, const FT *dy, const FT *w, const FT *wp, FT *col, FT *dx,
+                           ptrdiff_t n, int nt)
+{
+    const ptrdiff_t G = g->groups, C = g->in_channels, K = g->out_channels;
+    const ptrdiff_t Cg = C / G, Kg = K / G, HW = g->in_h * g->in_w;
+    const ptrdiff_t P = g->out_h * g->out_w, Ktot = Cg * g->kernel_h * g->kernel_w;
+    for (ptrdiff_t gi = 0; gi < G; ++gi) {
+        int e;
+        if (g->layout == FC_LAYOUT_NCHW) {
+            e = FC_CONV_GEMM_FN(Ktot, P, Kg, 1, w + gi * Kg * Ktot, 1, Ktot,
+                                dy + (n * K + gi * Kg) * P, P, 1, 0, col, P, nt);
+            if (!e) FN(fc_col2im_image)(g, Cg, 1, col, dx + (n * C + gi * Cg) * HW, nt);
+        } else {
+            e = FC_CONV_GEMM_FN(P, Ktot, Kg, 1, dy + n * P * K + gi * Kg, K, 1,
+                                wp + gi * Kg * Ktot, Ktot, 1, 0, col, Ktot, nt);
+            if (!e) FN(fc_col2im_image)(g, Cg, C, col, dx + n * HW * C + gi * Cg, nt);
+        }
+        if (e) return 1;
+    }
+    return 0;
+}
+
 int FN(fc_conv2d_backward_input)(const fc_conv_geom *g, const FT *dy, const FT *w,
                                  const FT *bias, FT *dx)
 {
@@ -1107,7 +1143,7 @@ int FN(fc_conv2d_backward_input)(const fc_conv_geom *g, const FT *dy, const FT *
     if (FN(backward_input_as_conv)(g, dy, w, bias, dx, &st)) return st;
 
     const ptrdiff_t N = g->batch, G = g->groups, C = g->in_channels, K = g->out_channels;
-    const ptrdiff_t Cg = C / G, Kg = K / G, HW = g->in_h * g->in_w;
+    const ptrdiff_t Cg = C / G, HW = g->in_h * g->in_w;
     const ptrdiff_t P = g->out_h * g->out_w, T = g->kernel_h * g->kernel_w, Ktot = Cg * T;
     const int nchw = g->layout == FC_LAYOUT_NCHW;
 
@@ -1140,28 +1176,20 @@ int FN(fc_conv2d_backward_input)(const fc_conv_geom *g, const FT *dy, const FT *
                 for (ptrdiff_t q = 0; q < T; ++q) wp[ko * Ktot + q * Cg + c] = w[(ko * Cg + c) * T + q];
     }
     int err = 0;
-#pragma omp parallel for num_threads(ways) schedule(static) if (ways > 1) reduction(| : err)
-    for (ptrdiff_t n = 0; n < N; ++n) {
+    if (ways > 1) {
+#pragma omp parallel for num_threads(ways) schedule(static) reduction(| : err)
+        for (ptrdiff_t n = 0; n < N; ++n) {
 #ifdef _OPENMP
-        const int tid = ways > 1 ? omp_get_thread_num() : 0;
+            const int tid = omp_get_thread_num();
 #else
-        const int tid = 0;
+            const int tid = 0;
 #endif
-        const int inner = ways > 1 ? 1 : nt;
-        FT *col = (FT *)((char *)ws + (size_t)tid * colsz);
-        for (ptrdiff_t gi = 0; gi < G; ++gi) {
-            int e;
-            if (nchw) {
-                e = FC_CONV_GEMM_FN(Ktot, P, Kg, 1, w + gi * Kg * Ktot, 1, Ktot,
-                                    dy + (n * K + gi * Kg) * P, P, 1, 0, col, P, inner);
-                if (!e) FN(fc_col2im_image)(g, Cg, 1, col, dx + (n * C + gi * Cg) * HW, inner);
-            } else {
-                e = FC_CONV_GEMM_FN(P, Ktot, Kg, 1, dy + n * P * K + gi * Kg, K, 1,
-                                    wp + gi * Kg * Ktot, Ktot, 1, 0, col, Ktot, inner);
-                if (!e) FN(fc_col2im_image)(g, Cg, C, col, dx + n * HW * C + gi * Cg, inner);
-            }
-            err |= e ? 1 : 0;
+            err |= FN(dgrad_image)(g, dy, w, wp, (FT *)((char *)ws + (size_t)tid * colsz), dx, n, 1);
         }
+    } else {
+        /* (no enclosing parallel region: one inside, even an inactive one,
+         * would leave the GEMM and col2im teams a single thread) */
+        for (ptrdiff_t n = 0; n < N && !err; ++n) err = FN(dgrad_image)(g, dy, w, wp, ws, dx, n, nt);
     }
     fc_aligned_free(ws);
     if (err) return FC_ENOMEM;
