@@ -14,6 +14,17 @@ static inline ptrdiff_t fc_floordiv(ptrdiff_t a, ptrdiff_t b)
     return (a % b != 0 && a < 0) ? q - 1 : q;
 }
 
+/* greatest common divisor of a, b > 0 */
+static inline ptrdiff_t fc_gcd(ptrdiff_t a, ptrdiff_t b)
+{
+    while (b) {
+        const ptrdiff_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
 /* The outputs o in [0, n_out) whose tap o * stride + off lies inside [0, n_in):
  * a contiguous range [*lo, *hi) (empty when *lo == *hi). */
 static inline void fc_valid_range(ptrdiff_t n_out, ptrdiff_t n_in, ptrdiff_t stride,
