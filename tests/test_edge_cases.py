@@ -511,14 +511,6 @@ def _compare_nonfinite(ours, theirs, what):
                                    err_msg=what)
 
 
-# Known deviation (signal area): in "full" and "same" modes, numpy.convolve /
-# numpy.correlate sum only the products of overlapping samples, while
-# fastconv's 1-D functions multiply the zeros beyond the ends of `a` by every
-# kernel tap, so an inf/NaN kernel tap makes the border outputs NaN (as
-# scipy.signal.convolve2d does in 2-D, which the 2-D functions follow).
-_SIGNAL_1D_BORDERS = pytest.mark.xfail(strict=True, reason="1-D full/same: 0 * inf past the ends of a (NumPy skips)")
-
-
 # Known deviation (convolution area): for stride 1 the input gradient (and so
 # conv_transpose2d/1d) may run as a forward convolution of grad_out zero-padded
 # by dilation * (k - 1) - padding (backward_input_as_conv in
@@ -528,8 +520,6 @@ _CONV_STRIDE1_INPUT_GRAD = pytest.mark.xfail(strict=True, reason="stride-1 input
 
 
 def _known(name):
-    if name.endswith(", non-finite v") and "valid" not in name:
-        return pytest.param(name, marks=_SIGNAL_1D_BORDERS)
     if name.endswith("stride 1, non-finite w"):
         return pytest.param(name, marks=_CONV_STRIDE1_INPUT_GRAD)
     return name
