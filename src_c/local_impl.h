@@ -22,7 +22,7 @@
 #define FC_LOCAL_C_BYTES 65536      /* a thread's block of accumulated outputs                          */
 #define FC_LOCAL_XT_ELEMS (1 << 20)   /* forward: the transposed copy of a block of images (L3)        */
 #define FC_LOCAL_SKINNY 4           /* linear with at most this many rows: dot / axpy loops, no packing  */
-#define FC_LOCAL_GEMV_BLOCK 512     /* axpy form: output columns per task (a fixed grid)                 */
+#define FC_LOCAL_GEMV_BLOCK 2048    /* axpy form: most output columns per task                        */
 #endif
 
 typedef void (*FN(local_uk_t))(ptrdiff_t, const FT *, const FT *, FT *, ptrdiff_t, int);
@@ -877,15 +877,18 @@ static void FN(local_linear_dot)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const FT
 /*
  * Axpy form, for few rows of X: y[r][j] = sum_p x[r][p] * b[p][j] (+ bias[j])
  * where row p of B is contiguous (row stride ldb).  Threads split the
- * columns in blocks of a fixed size; per kc block of p, the first block
- * accumulates in y, the others in a scratch block added to y.
+ * columns in blocks (long runs of each row of B, at least two blocks per
+ * thread; the blocking never changes a sum); per kc block of p, the first
+ * block accumulates in y, the others in a scratch block added to y.
  */
 static void FN(local_linear_axpy)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const FT *x, ptrdiff_t ldx,
                                   const FT *b, ptrdiff_t ldb, const FT *bias, FT *y, ptrdiff_t ldy, int nt)
 {
     const FN(local_axpy_fn) axpy = FN(local_pick_axpy)();
     const ptrdiff_t kc = fc_kernels()->FC_LOCAL_BL.kc;
-    const ptrdiff_t JB = FC_LOCAL_GEMV_BLOCK, blocks = (n + JB - 1) / JB;
+    const ptrdiff_t JB = FC_MAX((ptrdiff_t)256, FC_MIN((ptrdiff_t)FC_LOCAL_GEMV_BLOCK,
+                                                       local_round_up((n + 2 * nt - 1) / (2 * nt), 64)));
+    const ptrdiff_t blocks = (n + JB - 1) / JB;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1)
     for (ptrdiff_t bi = 0; bi < blocks; ++bi) {
         const ptrdiff_t j0 = bi * JB, jn = FC_MIN(JB, n - j0);
