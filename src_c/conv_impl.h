@@ -1062,6 +1062,13 @@ static int FN(backward_input_as_conv)(const fc_conv_geom *g, const FT *dy, const
     const int nhwc_depthwise = g->layout == FC_LAYOUT_NHWC && g->in_channels == g->groups;
     if (in_px > 2.0 * out_px && !nhwc_depthwise) return 0;
     const ptrdiff_t KH = g->kernel_h, KW = g->kernel_w;
+    {   /* An inf/NaN weight would meet the zero border of dy (0 * inf = NaN),
+         * which the scatter (GEMM + col2im) never multiplies: PyTorch's rule. */
+        const ptrdiff_t nw = g->out_channels * (g->in_channels / g->groups) * KH * KW;
+        FT acc = 0;
+        for (ptrdiff_t i = 0; i < nw; ++i) acc += w[i] * 0;
+        if (acc != acc) return 0;
+    }
     fc_conv_geom t = *g;
     t.in_channels = g->out_channels;
     t.out_channels = g->in_channels;

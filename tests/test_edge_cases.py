@@ -511,21 +511,7 @@ def _compare_nonfinite(ours, theirs, what):
                                    err_msg=what)
 
 
-# Known deviation (convolution area): for stride 1 the input gradient (and so
-# conv_transpose2d/1d) may run as a forward convolution of grad_out zero-padded
-# by dilation * (k - 1) - padding (backward_input_as_conv in
-# src_c/conv_impl.h, when the input is at most twice the output), so an inf/NaN weight times those zeros gives NaN where
-# PyTorch's scatter (col2im) never multiplies them.
-_CONV_STRIDE1_INPUT_GRAD = pytest.mark.xfail(strict=True, reason="stride-1 input gradient: 0 * inf in the padded grad_out")
-
-
-def _known(name):
-    if name.endswith("stride 1, non-finite w"):
-        return pytest.param(name, marks=_CONV_STRIDE1_INPUT_GRAD)
-    return name
-
-
-@pytest.mark.parametrize("name", [_known(n) for n in sorted(NONFINITE)])
+@pytest.mark.parametrize("name", sorted(NONFINITE))
 def test_nan_and_inf_propagate_like_the_oracle(name):
     if NONFINITE[name] is None:
         with pytest.raises(ValueError, match="non-negative|finite"):
