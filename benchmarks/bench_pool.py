@@ -96,12 +96,21 @@ def _out_bytes(res):
     return sum(a.nbytes for a in (res if isinstance(res, tuple) else (res,)))
 
 
+# --quick: these cases only (one of each kind), for both shapes, layouts and thread counts
+QUICK_FORWARD = ("max 2x2/2", "avg 3x3/1 pad 1", "adaptive avg 7x7")
+QUICK_BACKWARD = ("max 2x2/2 (indices)",)
+
+
 def run(threads=(1, 2), quick=False, progress=True):
     rng = np.random.default_rng(0)
     results = {"area": "pool", "copy_gbps": {}, "rows": [], "torch": torch is not None}
-    n_cases = len(SHAPES) * len(LAYOUTS) * len(threads) * (len(_forward_cases()) + 5)
+    per_layout = len(QUICK_FORWARD) + len(QUICK_BACKWARD) if quick else len(_forward_cases()) + 5
+    n_cases = (len(SHAPES) * len(LAYOUTS) - quick) * len(threads) * per_layout
     bar = harness.Progress(n_cases, "pool") if progress else None
     repeats, target = (3, 0.01) if quick else (7, 0.03)
+    # No BLAS competitor here (whose workers spin ~0.1 s after a call), so
+    # --quick shortens the pause between competitors at 2 threads.
+    cooldown = 0.02 if quick else None
     for shape_name, shape in SHAPES.items():
         x_nchw = rng.standard_normal(shape, dtype=np.float32)
         arrays = {"NCHW": x_nchw, "NHWC": np.ascontiguousarray(x_nchw.transpose(0, 2, 3, 1))}
@@ -109,14 +118,19 @@ def run(threads=(1, 2), quick=False, progress=True):
         for nt in threads:
             with harness.limit_threads(nt):
                 t = harness.time_alternating({"copy": lambda: np.copyto(dst, x_nchw)},
-                                             repeats=repeats, target=target)
+                                             repeats=repeats, target=target,
+                                             cooldown=cooldown)
                 copy_gbps = 2 * x_nchw.nbytes / t["copy"].median / 1e9
                 results["copy_gbps"][f"{shape_name}/t{nt}"] = copy_gbps
                 for layout in LAYOUTS:
+                    if quick and shape_name == "batch32" and layout == "NHWC":
+                        continue  # --quick: the large batch in NCHW only
                     x = arrays[layout]
                     xt = _as_torch(x, layout) if torch is not None else None
                     rows = []
                     for name, fc, tc in _forward_cases():
+                        if quick and name not in QUICK_FORWARD:
+                            continue
                         out = _like(fc(x, layout))
                         comp = {"fastconv": lambda fc=fc: fc(x, layout),
                                 "fastconv_out": lambda fc=fc, out=out: fc(x, layout, out)}
@@ -124,13 +138,16 @@ def run(threads=(1, 2), quick=False, progress=True):
                             comp["torch"] = lambda tc=tc: tc(xt)
                         rows.append(("forward", name, comp, x.nbytes + _out_bytes(out)))
                     for name, fc, tc, nbytes in _backward_cases(x, layout, xt):
+                        if quick and name not in QUICK_BACKWARD:
+                            continue
                         out = _like(fc())
                         comp = {"fastconv": fc, "fastconv_out": lambda fc=fc, out=out: fc(out)}
                         if tc is not None:
                             comp["torch"] = tc
                         rows.append(("backward", name, comp, nbytes))
                     for direction, name, comp, nbytes in rows:
-                        t = harness.time_alternating(comp, repeats=repeats, target=target)
+                        t = harness.time_alternating(comp, repeats=repeats, target=target,
+                                             cooldown=cooldown)
                         fc_s, out_s = t["fastconv"].median, t["fastconv_out"].median
                         row = {
                             "batch": shape[0], "shape": shape_name, "layout": layout, "threads": nt,
@@ -204,7 +221,7 @@ def report(results) -> str:
 
 def main(argv=None):
     harness.bench_main(__doc__, "Pooling: fastconv vs PyTorch and memory bandwidth", run, report, argv,
-                       quick_help="fewer, shorter timing rounds")
+                       quick_help="one case of each kind (QUICK_FORWARD, QUICK_BACKWARD; batch 32 in NCHW only), fewer and shorter timing rounds")
 
 
 if __name__ == "__main__":

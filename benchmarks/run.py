@@ -150,7 +150,8 @@ def main(argv=None):
 
     info = harness.header(threads)
     # one peak for the areas that report GFLOP/s without measuring their own
-    info["fp32_fma_peak_gflops"] = {str(n): round(harness.measure_peak(n), 1) for n in threads}
+    info["fp32_fma_peak_gflops"] = {str(n): round(harness.measure_peak(n, 0.1 if args.quick else 0.3), 1)
+                                    for n in threads}
     harness.print_header(info, "fastconv benchmark comparisons")
     print(f"Ratios are speed-ups of fastconv (competitor time / fastconv time): above 1 is faster.\n")
     sys.stdout.flush()
@@ -167,6 +168,8 @@ def main(argv=None):
         cmd = [sys.executable, script, "--threads", args.threads, "--json", json_path, "--no-header"]
         if args.quick:
             cmd.append("--quick")
+            if area == "conv":  # peak memory is a subprocess per layer and library: full runs only
+                cmd.append("--no-memory")
         print(f"### {area} (area {index} of {len(areas)})\n")
         sys.stdout.flush()
         env = dict(os.environ, FASTCONV_PROGRESS=os.environ.get("FASTCONV_PROGRESS", "1"))
