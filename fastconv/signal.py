@@ -570,19 +570,21 @@ def _numpy_correlate(x, y, mode, dtype, method):
         pad, out_w = n - 1, n1 + n - 1
     out = _correlate_stack(x.reshape(1, n1), y.reshape(1, n), (), 1, out_w, 0, pad, _FILL,
                            dtype.type(0), dtype, method).reshape(out_w)
-    if pad and dtype.kind in "fc" and not (_all_finite(x) and _all_finite(y)):
-        # NumPy sums only the products of overlapping samples: an inf/NaN tap
-        # must not meet the zeros beyond the ends of x (0 * inf = NaN).  The
-        # border outputs (at most n - 1 on each side) are summed again over
-        # their overlap alone.
-        x = x.astype(dtype, copy=False)
-        y = y.astype(dtype, copy=False)
-        for j in range(out_w):
-            lo = j - pad  # first sample of x under y[0]
-            if lo >= 0 and lo + n <= n1:
-                continue
-            t0, t1 = max(0, -lo), min(n, n1 - lo)
-            out[j] = np.dot(x[lo + t0:lo + t1], y[t0:t1]) if t1 > t0 else 0
+    if pad and dtype.kind in "fc":
+        # NumPy sums only the products of overlapping samples, while the
+        # engine also multiplies the zeros beyond the ends of x: an inf/NaN tap
+        # there gives 0 * inf = NaN.  Such a product makes its output
+        # non-finite, so only non-finite border outputs (at most n - 1 on each
+        # side) can differ; they are summed again over their overlap alone.
+        border = np.r_[0:min(pad, out_w), max(pad, n1 - n + pad + 1):out_w]
+        redo = border[~np.isfinite(out[border])]
+        if redo.size:
+            x = x.astype(dtype, copy=False)
+            y = y.astype(dtype, copy=False)
+            for j in redo.tolist():
+                lo = j - pad  # the sample of x under y[0]
+                t0, t1 = max(0, -lo), min(n, n1 - lo)
+                out[j] = np.dot(x[lo + t0:lo + t1], y[t0:t1]) if t1 > t0 else 0
     return out
 
 
