@@ -463,6 +463,7 @@ static int conv_fwd_indirect_f32(const fc_conv_geom *g, const float *x, const fl
     const ptrdiff_t Hp = padded ? H + pt + g->pad_bottom : H, Wp = padded ? W + pl + g->pad_right : W;
     const ptrdiff_t cs = nchw ? Hp * Wp : 1;
     const int MR = FC_IND_MR, NR = FC_IND_NR;
+    const int wide = fc_isa_active() >= FC_ISA_AVX512;   /* 6 x 32 tiles */
     const double img_bytes = (double)C * Hp * Wp * sizeof(float);
     /* Few input channels (NCHW): a segment is a run of kernel_w taps along
      * one input row of one channel (element stride dilation_w) instead of a
@@ -656,30 +657,45 @@ static int conv_fwd_indirect_f32(const fc_conv_geom *g, const float *x, const fl
                         const ptrdiff_t nseg = FC_MIN(tg, S - t0), kcb = nseg * L;
                         const int acc = cc > 0 || t0 > 0;
                         const ptrdiff_t aoff = cc * Lc * cs;
-                        for (ptrdiff_t jp = jp0; jp < jp1; ++jp) {  /* 16 output channels */
+                        for (ptrdiff_t jp = jp0; jp < jp1; ++jp) {  /* 16 (AVX-512: 32) output channels */
                             const float *bp = fly ? bbuf + t0 * L * cb_ld + (jp - jp0) * NR * kcb
                                                   : wpack + gi * Kg_pad * Ktot + (cc * Lc * S + t0 * L) * Kg_pad + jp * NR * kcb;
-                            const ptrdiff_t nr_eff = FC_MIN((ptrdiff_t)NR, Kg - jp * NR);
+                            /* two adjacent panels at once (the AVX-512 kernel); NHWC
+                             * only where both are whole, as the output has no padding */
+                            const int pair = wide && jp + 1 < jp1 && (nchw || (jp + 2) * NR <= Kg);
                             for (ptrdiff_t tl = 0; tl * MR < mb; ++tl) {  /* 6 pixels */
                                 const float *const *pp = ptab + (tl * S + t0) * MR;
                                 if (nchw) {
-                                    fc_conv_ukernel_6x16_avx2(nseg, L, es, aoff, pp, bp,
-                                                              cbuf + tl * MR * cb_ld + (jp - jp0) * NR, cb_ld, acc);
+                                    float *ct = cbuf + tl * MR * cb_ld + (jp - jp0) * NR;
+                                    if (pair)
+                                        fc_conv_ukernel_6x32_avx512(nseg, L, es, aoff, pp, bp, NR * kcb, ct, cb_ld, acc);
+                                    else
+                                        fc_conv_ukernel_6x16_avx2(nseg, L, es, aoff, pp, bp, ct, cb_ld, acc);
                                     continue;
                                 }
-                                float *ct = y + (u0 + tl * MR) * K + gi * Kg + jp * NR;
                                 const ptrdiff_t mr_eff = FC_MIN((ptrdiff_t)MR, mb - tl * MR);
-                                if (mr_eff == MR && nr_eff == NR) {
-                                    fc_conv_ukernel_6x16_avx2(nseg, L, es, aoff, pp, bp, ct, K, acc);
-                                } else {
-                                    fc_conv_ukernel_6x16_avx2(nseg, L, es, aoff, pp, bp, scratch, NR, 0);
-                                    for (ptrdiff_t i = 0; i < mr_eff; ++i)
-                                        for (ptrdiff_t jj = 0; jj < nr_eff; ++jj) {
-                                            if (acc) ct[i * K + jj] += scratch[i * NR + jj];
-                                            else ct[i * K + jj] = scratch[i * NR + jj];
-                                        }
+                                if (pair && mr_eff == MR) {
+                                    fc_conv_ukernel_6x32_avx512(nseg, L, es, aoff, pp, bp, NR * kcb,
+                                                                y + (u0 + tl * MR) * K + gi * Kg + jp * NR, K, acc);
+                                    continue;
+                                }
+                                for (ptrdiff_t jq = jp; jq <= jp + pair; ++jq) {
+                                    const float *bq = bp + (jq - jp) * NR * kcb;
+                                    float *ct = y + (u0 + tl * MR) * K + gi * Kg + jq * NR;
+                                    const ptrdiff_t nr_eff = FC_MIN((ptrdiff_t)NR, Kg - jq * NR);
+                                    if (mr_eff == MR && nr_eff == NR) {
+                                        fc_conv_ukernel_6x16_avx2(nseg, L, es, aoff, pp, bq, ct, K, acc);
+                                    } else {
+                                        fc_conv_ukernel_6x16_avx2(nseg, L, es, aoff, pp, bq, scratch, NR, 0);
+                                        for (ptrdiff_t i = 0; i < mr_eff; ++i)
+                                            for (ptrdiff_t jj = 0; jj < nr_eff; ++jj) {
+                                                if (acc) ct[i * K + jj] += scratch[i * NR + jj];
+                                                else ct[i * K + jj] = scratch[i * NR + jj];
+                                            }
+                                    }
                                 }
                             }
+                            jp += pair;
                         }
                     }
                 }
@@ -967,14 +983,14 @@ int FN(fc_conv2d_forward)(const fc_conv_geom *g, const FT *x, const FT *w, const
         return FN(fc_winograd_forward)(g, x, w, bias, y, nt);
     case FC_CONV_AUTO:
         if (depthwise || FN(direct_ok)(g)) return FN(conv_fwd_direct)(g, x, w, bias, y, nt);
-        if (fc_winograd_applies(g) && fc_winograd_pays(g)) return FN(fc_winograd_forward)(g, x, w, bias, y, nt);
+        if (fc_winograd_applies(g) && fc_winograd_pays(g, FC_CONV_IS_F32)) return FN(fc_winograd_forward)(g, x, w, bias, y, nt);
         /* fall through */
     default:
 #if FC_CONV_IS_F32 && defined(FC_HAVE_X86_KERNELS)
         /* (an NHWC 1x1 layer is a GEMM on the image as it lies for the
          * indirect kernel too, and measures the same; NCHW 1x1 is faster as
          * the plain GEMM, whose B operand is the image's rows) */
-        if (fc_isa_active() == FC_ISA_AVX2 && !(g->layout == FC_LAYOUT_NCHW && conv_plain_1x1(g)))
+        if (fc_isa_active() >= FC_ISA_AVX2 && !(g->layout == FC_LAYOUT_NCHW && conv_plain_1x1(g)))
             return conv_fwd_indirect_f32(g, x, w, bias, y, nt);
 #endif
         if (conv_plain_1x1(g)) return FN(conv_fwd_1x1)(g, x, w, bias, y, nt);

@@ -56,7 +56,7 @@ void fc_col2im_image_f64(const fc_conv_geom *g, ptrdiff_t channels, ptrdiff_t pi
 /* Winograd F(2x2, 3x3) (winograd.c): applies to 3x3, stride 1, dilation 1,
  * one group, either layout; forward only. */
 int fc_winograd_applies(const fc_conv_geom *g);
-int fc_winograd_pays(const fc_conv_geom *g);     /* what algorithm=auto chooses */
+int fc_winograd_pays(const fc_conv_geom *g, int f32);     /* what algorithm=auto chooses */
 int fc_winograd_forward_f32(const fc_conv_geom *g, const float *x, const float *w, const float *bias,
                             float *y, int nt);
 int fc_winograd_forward_f64(const fc_conv_geom *g, const double *x, const double *w, const double *bias,
@@ -74,6 +74,13 @@ int fc_wino_output_avx2_f32(const float *mb, ptrdiff_t ms, ptrdiff_t k0, ptrdiff
 void fc_conv_ukernel_6x16_avx2(ptrdiff_t nseg, ptrdiff_t L, ptrdiff_t cs, ptrdiff_t aoff,
                                const float *const *ptrs, const float *b, float *c, ptrdiff_t ldc,
                                int accumulate);
+
+/* Its AVX-512F companion (kernels/convk_avx512_6x32.c): two adjacent 16-channel
+ * panels at once (b, then b + pstride), C 6 x 32 at c with row stride ldc;
+ * per element the same FMA chain as the AVX2 kernel. */
+void fc_conv_ukernel_6x32_avx512(ptrdiff_t nseg, ptrdiff_t L, ptrdiff_t cs, ptrdiff_t aoff,
+                                 const float *const *ptrs, const float *b, ptrdiff_t pstride,
+                                 float *c, ptrdiff_t ldc, int accumulate);
 
 /* y[j * P + q] = t[q * ld + j] + bias[j] (bias NULL: + 0) for q < run,
  * j < nch: an item's pixel-major tile buffer into NCHW output planes. */

@@ -18,8 +18,11 @@ int fc_winograd_applies(const fc_conv_geom *g)
 /* Worth it over the direct implicit GEMM: enough channels for the GEMMs, and
  * enough tiles that transforming 16/9 times the weights is paid back (the
  * transformed weights are read once per tile block). */
-int fc_winograd_pays(const fc_conv_geom *g)
+int fc_winograd_pays(const fc_conv_geom *g, int f32)
 {
+    /* float32 on AVX-512: the indirect 6x32 kernel beats these AVX2
+     * transforms on every 3x3 layer measured (benchmarks/bench_conv.py) */
+    if (f32 && fc_isa_active() >= FC_ISA_AVX512) return 0;
     const double tiles = (double)g->batch * ((g->out_h + 1) / 2) * (((g->out_w + 1) / 2 + 7) / 8 * 8);
     const double widest = (double)FC_MAX(g->in_channels, g->out_channels);
     return g->in_channels >= 16 && g->out_channels >= 16 && tiles >= 4 * widest;
