@@ -459,17 +459,21 @@ static int conv_fwd_indirect_f32(const fc_conv_geom *g, const float *x, const fl
     const ptrdiff_t sh = g->stride_h, sw = g->stride_w, dh = g->dilation_h, dw = g->dilation_w;
     const ptrdiff_t pt = g->pad_top, pl = g->pad_left;
     const int nchw = g->layout == FC_LAYOUT_NCHW;
-    const int padded = nchw && (g->pad_top | g->pad_bottom | g->pad_left | g->pad_right) != 0;
+    /* Few input channels: a segment is a run of kernel_w taps along one
+     * input row of one channel (element stride dilation_w) instead of a run
+     * of channels at one tap, so the kernel's inner loop is kernel_w long
+     * rather than C; k then keeps the weights' own order (c, r, s).  The
+     * kernel then reads planes: an NHWC image is first copied into
+     * (zero-bordered) planes, as a padded NCHW one is; the output keeps
+     * its layout. */
+    const int rows = Cg < KW;
+    const int pin = nchw || rows;                        /* the kernel reads planes */
+    const int padded = nchw ? (g->pad_top | g->pad_bottom | g->pad_left | g->pad_right) != 0 : rows;
     const ptrdiff_t Hp = padded ? H + pt + g->pad_bottom : H, Wp = padded ? W + pl + g->pad_right : W;
-    const ptrdiff_t cs = nchw ? Hp * Wp : 1;
+    const ptrdiff_t cs = pin ? Hp * Wp : 1;
     const int MR = FC_IND_MR, NR = FC_IND_NR;
     const int wide = fc_isa_active() >= FC_ISA_AVX512;   /* 6 x 32 tiles */
     const double img_bytes = (double)C * Hp * Wp * sizeof(float);
-    /* Few input channels (NCHW): a segment is a run of kernel_w taps along
-     * one input row of one channel (element stride dilation_w) instead of a
-     * run of channels at one tap, so the kernel's inner loop is kernel_w
-     * long rather than C; k then keeps the weights' own order (c, r, s). */
-    const int rows = nchw && Cg < KW;
     const ptrdiff_t S = rows ? Cg * KH : T;              /* segments per pixel and channel chunk */
     const ptrdiff_t es = rows ? dw : cs;                 /* element stride within a segment */
 
@@ -480,7 +484,7 @@ static int conv_fwd_indirect_f32(const fc_conv_geom *g, const float *x, const fl
     const int fly = U <= FC_IND_FLY_PIXELS && (!padded || N * img_bytes <= (double)(32 << 20));
 
     /* k blocks: channel chunks of Lc, tg taps per block (about KCT values of k) */
-    const ptrdiff_t KCT = nchw ? 128 : 256;
+    const ptrdiff_t KCT = pin ? 128 : 256;
     const ptrdiff_t Lc = rows ? KW : FC_MIN(Cg, fly ? FC_MAX((ptrdiff_t)32, KCT / T) : KCT);
     const ptrdiff_t ncc = rows ? 1 : (Cg + Lc - 1) / Lc;
     /* segments per k block: about KCT values of k, the blocks balanced */
@@ -591,12 +595,19 @@ static int conv_fwd_indirect_f32(const fc_conv_geom *g, const float *x, const fl
 #pragma omp for schedule(static)
                 for (ptrdiff_t pl_i = 0; pl_i < (n1 - n0) * C; ++pl_i) {
                     float *d = xpad + pl_i * Hp * Wp;
-                    const float *src = x + (n0 * C + pl_i) * H * W;
+                    /* element (ih, iw) of the plane at src[(ih * W + iw) * ps] */
+                    const float *src = nchw ? x + (n0 * C + pl_i) * H * W
+                                            : x + (n0 + pl_i / C) * H * W * C + pl_i % C;
+                    const ptrdiff_t ps = nchw ? 1 : C;
                     for (ptrdiff_t i = 0; i < pt * Wp; ++i) d[i] = 0;
                     for (ptrdiff_t ih = 0; ih < H; ++ih) {
                         float *dr = d + (ih + pt) * Wp;
+                        const float *sr = src + ih * W * ps;
                         for (ptrdiff_t i = 0; i < pl; ++i) dr[i] = 0;
-                        for (ptrdiff_t i = 0; i < W; ++i) dr[pl + i] = src[ih * W + i];
+                        if (ps == 1)
+                            for (ptrdiff_t i = 0; i < W; ++i) dr[pl + i] = sr[i];
+                        else
+                            for (ptrdiff_t i = 0; i < W; ++i) dr[pl + i] = sr[i * ps];
                         for (ptrdiff_t i = pl + W; i < Wp; ++i) dr[i] = 0;
                     }
                     for (ptrdiff_t i = (H + pt) * Wp; i < Hp * Wp; ++i) d[i] = 0;
@@ -620,10 +631,10 @@ static int conv_fwd_indirect_f32(const fc_conv_geom *g, const float *x, const fl
                         const ptrdiff_t u = u0 + tl * MR + i;
                         const float **pp = ptab + tl * S * MR + i;
                         const ptrdiff_t n = FC_MIN(u, u_begin + u_count - 1) / P;
-                        const float *xs = nchw ? (padded ? xpad + (n - n0) * C * Hp * Wp : x + n * C * H * W) + gi * Cg * cs
+                        const float *xs = pin ? (padded ? xpad + (n - n0) * C * Hp * Wp : x + n * C * H * W) + gi * Cg * cs
                                                : x + n * H * W * C + gi * Cg;
                         if (u >= u0 + mb) {              /* beyond the block: any readable data */
-                            for (ptrdiff_t t = 0; t < S; ++t) pp[t * MR] = nchw ? xs : zeros;
+                            for (ptrdiff_t t = 0; t < S; ++t) pp[t * MR] = pin ? xs : zeros;
                             continue;
                         }
                         const ptrdiff_t j = u - n * P, oh = j / OW, ow = j % OW;
@@ -635,7 +646,7 @@ static int conv_fwd_indirect_f32(const fc_conv_geom *g, const float *x, const fl
                         }
                         for (ptrdiff_t r = 0, t = 0; r < KH; ++r)
                             for (ptrdiff_t s = 0; s < KW; ++s, ++t) {
-                                if (nchw) {              /* padded (or unpadded) planes: always inside */
+                                if (pin) {               /* padded (or unpadded) planes: always inside */
                                     pp[t * MR] = xs + (oh * sh + r * dh) * Wp + ow * sw + s * dw;
                                 } else {
                                     const ptrdiff_t ih = oh * sh - pt + r * dh, iw = ow * sw - pl + s * dw;
@@ -828,7 +839,7 @@ static int FN(conv_fwd_direct)(const fc_conv_geom *g, const FT *x, const FT *w,
     const int planes = nchw || Cg > 1 || M > 1 || C < 8;
     const size_t al = FC_ALIGN / sizeof(FT);
     size_t per = (pad_elems + al - 1) / al * al, bytes, wt_elems = 0;
-    if (!nchw && planes) per += ((size_t)Cg * HW + al - 1) / al * al + ((size_t)P + al - 1) / al * al;
+    if (!nchw && planes) per += ((size_t)Cg * HW + al - 1) / al * al + ((size_t)Kg * P + al - 1) / al * al;
     if (!planes && fc_size_mul3((size_t)T, (size_t)K, 1, &wt_elems)) return FC_EOVERFLOW;
     if (fc_size_mul3(per, (size_t)nt, 1, &bytes) || bytes > SIZE_MAX - wt_elems ||
         fc_size_mul3(bytes + wt_elems + al, sizeof(FT), 1, &bytes))
@@ -858,6 +869,8 @@ static int FN(conv_fwd_direct)(const fc_conv_geom *g, const FT *x, const FT *w,
                 const FT *xg;
                 if (nchw) {
                     xg = x + (n * C + gi * Cg) * HW;
+                } else if (C == 1) {                     /* one channel: already a plane */
+                    xg = x + n * HW;
                 } else {
                     const FT *xs = x + n * HW * C + gi * Cg;
                     for (ptrdiff_t i = 0; i < HW; ++i)
@@ -866,7 +879,7 @@ static int FN(conv_fwd_direct)(const fc_conv_geom *g, const FT *x, const FT *w,
                 }
                 const ptrdiff_t k0 = nchw ? task % K : gi * Kg, k1 = nchw ? k0 + 1 : k0 + Kg;
                 for (ptrdiff_t k = k0; k < k1; ++k) {
-                    FT *yp = nchw ? y + (n * K + k) * P : yout;
+                    FT *yp = nchw ? y + (n * K + k) * P : yout + (k - k0) * P;
                     const FT b = bias ? bias[k] : 0;
                     for (ptrdiff_t c = 0; c < Cg; ++c) {
                         const FT *xp = xg + c * HW;
@@ -881,10 +894,11 @@ static int FN(conv_fwd_direct)(const fc_conv_geom *g, const FT *x, const FT *w,
 #endif
                         if (!done) FN(dw_plane_nchw)(g, xp, wk, b, yp, c > 0);
                     }
-                    if (!nchw) {
-                        FT *yd = y + n * P * K + k;
-                        for (ptrdiff_t j = 0; j < P; ++j) yd[j * K] = yout[j];
-                    }
+                }
+                if (!nchw) {                             /* the group's planes into its pixels */
+                    FT *yd = y + n * P * K + k0;
+                    for (ptrdiff_t j = 0; j < P; ++j)
+                        for (ptrdiff_t kk = 0; kk < Kg; ++kk) yd[j * K + kk] = yout[kk * P + j];
                 }
             }
         }
