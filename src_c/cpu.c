@@ -130,8 +130,8 @@ static const fc_kernel_table table_avx512 = {
     {12, 16, 120, 192, 1536},
     fc_sgemm_ukernel_12x32_avx512,
     fc_dgemm_ukernel_12x16_avx512,
-    NULL,
-    NULL,
+    fc_sgemm_pack_a12_avx2,
+    fc_dgemm_pack_a12_avx2,
     fc_sgemm_ukernel_12x16_avx512,
     fc_dgemm_ukernel_12x8_avx512,
 };

@@ -125,6 +125,8 @@ typedef void (*fc_sgemm_pack_a_fn)(ptrdiff_t kc, const float *a, ptrdiff_t rs, f
 typedef void (*fc_dgemm_pack_a_fn)(ptrdiff_t kc, const double *a, ptrdiff_t rs, double alpha, double *dst);
 void fc_sgemm_pack_a6_avx2(ptrdiff_t, const float *, ptrdiff_t, float, float *);
 void fc_dgemm_pack_a6_avx2(ptrdiff_t, const double *, ptrdiff_t, double, double *);
+void fc_sgemm_pack_a12_avx2(ptrdiff_t, const float *, ptrdiff_t, float, float *);
+void fc_dgemm_pack_a12_avx2(ptrdiff_t, const double *, ptrdiff_t, double, double *);
 
 /* ---- convolution (im2col.c, conv.c) --------------------------------------- */
 /*

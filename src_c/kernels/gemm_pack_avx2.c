@@ -5,8 +5,8 @@
  * so packing is a transpose.  Done one scalar at a time it costs a fifth of
  * a skinny GEMM's time; here 8 (float) or 4 (double) columns of the 6 rows
  * are loaded as vectors, transposed in registers and stored 6 at a time.
- * Only the common case is handled: 6 full rows with unit column stride; the
- * driver packs everything else with the portable routine.
+ * Only the common case is handled: 6 (or 12: two halves) full rows with unit
+ * column stride; the driver packs everything else with the portable routine.
  */
 #include <immintrin.h>
 #include "../fastconv.h"
@@ -17,7 +17,9 @@ static inline void store6_ps(float *d, __m256 v)
     _mm_storel_pi((__m64 *)(d + 4), _mm256_extractf128_ps(v, 1));
 }
 
-void fc_sgemm_pack_a6_avx2(ptrdiff_t kc, const float *a, ptrdiff_t rs, float alpha, float *dst)
+/* Six rows of A into dst, k-major with ld values per k (6 for the 6-row
+ * kernels, 12 for one half of a 12-row AVX-512 panel). */
+static inline void pack6_ps(ptrdiff_t kc, const float *a, ptrdiff_t rs, float alpha, float *dst, ptrdiff_t ld)
 {
     const float *r0 = a, *r1 = a + rs, *r2 = a + 2 * rs;
     const float *r3 = a + 3 * rs, *r4 = a + 4 * rs, *r5 = a + 5 * rs;
@@ -41,24 +43,24 @@ void fc_sgemm_pack_a6_avx2(ptrdiff_t kc, const float *a, ptrdiff_t rs, float alp
         __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
         __m256 s4 = _mm256_shuffle_ps(t4, zero, 0x44), s5 = _mm256_shuffle_ps(t4, zero, 0xEE);
         __m256 s6 = _mm256_shuffle_ps(t5, zero, 0x44), s7 = _mm256_shuffle_ps(t5, zero, 0xEE);
-        float *d = dst + p * 6;
-        store6_ps(d + 0, _mm256_permute2f128_ps(s0, s4, 0x20));
-        store6_ps(d + 6, _mm256_permute2f128_ps(s1, s5, 0x20));
-        store6_ps(d + 12, _mm256_permute2f128_ps(s2, s6, 0x20));
-        store6_ps(d + 18, _mm256_permute2f128_ps(s3, s7, 0x20));
-        store6_ps(d + 24, _mm256_permute2f128_ps(s0, s4, 0x31));
-        store6_ps(d + 30, _mm256_permute2f128_ps(s1, s5, 0x31));
-        store6_ps(d + 36, _mm256_permute2f128_ps(s2, s6, 0x31));
-        store6_ps(d + 42, _mm256_permute2f128_ps(s3, s7, 0x31));
+        float *d = dst + p * ld;
+        store6_ps(d + 0 * ld, _mm256_permute2f128_ps(s0, s4, 0x20));
+        store6_ps(d + 1 * ld, _mm256_permute2f128_ps(s1, s5, 0x20));
+        store6_ps(d + 2 * ld, _mm256_permute2f128_ps(s2, s6, 0x20));
+        store6_ps(d + 3 * ld, _mm256_permute2f128_ps(s3, s7, 0x20));
+        store6_ps(d + 4 * ld, _mm256_permute2f128_ps(s0, s4, 0x31));
+        store6_ps(d + 5 * ld, _mm256_permute2f128_ps(s1, s5, 0x31));
+        store6_ps(d + 6 * ld, _mm256_permute2f128_ps(s2, s6, 0x31));
+        store6_ps(d + 7 * ld, _mm256_permute2f128_ps(s3, s7, 0x31));
     }
     for (; p < kc; ++p) {
-        float *d = dst + p * 6;
+        float *d = dst + p * ld;
         d[0] = alpha * r0[p]; d[1] = alpha * r1[p]; d[2] = alpha * r2[p];
         d[3] = alpha * r3[p]; d[4] = alpha * r4[p]; d[5] = alpha * r5[p];
     }
 }
 
-void fc_dgemm_pack_a6_avx2(ptrdiff_t kc, const double *a, ptrdiff_t rs, double alpha, double *dst)
+static inline void pack6_pd(ptrdiff_t kc, const double *a, ptrdiff_t rs, double alpha, double *dst, ptrdiff_t ld)
 {
     const double *r0 = a, *r1 = a + rs, *r2 = a + 2 * rs;
     const double *r3 = a + 3 * rs, *r4 = a + 4 * rs, *r5 = a + 5 * rs;
@@ -77,19 +79,42 @@ void fc_dgemm_pack_a6_avx2(ptrdiff_t kc, const double *a, ptrdiff_t rs, double a
         __m256d t0 = _mm256_unpacklo_pd(x0, x1), t1 = _mm256_unpackhi_pd(x0, x1);
         __m256d t2 = _mm256_unpacklo_pd(x2, x3), t3 = _mm256_unpackhi_pd(x2, x3);
         __m256d u0 = _mm256_unpacklo_pd(x4, x5), u1 = _mm256_unpackhi_pd(x4, x5);
-        double *d = dst + p * 6;
+        double *d = dst + p * ld;
         _mm256_storeu_pd(d + 0, _mm256_permute2f128_pd(t0, t2, 0x20));
         _mm_storeu_pd(d + 4, _mm256_castpd256_pd128(u0));
-        _mm256_storeu_pd(d + 6, _mm256_permute2f128_pd(t1, t3, 0x20));
-        _mm_storeu_pd(d + 10, _mm256_castpd256_pd128(u1));
-        _mm256_storeu_pd(d + 12, _mm256_permute2f128_pd(t0, t2, 0x31));
-        _mm_storeu_pd(d + 16, _mm256_extractf128_pd(u0, 1));
-        _mm256_storeu_pd(d + 18, _mm256_permute2f128_pd(t1, t3, 0x31));
-        _mm_storeu_pd(d + 22, _mm256_extractf128_pd(u1, 1));
+        _mm256_storeu_pd(d + ld, _mm256_permute2f128_pd(t1, t3, 0x20));
+        _mm_storeu_pd(d + ld + 4, _mm256_castpd256_pd128(u1));
+        _mm256_storeu_pd(d + 2 * ld, _mm256_permute2f128_pd(t0, t2, 0x31));
+        _mm_storeu_pd(d + 2 * ld + 4, _mm256_extractf128_pd(u0, 1));
+        _mm256_storeu_pd(d + 3 * ld, _mm256_permute2f128_pd(t1, t3, 0x31));
+        _mm_storeu_pd(d + 3 * ld + 4, _mm256_extractf128_pd(u1, 1));
     }
     for (; p < kc; ++p) {
-        double *d = dst + p * 6;
+        double *d = dst + p * ld;
         d[0] = alpha * r0[p]; d[1] = alpha * r1[p]; d[2] = alpha * r2[p];
         d[3] = alpha * r3[p]; d[4] = alpha * r4[p]; d[5] = alpha * r5[p];
     }
+}
+
+void fc_sgemm_pack_a6_avx2(ptrdiff_t kc, const float *a, ptrdiff_t rs, float alpha, float *dst)
+{
+    pack6_ps(kc, a, rs, alpha, dst, 6);
+}
+
+void fc_dgemm_pack_a6_avx2(ptrdiff_t kc, const double *a, ptrdiff_t rs, double alpha, double *dst)
+{
+    pack6_pd(kc, a, rs, alpha, dst, 6);
+}
+
+/* 12-row panels (the AVX-512 kernels): two 6-row halves side by side. */
+void fc_sgemm_pack_a12_avx2(ptrdiff_t kc, const float *a, ptrdiff_t rs, float alpha, float *dst)
+{
+    pack6_ps(kc, a, rs, alpha, dst, 12);
+    pack6_ps(kc, a + 6 * rs, rs, alpha, dst + 6, 12);
+}
+
+void fc_dgemm_pack_a12_avx2(ptrdiff_t kc, const double *a, ptrdiff_t rs, double alpha, double *dst)
+{
+    pack6_pd(kc, a, rs, alpha, dst, 12);
+    pack6_pd(kc, a + 6 * rs, rs, alpha, dst + 6, 12);
 }
