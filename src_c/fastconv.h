@@ -127,6 +127,7 @@ void fc_sgemm_pack_a6_avx2(ptrdiff_t, const float *, ptrdiff_t, float, float *);
 void fc_dgemm_pack_a6_avx2(ptrdiff_t, const double *, ptrdiff_t, double, double *);
 void fc_sgemm_pack_a12_avx2(ptrdiff_t, const float *, ptrdiff_t, float, float *);
 void fc_dgemm_pack_a12_avx2(ptrdiff_t, const double *, ptrdiff_t, double, double *);
+void fc_sgemm_pack_bt_avx2(ptrdiff_t kc, ptrdiff_t nr, const float *b, ptrdiff_t cs, float *dst);
 
 /* ---- convolution (im2col.c, conv.c) --------------------------------------- */
 /*

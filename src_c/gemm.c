@@ -19,7 +19,11 @@
 #define FC_GEMM_FIELD_PACK_A spack_a
 #define FC_GEMM_FIELD_HALF sgemm_half
 #define FC_GEMM_PACK_A_T fc_sgemm_pack_a_fn
+#ifdef FC_HAVE_X86_KERNELS
+#define FC_GEMM_PACK_BT fc_sgemm_pack_bt_avx2
+#endif
 #include "gemm_impl.h"
+#undef FC_GEMM_PACK_BT
 #undef FT
 #undef FSUF
 #undef FC_GEMM_NAME

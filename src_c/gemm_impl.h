@@ -51,6 +51,12 @@ static void FN(pack_b_panel)(ptrdiff_t kc, ptrdiff_t nr_eff, int nr, const FT *b
     }
     if (rs == 1) {
         /* op(B) stored by columns (B transposed): read each column once */
+#ifdef FC_GEMM_PACK_BT
+        if (nr_eff == nr && nr % 8 == 0 && fc_isa_active() >= FC_ISA_AVX2) {
+            FC_GEMM_PACK_BT(kc, nr, b, cs, dst);
+            return;
+        }
+#endif
         for (ptrdiff_t j = 0; j < nr_eff; ++j) {
             const FT *src = b + j * cs;
             for (ptrdiff_t p = 0; p < kc; ++p) dst[p * nr + j] = src[p];

@@ -14,6 +14,7 @@
 #include <immintrin.h>
 
 #include "../conv_internal.h"
+#include "transpose_avx2.h"
 
 #define ROW(i, ai)                                          \
     do {                                                    \
@@ -75,27 +76,6 @@ void fc_conv_ukernel_6x16_avx2(ptrdiff_t nseg, ptrdiff_t L, ptrdiff_t cs, ptrdif
     STORE(0); STORE(1); STORE(2); STORE(3); STORE(4); STORE(5);
 }
 
-/* 8 x 8 transpose of r[0..8) in registers. */
-static inline void transpose8(__m256 r[8])
-{
-    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
-    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
-    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
-    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
-    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-    r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
-    r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
-    r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
-    r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
-    r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
-    r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
-    r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
-    r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
-}
-
 /* Pack 8 weight rows into the kernel's B panels: w points at row 0, column
  * 0 of an 8-row slab (row stride ld; rows past `rows` read as zeros), and
  * its column q (q < ncols) lands at dst + qbase[q] + jp * 16 * qkcb[q] + half
@@ -111,7 +91,7 @@ void fc_conv_pack_b8_avx2(const float *w, ptrdiff_t ld, ptrdiff_t rows, ptrdiff_
         __m256 r[8];
         for (int i = 0; i < 8; ++i)
             r[i] = i < nrows ? _mm256_loadu_ps(w + i * ld + q0) : _mm256_setzero_ps();
-        transpose8(r);
+        fc_transpose8_ps(r);
         for (int i = 0; i < 8; ++i) {
             const ptrdiff_t q = q0 + i;
             _mm256_storeu_ps(dst + qbase[q] + jp * 16 * qkcb[q] + half, r[i]);
@@ -136,7 +116,7 @@ void fc_conv_tile_to_nchw_avx2(const float *t, ptrdiff_t ld, ptrdiff_t run, ptrd
         for (; q0 + 8 <= run; q0 += 8) {
             __m256 r[8];
             for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(t + (q0 + i) * ld + j0);
-            transpose8(r);
+            fc_transpose8_ps(r);
             for (int i = 0; i < 8; ++i) {
                 const __m256 b = _mm256_set1_ps(bias ? bias[j0 + i] : 0.0f);
                 _mm256_storeu_ps(y + (j0 + i) * P + q0, _mm256_add_ps(r[i], b));

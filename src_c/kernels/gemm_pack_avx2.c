@@ -10,6 +10,7 @@
  */
 #include <immintrin.h>
 #include "../fastconv.h"
+#include "transpose_avx2.h"
 
 static inline void store6_ps(float *d, __m256 v)
 {
@@ -117,4 +118,24 @@ void fc_dgemm_pack_a12_avx2(ptrdiff_t kc, const double *a, ptrdiff_t rs, double 
 {
     pack6_pd(kc, a, rs, alpha, dst, 12);
     pack6_pd(kc, a + 6 * rs, rs, alpha, dst + 6, 12);
+}
+
+/* A kc x nr micro-panel of op(B) stored by columns (B transposed: element
+ * (p, j) at b[p + j * cs]), nr a multiple of 8: 8 x 8 blocks are read as
+ * eight column runs and transposed in registers, so both sides move whole
+ * vectors instead of one scalar per element. */
+void fc_sgemm_pack_bt_avx2(ptrdiff_t kc, ptrdiff_t nr, const float *b, ptrdiff_t cs, float *dst)
+{
+    for (ptrdiff_t j0 = 0; j0 < nr; j0 += 8) {
+        const float *src = b + j0 * cs;
+        ptrdiff_t p0 = 0;
+        for (; p0 + 8 <= kc; p0 += 8) {
+            __m256 r[8];
+            for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * cs + p0);
+            fc_transpose8_ps(r);
+            for (int i = 0; i < 8; ++i) _mm256_storeu_ps(dst + (p0 + i) * nr + j0, r[i]);
+        }
+        for (; p0 < kc; ++p0)
+            for (int i = 0; i < 8; ++i) dst[p0 * nr + j0 + i] = src[i * cs + p0];
+    }
 }
