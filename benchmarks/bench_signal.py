@@ -17,7 +17,7 @@ FFT methods.  --quick uses 512x512 images, a stack of 16 256x256 images,
 2.5 * 10**5 samples, fewer rounds and shorter pauses between competitors
 (a smoke run; quote the full run).
 
-    python benchmarks/bench_signal.py [--quick] [--threads 1,2] [--json PATH]
+    python benchmarks/bench_signal.py [--quick] [--threads 1,2] [--kinds signal] [--json PATH]
 """
 from __future__ import annotations
 
@@ -39,8 +39,9 @@ def gaussian(n: int, dtype) -> np.ndarray:
     return (g / g.sum()).astype(dtype)
 
 
-def cases(quick: bool):
-    """--quick: 3x3 and 11x11 images, 256 and 4096 taps (no 5x5, no 16 taps)."""
+def cases(quick: bool, kinds=("image", "stack", "signal")):
+    """--quick: 3x3 and 11x11 images, 256 and 4096 taps (no 5x5, no 16 taps).
+    kinds: the case kinds to keep (--kinds)."""
     out = []
     for dt in ("float32", "float64"):
         for k in (3, 11) if quick else (3, 5, 11):
@@ -49,7 +50,7 @@ def cases(quick: bool):
     for dt in ("float32", "float64"):
         for taps in (256, 4096) if quick else (16, 256, 4096):
             out.append(("signal", dt, taps))
-    return out
+    return [c for c in out if c[0] in kinds]
 
 
 def _time(competitors, quick, slow=False):
@@ -62,12 +63,12 @@ def _time(competitors, quick, slow=False):
     )
 
 
-def run(threads=(1, 2), quick=False, progress=True):
+def run(threads=(1, 2), quick=False, progress=True, kinds=("image", "stack", "signal")):
     if scipy_signal is None:
         raise SystemExit("bench_signal needs SciPy (the competitor); install scipy")
     rng = np.random.default_rng(0)
     results = {"area": "signal", "rows": []}
-    todo = [(nt, c) for nt in threads for c in cases(quick)]
+    todo = [(nt, c) for nt in threads for c in cases(quick, kinds)]
     bar = harness.Progress(len(todo), "signal") if progress else None
     for nt, (kind, dt, k) in todo:
         row = {"threads": nt, "dtype": dt}
@@ -148,8 +149,22 @@ def report(results) -> str:
     return "\n".join(lines)
 
 
+def _add_arguments(p):
+    p.add_argument("--kinds", default="image,stack,signal",
+                   help="comma-separated case kinds to run: image, stack, signal (1-D); default all")
+
+
+def _run_kwargs(args):
+    kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
+    bad = [k for k in kinds if k not in ("image", "stack", "signal")]
+    if bad or not kinds:
+        raise SystemExit(f"--kinds: unknown kind(s) {bad}; choose from image, stack, signal")
+    return {"kinds": kinds}
+
+
 def main(argv=None):
-    harness.bench_main(__doc__, "Signal: fastconv vs scipy.signal and numpy.convolve", run, report, argv)
+    harness.bench_main(__doc__, "Signal: fastconv vs scipy.signal and numpy.convolve", run, report, argv,
+                       add_arguments=_add_arguments, run_kwargs=_run_kwargs)
 
 
 if __name__ == "__main__":

@@ -12,10 +12,11 @@ Every call becomes one direct cross-correlation in C (a convolution is a
 correlation with the flipped kernel; a 1-D signal is an image of one row):
 the output is cut into tiles that the threads share (OpenMP); each tile
 gathers the input it reads, with the boundary rule applied, into a small
-per-thread block, and a SIMD kernel (AVX2 + FMA where available, portable C
-elsewhere) correlates it, sharing each input load between several output
-rows (a long 1-D kernel is folded into rows of 8 taps for the same reason,
-after up to three Karatsuba steps from 128 taps on finite values).
+per-thread block, and a SIMD kernel (AVX-512 or AVX2 + FMA where available,
+portable C elsewhere) correlates it, sharing each input load between several
+output rows (a long 1-D kernel is folded into rows of one vector of taps, 16
+float32 / 8 float64 at AVX-512, 8 / 4 at AVX2, for the same reason, after up
+to three Karatsuba steps from 128 taps on finite values).
 The GIL is released throughout, and the result is bitwise identical for
 every thread count.
 
@@ -43,12 +44,16 @@ per image otherwise; ``"auto"`` (the default) chooses per call, as
 used only for float or complex inputs whose values are all finite (an FFT
 would smear one NaN or inf over the whole output), and only when its
 estimated time is below the direct estimate, both from the cost model and
-constants in :data:`FFT_RULE` (measured on an AVX2 machine): direct time
-grows with outputs x kernel taps / threads, FFT time with n log n per
-transform.  In practice, on a 1024x1024 image, kernels up to 38x38
-(float32) / 28x28 (float64) stay direct, and on a signal of 10**6 samples
-kernels up to about 580 (float32) / 360 (float64) taps (measured crossovers:
-between 512 and 768 taps for float32, between 256 and 384 for float64): a
+constants in :data:`FFT_RULE` (measured on an AVX2 machine, with a
+factor for AVX-512): direct time grows with outputs x kernel taps / threads,
+FFT time with n log n per transform.  In practice, at AVX2, on a 1024x1024
+image, kernels up to 38x38 (float32) / 28x28 (float64) stay direct, and on a
+signal of 10**6 samples kernels up to about 580 (float32) / 360 (float64)
+taps (measured crossovers: between 512 and 768 taps for float32, between 256
+and 384 for float64); at AVX-512 float32 kernels up to 448 taps and of 512
+(a 16-tap fold leaves 456 to 511 taps one Karatsuba step fewer) and float64
+kernels up to about 590 taps (measured crossovers on a Zen 5: between 512 and
+640 taps for float32, between 512 and 768 for float64).  A
 real 1-D kernel of 128 taps or more runs through up to three Karatsuba steps
 (each trades four half-length correlations for three), which cuts its direct
 cost to about 0.56x at 256 taps and 0.42x at 512 taps and more.
@@ -94,10 +99,17 @@ _I32, _I64 = np.dtype(np.int32), np.dtype(np.int64)
 #: blocks are spread over threads.  A real 1-D kernel of at least 128 taps
 #: runs through L Karatsuba steps (see :func:`_karatsuba_levels`): its direct
 #: cost per output is ``direct_<dtype> * taps * 0.75**L +
-#: karatsuba_step_<dtype> * L``.
+#: karatsuba_step_<dtype> * L``.  At AVX-512 the direct cost is scaled by
+#: ``direct_avx512_factor_<dtype>``, fitted to the 1-D crossovers measured on
+#: an AVX-512 machine (AMD Zen 5, 10**6 samples, one thread) against the same
+#: FFT constants: float32 between 512 and 640 taps, float64 between 512 and
+#: 768 (its 512-bit kernels run a direct correlation about 1.7x faster than
+#: the AVX2 ones, and its numpy.fft is also faster than the Zen 3's).
 FFT_RULE = {
     "direct_float32": 3.0e-11,
     "direct_float64": 6.0e-11,
+    "direct_avx512_factor_float32": 1.0,
+    "direct_avx512_factor_float64": 0.75,
     "karatsuba_step_float32": 1.15e-9,
     "karatsuba_step_float64": 2.25e-9,
     "fft_1d_float32": 4.0e-10,
@@ -297,23 +309,37 @@ def _fft_plan(ct, items, out_h, out_w, kh, kw, threads):
     return cost, ("2d", nh, nw)
 
 
-def _fold_multiple(kw: int) -> int:
-    """The multiple of taps a long 1-D kernel is zero-padded to (at most 1/8 more taps),
-    so that the C engine can fold it and take Karatsuba steps."""
+def _fold(ct, isa: str) -> int:
+    """Taps per row of a folded 1-D kernel in the C engine (signal.c): one SIMD vector of
+    the compute type ct (16 float32 / int32 or 8 float64 at AVX-512, 8 / 4 at AVX2);
+    0 at the generic level, which does not fold."""
+    if isa == "generic":
+        return 0
+    lanes = 16 if isa == "avx512" else 8
+    return lanes if ct in (_F32, _I32) else lanes // 2
+
+
+def _fold_min_taps(fold: int) -> int:
+    """The fewest taps the C engine folds (``KW >= 4 * fold`` in signal_impl.h); the
+    Python side pads kernels from max(32, that) taps up to a multiple of the fold."""
+    return max(32, 4 * fold)
+
+
+def _fold_multiple(kw: int, fold: int) -> int:
+    """The multiple of taps a long 1-D kernel is zero-padded to (at most 1/8 more taps,
+    and a multiple of the fold), so that the C engine can fold it and take Karatsuba steps."""
     if kw >= 512:
-        return 64
+        return max(64, fold)
     if kw >= 256:
-        return 32
+        return max(32, fold)
     if kw >= 128:
-        return 16
-    return _FOLD
+        return max(16, fold)
+    return max(8, fold)
 
 
-def _karatsuba_levels(kw: int, ct) -> int:
+def _karatsuba_levels(kw: int, ct, fold: int) -> int:
     """Karatsuba steps the C engine takes on a real 1-D kernel of kw taps (signal_impl.h):
-    at most 3, while the halves are multiples of the fold (8 float32 / 4 float64
-    taps) of at least 64 taps."""
-    fold = 8 if ct == _F32 else 4
+    at most 3, while the halves are multiples of the fold of at least 64 taps."""
     levels = 0
     while levels < 3 and kw % (fold << (levels + 1)) == 0 and (kw >> (levels + 1)) >= 64:
         levels += 1
@@ -325,10 +351,14 @@ def _direct_cost(ct, items, out_h, out_w, kh, kw, threads, isa):
     factor = 1.0 if np.dtype(ct).kind == "f" else 4.0
     if isa == "generic":
         factor *= 4.0
+    elif isa == "avx512":
+        factor *= FFT_RULE["direct_avx512_factor_" + ("float32" if ct in (_F32, _C64) else "float64")]
     per_output = FFT_RULE[key] * kh * kw
-    if out_h == 1 and kh == 1 and ct in (_F32, _F64) and isa != "generic" and kw >= 32:
-        kw = -(-kw // _fold_multiple(kw)) * _fold_multiple(kw)
-        levels = _karatsuba_levels(kw, ct)
+    fold = _fold(ct, isa)
+    if out_h == 1 and kh == 1 and ct in (_F32, _F64) and fold and kw >= _fold_min_taps(fold):
+        mult = _fold_multiple(kw, fold)
+        kw = -(-kw // mult) * mult
+        levels = _karatsuba_levels(kw, ct, fold)
         step = FFT_RULE["karatsuba_step_" + ct.name]
         per_output = FFT_RULE[key] * kw * 0.75 ** levels + step * levels
     return factor * per_output * items * out_h * out_w / max(threads, 1)
@@ -461,13 +491,14 @@ def _c_correlate(x, k, batch, out_h, out_w, pad_top, pad_left, boundary, fill, c
         _call(rt, geom, xr.reshape(-1), x_off.reshape(-1), kk.reshape(-1), k_off.reshape(-1), fl,
               out.reshape(-1).view(rt))
         return out
-    mult = _fold_multiple(kw)
-    if (ct in (_F32, _F64, _I32) and out_h == 1 and kh == 1 and kw >= 32 and kw % mult
-            and x.size and _isa_has_fold()
+    fold = _fold(ct, _active_isa()) if ct in (_F32, _F64, _I32) else 0
+    mult = _fold_multiple(kw, fold)
+    if (fold and out_h == 1 and kh == 1 and kw >= _fold_min_taps(fold) and kw % mult and x.size
             and (ct == _I32 or (_all_finite(x) and _all_finite(k)
                                 and (boundary != _FILL or np.isfinite(fill))))):
-        # The C engine runs a 1-D kernel whose length is a multiple of 8 as a
-        # folded 2-D correlation (1.5x faster), after Karatsuba steps for
+        # The C engine runs a 1-D kernel whose length is a multiple of the fold
+        # (one SIMD vector of taps, see _fold) as a folded 2-D correlation
+        # (1.5x faster), after Karatsuba steps for
         # 128 taps and more (see _karatsuba_levels).  Zero taps appended to the
         # kernel read samples past each window (integers or finite floats, so
         # they add exact zeros) and change no output.
@@ -483,13 +514,10 @@ def _c_correlate(x, k, batch, out_h, out_w, pad_top, pad_left, boundary, fill, c
     return y
 
 
-_FOLD = 8
-
-
-def _isa_has_fold() -> bool:
+def _active_isa() -> str:
     from . import _dispatch
 
-    return _dispatch.get_isa() != "generic"
+    return _dispatch.get_isa()
 
 
 def _call(ct, geom, x, x_off, k, k_off, fill, y):

@@ -104,7 +104,8 @@ static size_t FN(karatsuba_ws)(ptrdiff_t n, ptrdiff_t K, int levels)
  * Every output is computed by the same operations wherever n starts, as long
  * as it starts at a multiple of 2^levels; finite values only (inf - inf). */
 static void FN(karatsuba)(const FT *restrict e, ptrdiff_t n, const FT *k, ptrdiff_t K, FT *y, int levels,
-                          FT *ws, FC_BLOCK_FN_T block, ptrdiff_t fold)
+                          FT *ws, FC_BLOCK_FN_T block, ptrdiff_t fold, FC_SPLIT_FN_T split,
+                          FC_MERGE_FN_T merge)
 {
     if (levels == 0) {
         FN(folded)(e, n, k, K, y, block, fold);
@@ -121,6 +122,11 @@ static void FN(karatsuba)(const FT *restrict e, ptrdiff_t n, const FT *k, ptrdif
     }
     /* one pass over e: e0 needs na + h - 1 samples, e1 ne + h - 1, es no + h - 1 */
     ptrdiff_t i = 0;
+    if (split) {
+        /* a SIMD kernel for a prefix (same operations, same bits) */
+        split(e, no + h - 1, e0, e1, es);
+        i = FC_MAX(no + h - 1 - FC_KARA_SIMD_TAIL, (ptrdiff_t)0);
+    }
     for (; i < no + h - 1; ++i) {
         e0[i] = e[2 * i];
         e1[i] = e[2 * i + 1];
@@ -128,10 +134,15 @@ static void FN(karatsuba)(const FT *restrict e, ptrdiff_t n, const FT *k, ptrdif
     }
     for (ptrdiff_t j = i; j < ne + h - 1; ++j) e1[j] = e[2 * j + 1];
     for (ptrdiff_t j = i; j < na + h - 1; ++j) e0[j] = e[2 * j];
-    FN(karatsuba)(e0, na, k0, h, A, levels - 1, rest, block, fold);
-    FN(karatsuba)(e1, ne, k1, h, B, levels - 1, rest, block, fold);
-    if (no > 0) FN(karatsuba)(es, no, ks, h, S, levels - 1, rest, block, fold);
-    for (ptrdiff_t m = 0; m < no; ++m) {
+    FN(karatsuba)(e0, na, k0, h, A, levels - 1, rest, block, fold, split, merge);
+    FN(karatsuba)(e1, ne, k1, h, B, levels - 1, rest, block, fold, split, merge);
+    if (no > 0) FN(karatsuba)(es, no, ks, h, S, levels - 1, rest, block, fold, split, merge);
+    ptrdiff_t m = 0;
+    if (merge) {
+        merge(A, B, S, no, y);
+        m = FC_MAX(no - FC_KARA_SIMD_TAIL, (ptrdiff_t)0);
+    }
+    for (; m < no; ++m) {
         y[2 * m] = A[m] + B[m];
         y[2 * m + 1] = S[m] - A[m + 1] - B[m];
     }
@@ -173,7 +184,7 @@ static int FN(all_finite)(const fc_corr2d_geom *g, const FT *x, const ptrdiff_t 
  * correlations they leave, of at least 64 taps, are folded. */
 static int FN(corr2d)(const fc_corr2d_geom *g, const FT *x, const ptrdiff_t *x_off,
                       const FT *k, const ptrdiff_t *k_off, const FT *fill, FT *y,
-                      FC_BLOCK_FN_T block, ptrdiff_t fold)
+                      FC_BLOCK_FN_T block, ptrdiff_t fold, FC_SPLIT_FN_T split, FC_MERGE_FN_T merge)
 {
     int st = fc_corr2d_geom_check(g);
     if (st != FC_OK) return st;
@@ -242,7 +253,7 @@ static int FN(corr2d)(const fc_corr2d_geom *g, const FT *x, const ptrdiff_t *x_o
             FN(extend_row)(plane, src, g, ow0 - g->pad_left, (full + 1 + R) * fold,
                            g->boundary == FC_BOUNDARY_FILL ? fill[0] : (FT)0, E);
             FN(karatsuba)(E, ncols, k + k_off[item], KW, y + item * OW + ow0, levels, E + fold_len,
-                          block, fold);
+                          block, fold, split, merge);
             continue;
         }
         const ptrdiff_t *ki = k_off + item * M * C;
@@ -282,3 +293,5 @@ static int FN(corr2d)(const fc_corr2d_geom *g, const FT *x, const ptrdiff_t *x_o
 #undef FT
 #undef FN
 #undef FC_BLOCK_FN_T
+#undef FC_SPLIT_FN_T
+#undef FC_MERGE_FN_T

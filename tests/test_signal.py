@@ -173,6 +173,72 @@ def test_1d_karatsuba_kernels_match_numpy_for_any_thread_count(taps, dtype):
             assert_matches(runs[0], theirs, bound, terms=2 * taps)
 
 
+# Lengths around the SIMD kernels' vector sizes (8 float32 / 4 float64 lanes at
+# AVX2, 16 / 8 at AVX-512), their register tiles (up to 12 vectors in a row, 16
+# rows of one vector in the folded 1-D path) and the folded rows' tails.
+_EDGE_LENGTHS = [1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 48, 49, 63, 64, 65,
+                 95, 96, 97, 127, 128, 129, 191, 192, 193, 255, 256, 257, 271, 272, 273]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32])
+def test_1d_vector_and_tile_edges_every_isa(isa, dtype):
+    """Every kernel length 1..70 (unfolded, folded at 4 * the fold and up, zero-padded)
+    against signals whose lengths straddle the vector and register-tile sizes of each
+    ISA level, every mode, both functions: NumPy's values (exact for integers)."""
+    rng = np.random.default_rng(70)
+    for taps in range(1, 71):
+        v = random_array(rng, taps, dtype)
+        # a different handful of signal lengths for each kernel length, covering all
+        for n in _EDGE_LENGTHS[taps % 5::5] + [taps, taps + 1, 4 * taps + 3]:
+            a = random_array(rng, n, dtype)
+            for fn, mode in (("convolve", MODES[taps % 3]), ("correlate", MODES[(taps + n) % 3])):
+                ours = getattr(fastconv, fn)(a, v, mode, method="direct")
+                theirs = getattr(np, fn)(a, v, mode)
+                bound = getattr(np, fn)(magnitude(a), magnitude(v), mode)
+                assert_matches(ours, theirs, bound, terms=2 * min(n, taps))
+
+
+@pytest.mark.parametrize("n", [4607, 4608, 4609, 9216 + 17, 20011])
+@pytest.mark.parametrize("taps", [64, 65, 128, 256, 264, 512])
+def test_1d_folded_chunks_every_isa(isa, n, taps):
+    """Signals around the per-thread chunk (4608 outputs) with folded and Karatsuba
+    kernels (float32, float64, int32): NumPy's values, the same bits for 1 and 3 threads."""
+    rng = np.random.default_rng(n + taps)
+    for dtype in (np.float32, np.float64, np.int32):
+        a = random_array(rng, n, dtype)
+        v = random_array(rng, taps, dtype)
+        mode = MODES[(n + taps) % 3]
+        runs = []
+        for nt in (1, 3):
+            with fastconv.threads(nt):
+                runs.append(fastconv.correlate(a, v, mode, method="direct"))
+        np.testing.assert_array_equal(runs[0], runs[1])
+        theirs = np.correlate(a, v, mode)
+        bound = np.correlate(magnitude(a), magnitude(v), mode)
+        assert_matches(runs[0], theirs, bound, terms=2 * taps)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32])
+def test_2d_tile_edges_every_isa(isa, dtype):
+    """Images whose heights and widths straddle the 2-D register tiles (4 x 4 and
+    8 x 2 vectors, 16 x 1 at AVX-512; 4 x 3 and 8 x 1 at AVX2) and their tails,
+    kernels of 1 to 5 rows: SciPy's values."""
+    rng = np.random.default_rng(71)
+    shapes = [(3, 17), (4, 31), (5, 33), (8, 48), (9, 63), (16, 64), (17, 65), (20, 97), (33, 129)]
+    for i, (h, w) in enumerate(shapes):
+        x = random_array(rng, (h, w), dtype)
+        for kh, kw in [(1, 3), (2, 2), (3, 3), (4, 5), (5, 1), (5, 7)]:
+            k = random_array(rng, (kh, kw), dtype)
+            mode = MODES[(i + kh) % 3]
+            if mode == "valid" and kh > h:
+                mode = "same"
+            boundary = ["fill", "symm", "wrap"][(i + kw) % 3]
+            ours = fastconv.correlate2d(x, k, mode, boundary, method="direct")
+            theirs = scipy_signal.correlate2d(x, k, mode, boundary)
+            bound = scipy_signal.correlate2d(magnitude(x), magnitude(k), mode, boundary)
+            assert_matches(ours, theirs, bound, terms=2 * kh * kw)
+
+
 @pytest.mark.parametrize("taps", [7, 32, 37, 40, 64, 99, 256, 520])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_1d_nonfinite_values_stay_local(taps, dtype):

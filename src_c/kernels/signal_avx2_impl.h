@@ -1,7 +1,8 @@
 /*
- * signal_avx2_impl.h -- body of the AVX2 + FMA block kernel, included once
- * per type by signal_avx2.c with FT, VT, VL, V*, SFMA and FN defined (and
- * undefined again at the end).
+ * signal_avx2_impl.h -- body of the SIMD block kernels, included once per
+ * type by signal_avx2.c (AVX2 + FMA, 16 ymm registers) and signal_avx512.c
+ * (AVX-512F, 32 zmm registers, with FC_WIDE_TILES defined) with FT, VT, VL,
+ * V*, SFMA and FN defined (and undefined again at the end).
  *
  * Register tiles of nr output rows x nv vectors along the row.  Kernel rows
  * are taken in groups of (up to) four: for each kernel column s the group's
@@ -12,6 +13,9 @@
  * accumulators + 4 weights + 1 input vector: 13 of the 16 ymm registers;
  * kernels of at most 3 rows use 4 rows x 3 vectors, 12 accumulators);
  * single rows (1-D signals) use 12 vectors to hide the FMA latency.
+ * With FC_WIDE_TILES (32 registers) the tiles are larger: 8 rows x 2 vectors
+ * for taller kernels, 4 x 4 for kernels of at most 3 rows, and 16 x 1 for
+ * blocks one vector wide (folded 1-D signals, see signal_impl.h).
  *
  * Every output accumulates from zero in one fixed order, whatever tile
  * computes it: channel, group of four kernel rows, kernel column, kernel row
@@ -24,11 +28,18 @@
 #define FC_GROUP 4
 #endif
 
+/* the most accumulators a register tile holds */
+#ifdef FC_WIDE_TILES
+#define FC_TILE_ACC 16
+#else
+#define FC_TILE_ACC 12
+#endif
+
 /* The register tiles' constant loops must be unrolled completely, or the
  * accumulators, indexed by a loop counter, live in memory. */
 #ifndef FC_UNROLL
 #if defined(__GNUC__) && !defined(__clang__)
-#define FC_UNROLL _Pragma("GCC unroll 16")
+#define FC_UNROLL _Pragma("GCC unroll 32")
 #else
 #define FC_UNROLL
 #endif
@@ -67,7 +78,7 @@ static inline __attribute__((always_inline)) void FN(tile)(
     ptrdiff_t che, const FT *k, const ptrdiff_t *koff, ptrdiff_t kh, ptrdiff_t kw, FT *y,
     ptrdiff_t ldy)
 {
-    VT acc[12];
+    VT acc[FC_TILE_ACC];
     FC_UNROLL
     for (int a = 0; a < nr * nv; ++a) acc[a] = VZERO();
     for (ptrdiff_t c = 0; c < channels; ++c) {
@@ -133,6 +144,45 @@ static inline __attribute__((always_inline)) void FN(block)(
     ptrdiff_t ldy)
 {
     ptrdiff_t i = 0;
+#ifdef FC_WIDE_TILES
+    if (cols == VL && lde == VL && kw == VL && ldy == VL && channels == 1) {
+        /* a folded 1-D signal (signal_impl.h): with the strides compile-time
+         * constants every load and store addresses an immediate offset from
+         * one pointer, which leaves the integer registers free */
+        for (; i + 16 <= rows; i += 16)
+            FN(rows)(16, 1, grem, VL, 1, e + i * VL, VL, 0, k, koff, kh, VL, y + i * VL, VL);
+        if (i + 8 <= rows) {
+            FN(rows)(8, 1, grem, VL, 1, e + i * VL, VL, 0, k, koff, kh, VL, y + i * VL, VL);
+            i += 8;
+        }
+        for (; i < rows; ++i)
+            FN(rows)(1, 1, grem, VL, 1, e + i * VL, VL, 0, k, koff, kh, VL, y + i * VL, VL);
+        return;
+    }
+    if (kh == 1) {
+        for (; i < rows; ++i)
+            FN(rows)(1, 12, grem, cols, channels, e + i * lde, lde, che, k, koff, kh, kw, y + i * ldy, ldy);
+        return;
+    }
+    if (kh <= 3 && cols >= 4 * VL) {
+        /* 4 rows x 4 vectors: 16 accumulators; each input load feeds up to kh
+         * of them.  (8 x 3 measured slower on 1024-wide images: the in-place
+         * path reads 10 rows a power of two apart, see signal_impl.h) */
+        for (; i + 4 <= rows; i += 4)
+            FN(rows)(4, 4, grem, cols, channels, e + i * lde, lde, che, k, koff, kh, kw, y + i * ldy, ldy);
+    } else if (cols >= 2 * VL) {
+        for (; i + 8 <= rows; i += 8)
+            FN(rows)(8, 2, grem, cols, channels, e + i * lde, lde, che, k, koff, kh, kw, y + i * ldy, ldy);
+    } else {
+        /* one vector wide: 16 rows keep 16 FMA chains in flight */
+        for (; i + 16 <= rows; i += 16)
+            FN(rows)(16, 1, grem, cols, channels, e + i * lde, lde, che, k, koff, kh, kw, y + i * ldy, ldy);
+        if (i + 8 <= rows) {
+            FN(rows)(8, 1, grem, cols, channels, e + i * lde, lde, che, k, koff, kh, kw, y + i * ldy, ldy);
+            i += 8;
+        }
+    }
+#else
     if (kh == 1) {
         /* no rows to share: wide single-row tiles */
         for (; i < rows; ++i)
@@ -148,6 +198,7 @@ static inline __attribute__((always_inline)) void FN(block)(
         for (; i + 8 <= rows; i += 8)
             FN(rows)(8, 1, grem, cols, channels, e + i * lde, lde, che, k, koff, kh, kw, y + i * ldy, ldy);
     }
+#endif
     if (i + 4 <= rows) {
         FN(rows)(4, 2, grem, cols, channels, e + i * lde, lde, che, k, koff, kh, kw, y + i * ldy, ldy);
         i += 4;
@@ -183,3 +234,4 @@ void FN(fc_corr_block)(ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t channels, const
 #undef VFMA
 #undef SFMA
 #undef FN
+#undef FC_TILE_ACC
