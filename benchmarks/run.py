@@ -132,7 +132,12 @@ def plot(area, result, out_dir, machine_peaks=None):
 
 
 def main(argv=None):
+    if argv is None:                       # run from the command line: NumPy at its own BLAS kernel
+        import harness
+        harness.drop_blas_overrides()
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--keep-blas-env", action="store_true",
+                   help="keep OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (removed by default: they slow NumPy down)")
     p.add_argument("--quick", action="store_true", help="fewer cases and rounds (about 3 minutes on 2 cores)")
     p.add_argument("--threads", default="1,2", help="comma-separated thread counts (default 1,2)")
     p.add_argument("--only", default=",".join(AREAS), help=f"areas to run, from {','.join(AREAS)}")
@@ -166,6 +171,8 @@ def main(argv=None):
             continue
         json_path = os.path.join(args.out, f"{area}.json")
         cmd = [sys.executable, script, "--threads", args.threads, "--json", json_path, "--no-header"]
+        if args.keep_blas_env:
+            cmd.append("--keep-blas-env")
         if args.quick:
             cmd.append("--quick")
             if area == "conv":  # peak memory is a subprocess per layer and library: full runs only
