@@ -643,10 +643,11 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
     out : ndarray, optional
         Receives the result; must have its shape and dtype.
     algorithm : {"auto", "gemm", "direct", "winograd"}
-        ``"gemm"``: implicit GEMM -- the im2col matrix is never stored: on
-        AVX2 the micro-kernel reads each output pixel's input through a
-        pointer per kernel tap, elsewhere im2col panels are gathered block by
-        block into the GEMM's packing buffers.  ``"direct"``: the depthwise
+        ``"gemm"``: implicit GEMM -- the im2col matrix is never stored: for
+        float32 on AVX2 and AVX-512 the micro-kernel (6 pixels x 16, or x 32
+        output channels) reads each output pixel's input through a pointer
+        per kernel tap, elsewhere im2col panels are gathered block by block
+        into the GEMM's packing buffers.  ``"direct"``: the depthwise
         SIMD kernel (``groups == C_in`` only).  ``"winograd"``: Winograd
         F(2x2, 3x3) (3x3 kernel, stride 1, dilation 1, ``groups=1``),
         2.25 times fewer multiplications; its transforms only add, subtract
@@ -655,7 +656,9 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
         float32).  ``"auto"`` (default): ``"direct"`` for depthwise layers,
         ``"winograd"`` where it applies and the layer has enough output
         tiles (at least 16 channels in and out, at least 4 tiles per channel
-        of the wider side), else ``"gemm"``.
+        of the wider side) -- except float32 at AVX-512, where the indirect
+        ``"gemm"`` kernel measured faster on every 3x3 layer -- else
+        ``"gemm"``.
 
     Returns
     -------
