@@ -250,9 +250,17 @@ static int FN(corr2d)(const fc_corr2d_geom *g, const FT *x, const ptrdiff_t *x_o
             const ptrdiff_t R = KW / fold, full = ncols / fold;
             const FT *plane = x ? x + x_off[item] : x;
             const ptrdiff_t src = fc_signal_map_index(-g->pad_top, g->in_h, g->boundary);
-            FN(extend_row)(plane, src, g, ow0 - g->pad_left, (full + 1 + R) * fold,
-                           g->boundary == FC_BOUNDARY_FILL ? fill[0] : (FT)0, E);
-            FN(karatsuba)(E, ncols, k + k_off[item], KW, y + item * OW + ow0, levels, E + fold_len,
+            const ptrdiff_t v0 = ow0 - g->pad_left;
+            const FT *e = E;
+            if (plane && src >= 0 && g->in_cs == 1 && v0 >= 0 && v0 + ncols + KW - 1 <= g->in_w) {
+                /* the window lies inside the signal: read it in place (the
+                 * kernels read samples [0, ncols + KW - 1) of it only) */
+                e = plane + src * g->in_rs + v0;
+            } else {
+                FN(extend_row)(plane, src, g, v0, (full + 1 + R) * fold,
+                               g->boundary == FC_BOUNDARY_FILL ? fill[0] : (FT)0, E);
+            }
+            FN(karatsuba)(e, ncols, k + k_off[item], KW, y + item * OW + ow0, levels, E + fold_len,
                           block, fold, split, merge);
             continue;
         }
