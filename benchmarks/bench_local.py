@@ -9,7 +9,7 @@ forward + backward (autograd); the fully connected layer against
 float32, every competitor in the same process, alternating, at each thread
 count.
 
-    python benchmarks/bench_local.py [--quick] [--threads 1,2] [--json PATH]
+    python benchmarks/bench_local.py [--quick] [--threads 1,2] [--only conv|linear] [--json PATH]
 """
 from __future__ import annotations
 
@@ -50,14 +50,16 @@ def conv_cases(quick):
             yield label, xs, k, ks, tiles
 
 
-def run(threads=(1, 2), quick=False, progress=True):
+def run(threads=(1, 2), quick=False, progress=True, only=None):
+    """``only``: "conv" (the unshared convolutions) or "linear" (the fully connected layer) alone."""
     rng = np.random.default_rng(0)
     results = {"area": "local", "rows": []}
-    conv = list(conv_cases(quick))
+    conv = list(conv_cases(quick)) if only != "linear" else []
     todo = [("conv", c, nt, op) for nt in threads for c in conv for op in ("fwd", "fwd+bwd")
             if op == "fwd" or not quick or c[4] is None]
     # --quick: no batch-64 9216 -> 4096 layer (a compute-bound GEMM, timed by bench_gemm)
-    todo += [("linear", c, nt, op) for nt in threads for c in LINEARS for op in ("fwd", "fwd+bwd")
+    todo += [("linear", c, nt, op) for nt in threads for c in (LINEARS if only != "conv" else [])
+             for op in ("fwd", "fwd+bwd")
              if not quick or (c[1] == 4096 or c[0] == 1) and (op == "fwd" or c[1] == 4096)]
     bar = harness.Progress(len(todo), "local") if progress else None
     repeats = 3 if quick else 5
@@ -168,6 +170,10 @@ def report(results) -> str:
 def main(argv=None):
     harness.bench_main(__doc__, "Unshared convolutions and linear: fastconv vs PyTorch (unfold + einsum, F.linear)",
                        run, report, argv,
+                       add_arguments=lambda p: p.add_argument(
+                           "--only", choices=("conv", "linear"), default=None,
+                           help="time only the unshared convolutions or only the fully connected layer"),
+                       run_kwargs=lambda a: {"only": a.only},
                        quick_help="fewer rounds; the small layer (local, 2x2 tiles) and all but the largest "
                                   "linear layer")
 

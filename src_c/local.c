@@ -165,6 +165,10 @@ void fc_linear_tile_f32_avx2(ptrdiff_t m, ptrdiff_t k, ptrdiff_t kc, const float
                              const float *const *w, float *tile);
 void fc_linear_tile_f64_avx2(ptrdiff_t m, ptrdiff_t k, ptrdiff_t kc, const double *x, ptrdiff_t ldx,
                              const double *const *w, double *tile);
+/* kernels/linear_avx512.c: the same sums, float32, a tile of 16 columns
+ * (one vector of outputs: twice the AVX2 tile's chain for a single row) */
+void fc_linear_tile_f32_avx512(ptrdiff_t m, ptrdiff_t k, ptrdiff_t kc, const float *x, ptrdiff_t ldx,
+                               const float *const *w, float *tile);
 #endif
 
 /* ---- the per-type code ------------------------------------------------------ */
@@ -176,7 +180,11 @@ void fc_linear_tile_f64_avx2(ptrdiff_t m, ptrdiff_t k, ptrdiff_t kc, const doubl
 #define FC_LOCAL_UKH sgemm_half
 #define FC_LOCAL_PACKA spack_a
 #define FC_LOCAL_GEMM fc_sgemm
+#if FC_LOCAL_HAVE_AVX2_TARGET
+#define FC_LOCAL_TILE512 fc_linear_tile_f32_avx512 /* its AVX-512 tile kernel (float32 only) */
+#endif
 #include "local_impl.h"
+#undef FC_LOCAL_TILE512
 #undef FT
 #undef FSUF
 #undef FC_LOCAL_BL

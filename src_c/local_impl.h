@@ -833,9 +833,20 @@ __attribute__((target("avx2,fma"))) static void FN(local_axpy_avx2)(ptrdiff_t n,
 }
 #endif
 
+#if FC_LOCAL_HAVE_AVX2_TARGET
+/* the same multiply-adds in 512-bit vectors (the weight gradient writes and
+ * the input gradient reads a whole weight: fewer, wider memory operations) */
+__attribute__((target("avx512f,avx2,fma,prefer-vector-width=512"))) static void
+FN(local_axpy_avx512)(ptrdiff_t n, FT xv, const FT *restrict b, FT *restrict y)
+{
+    FN(local_axpy_body)(n, xv, b, y);
+}
+#endif
+
 static FN(local_axpy_fn) FN(local_pick_axpy)(void)
 {
 #if FC_LOCAL_HAVE_AVX2_TARGET
+    if (fc_isa_active() >= FC_ISA_AVX512) return FN(local_axpy_avx512);
     if (fc_isa_active() >= FC_ISA_AVX2) return FN(local_axpy_avx2);
 #endif
     return FN(local_axpy_base);
@@ -843,27 +854,46 @@ static FN(local_axpy_fn) FN(local_pick_axpy)(void)
 
 /*
  * Dot form, for few rows of X: y[r][j] = x_r . bt_j (+ bias[j]) where bt_j,
- * row j of B transposed, is contiguous (row stride ldb).  The AVX2 tile
- * kernel (kernels/linear_avx2.c) transposes blocks of B in registers so
- * that the lanes hold outputs; threads split the tiles of columns (a fixed
- * grid, dynamic chunks: a thread slowed down by another process does not
- * hold the others up).  A last, short tile repeats its last row of B.
+ * row j of B transposed, is contiguous (row stride ldb).  The tile
+ * kernels (kernels/linear_avx2.c: 8 float32 / 4 float64 columns;
+ * kernels/linear_avx512.c at AVX-512: 16 float32 columns, twice the
+ * outputs per FMA chain, the bound of a single row) transpose blocks of B
+ * in registers so that the lanes hold outputs; threads split the tiles of
+ * columns (a fixed grid, dynamic chunks: a thread slowed down by another
+ * process does not hold the others up).  A last, short tile repeats its last row of B.
  * Without AVX2 the caller takes the GEMM instead.
  */
 #if FC_LOCAL_HAVE_AVX2_TARGET
-#define FC_LOCAL_TILE_COLS ((ptrdiff_t)(32 / sizeof(FT)))
+#define FC_LOCAL_TILE_MAX 16       /* widest tile of columns a kernel computes */
+typedef void (*FN(local_tile_fn))(ptrdiff_t, ptrdiff_t, ptrdiff_t, const FT *, ptrdiff_t, const FT *const *, FT *);
+
+/* The tile kernel of the active level and its width: all sum alike. */
+static FN(local_tile_fn) FN(local_pick_tile)(ptrdiff_t *cols)
+{
+#ifdef FC_LOCAL_TILE512
+    if (fc_isa_active() >= FC_ISA_AVX512) {
+        *cols = 16;
+        return FC_LOCAL_TILE512;
+    }
+#endif
+    *cols = (ptrdiff_t)(32 / sizeof(FT));
+    return FC_CAT(FN(fc_linear_tile), _avx2);
+}
+
 static void FN(local_linear_dot)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const FT *x, ptrdiff_t ldx,
                                  const FT *bt, ptrdiff_t ldb, const FT *bias, FT *y, ptrdiff_t ldy, int nt)
 {
-    const ptrdiff_t cols = FC_LOCAL_TILE_COLS, tiles = (n + cols - 1) / cols;
+    ptrdiff_t cols;
+    const FN(local_tile_fn) tile_fn = FN(local_pick_tile)(&cols);
+    const ptrdiff_t tiles = (n + cols - 1) / cols;
     const ptrdiff_t kc = fc_kernels()->FC_LOCAL_BL.kc;
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 4) if (nt > 1)
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 2) if (nt > 1)
     for (ptrdiff_t ti = 0; ti < tiles; ++ti) {
         const ptrdiff_t j0 = ti * cols, cnt = FC_MIN(cols, n - j0);
-        const FT *rows[FC_LOCAL_TILE_COLS];
-        FT tile[FC_LOCAL_SKINNY * FC_LOCAL_TILE_COLS];
+        const FT *rows[FC_LOCAL_TILE_MAX];
+        FT tile[FC_LOCAL_SKINNY * FC_LOCAL_TILE_MAX];
         for (ptrdiff_t l = 0; l < cols; ++l) rows[l] = bt + (j0 + FC_MIN(l, cnt - 1)) * ldb;
-        FC_CAT(FN(fc_linear_tile), _avx2)(m, k, kc, x, ldx, rows, tile);
+        tile_fn(m, k, kc, x, ldx, rows, tile);
         for (ptrdiff_t r = 0; r < m; ++r) {
             FT *yr = y + r * ldy + j0;
             const FT *tr = tile + r * cols;
@@ -871,28 +901,39 @@ static void FN(local_linear_dot)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const FT
         }
     }
 }
-#undef FC_LOCAL_TILE_COLS
+#undef FC_LOCAL_TILE_MAX
 #endif
 
 /*
  * Axpy form, for few rows of X: y[r][j] = sum_p x[r][p] * b[p][j] (+ bias[j])
- * where row p of B is contiguous (row stride ldb).  Threads split the
- * columns in blocks (long runs of each row of B, at least two blocks per
- * thread; the blocking never changes a sum); per kc block of p, the first
- * block accumulates in y, the others in a scratch block added to y.
+ * where row p of B is contiguous (row stride ldb): the input gradient of a
+ * batch-1 layer, W^T g.  Each thread takes one range of columns and streams
+ * its part of every row of B in order, whole (a batch-1 call reads B once,
+ * sequentially: short pieces of rows far apart starve the hardware
+ * prefetchers, measured twice as slow); per kc block of p, the first block
+ * accumulates in y, the others in a scratch row per row of x (heap: up to
+ * m x n elements per thread, in L2) added to y.  The ranges never change a
+ * sum.
  */
-static void FN(local_linear_axpy)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const FT *x, ptrdiff_t ldx,
-                                  const FT *b, ptrdiff_t ldb, const FT *bias, FT *y, ptrdiff_t ldy, int nt)
+static int FN(local_linear_axpy)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const FT *x, ptrdiff_t ldx,
+                                 const FT *b, ptrdiff_t ldb, const FT *bias, FT *y, ptrdiff_t ldy, int nt)
 {
     const FN(local_axpy_fn) axpy = FN(local_pick_axpy)();
     const ptrdiff_t kc = fc_kernels()->FC_LOCAL_BL.kc;
-    const ptrdiff_t JB = FC_MAX((ptrdiff_t)256, FC_MIN((ptrdiff_t)FC_LOCAL_GEMV_BLOCK,
-                                                       local_round_up((n + 2 * nt - 1) / (2 * nt), 64)));
+    /* ranges of whole lines (64 elements: aligned for either type) */
+    const ptrdiff_t JB = FC_MAX((ptrdiff_t)64, local_round_up((n + nt - 1) / nt, 64));
     const ptrdiff_t blocks = (n + JB - 1) / JB;
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1)
+    FT *scratch = NULL;
+    if (k > kc) {
+        size_t sz;
+        if (fc_size_mul3((size_t)blocks * (size_t)m, (size_t)JB, sizeof(FT), &sz)) return FC_EOVERFLOW;
+        scratch = (FT *)fc_aligned_alloc(sz);
+        if (!scratch) return FC_ENOMEM;
+    }
+#pragma omp parallel for num_threads(nt) schedule(static, 1) if (nt > 1 && blocks > 1)
     for (ptrdiff_t bi = 0; bi < blocks; ++bi) {
         const ptrdiff_t j0 = bi * JB, jn = FC_MIN(JB, n - j0);
-        FT part[FC_LOCAL_SKINNY * FC_LOCAL_GEMV_BLOCK];
+        FT *const part = scratch ? scratch + (size_t)bi * (size_t)m * (size_t)JB : NULL;
         for (ptrdiff_t pc = 0; pc < k; pc += kc) {
             const ptrdiff_t pe = FC_MIN(k, pc + kc);
             FT *const acc = pc == 0 ? y + j0 : part;
@@ -913,6 +954,8 @@ static void FN(local_linear_axpy)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const F
                 for (ptrdiff_t j = 0; j < jn; ++j) yr[j] += bias[j0 + j];
             }
     }
+    fc_aligned_free(scratch);
+    return FC_OK;
 }
 
 /*
@@ -939,8 +982,7 @@ static int FN(local_linear_apply)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const F
     }
 #endif
     if (m <= FC_LOCAL_SKINNY && cs_x == 1 && cs_b == 1) {
-        FN(local_linear_axpy)(m, n, k, x, rs_x, b, rs_b, bias, y, n, nt);
-        return FC_OK;
+        return FN(local_linear_axpy)(m, n, k, x, rs_x, b, rs_b, bias, y, n, nt);
     }
     if (m < n && rs_b == 1) {
         /* Y^T = B^T . X^T in blocks of rows of Y: B^T (rows contiguous) is the

@@ -424,6 +424,79 @@ def test_linear_row_equals_the_row_alone(isa, dtype, in_features, out_features):
                     np.testing.assert_array_equal(fastconv.linear(x[lo:hi], ww, b), y[lo:hi])
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_linear_streaming_paths_at_every_isa(isa, dtype):
+    """The few-row paths of each ISA level (at AVX-512 the 16-column float32
+    tile kernel, its masked block tails; the whole-row input gradient) against
+    the NumPy reference, bitwise the same for 1, 2 and 3 threads, a row equal
+    to the row alone, and weights whose rows are not contiguous with each
+    other (a column slice: row stride above in_features)."""
+    rng = np.random.default_rng(21)
+    for in_f, out_f in ((1000, 600), (389, 1041), (16, 33)):
+        wide = rng.standard_normal((out_f, in_f + 7)).astype(dtype)
+        b = rng.standard_normal(out_f).astype(dtype)
+        for w in (wide[:, :in_f], np.ascontiguousarray(wide[:, :in_f]), np.asfortranarray(wide[:, 3:in_f + 3])):
+            for m in (1, 2, 3, 4):
+                x = rng.standard_normal((m, in_f)).astype(dtype)
+                go = rng.standard_normal((m, out_f)).astype(dtype)
+                results = []
+                for nt in (1, 2, 3):
+                    with fastconv.threads(nt):
+                        results.append([fastconv.linear(x, w, b), *fastconv.linear_backward(go, x, w)])
+                for other in results[1:]:
+                    for a, c in zip(results[0], other):
+                        np.testing.assert_array_equal(a, c)
+                y, gi, gw, gb = results[0]
+                assert_close(y, ref.linear(x, w, b), dtype)
+                for got, exp in zip((gi, gw, gb), ref.linear_grads(go, x, w)):
+                    assert_close(got, exp, dtype)
+                np.testing.assert_array_equal(fastconv.linear(x[m - 1], w, b), y[m - 1])
+                np.testing.assert_array_equal(fastconv.linear_backward(go[m - 1:], x[m - 1:], w)[0], gi[m - 1:])
+
+
+def _guarded(shape, dtype, *, fortran=False):
+    """An array whose last byte ends a page followed by an inaccessible page
+    (Linux): a read past its end faults.  None where that cannot be set up."""
+    import ctypes
+    import mmap
+    import sys
+    if not sys.platform.startswith("linux"):
+        return None
+    nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    page = mmap.PAGESIZE
+    span = (nbytes + page - 1) // page * page
+    buf = mmap.mmap(-1, span + page, prot=mmap.PROT_READ | mmap.PROT_WRITE)
+    base = ctypes.addressof(ctypes.c_char.from_buffer(buf))
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mprotect.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+    if libc.mprotect(ctypes.c_void_p(base + span), page, 0) != 0:
+        return None
+    flat = np.frombuffer(buf, dtype=np.uint8, count=nbytes, offset=span - nbytes).view(dtype)
+    return flat.reshape(shape, order="F" if fortran else "C")    # the view keeps the mapping alive
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_linear_streaming_never_reads_past_the_weight(isa, dtype):
+    """The masked tails of the few-row kernels stay inside the weight: a
+    weight ending just before an inaccessible page (the last row's last
+    element the last in bounds; in_features not a multiple of a vector)."""
+    rng = np.random.default_rng(22)
+    for in_f, out_f, fortran in ((389, 37, False), (21, 5, False), (389, 37, True)):
+        try:
+            w = _guarded((out_f, in_f), dtype, fortran=fortran)
+        except (OSError, AttributeError, TypeError, ValueError):
+            w = None
+        if w is None:
+            pytest.skip("no guard page on this platform")
+        w[...] = rng.standard_normal((out_f, in_f))
+        for m in (1, 3, 4):
+            x = rng.standard_normal((m, in_f)).astype(dtype)
+            go = rng.standard_normal((m, out_f)).astype(dtype)
+            assert_close(fastconv.linear(x, w), ref.linear(x, w), dtype)
+            for got, exp in zip(fastconv.linear_backward(go, x, w), ref.linear_grads(go, x, w)):
+                assert_close(got, exp, dtype)
+
+
 @needs_torch
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", [((300,), 7), ((1, 300), 129), ((4, 65), 1000), ((70, 130), 33), ((2, 5, 9), 4)])
