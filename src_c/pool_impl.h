@@ -845,9 +845,16 @@ static int FN(forward_nhwc)(const fc_pool_geom *g, const fc_pool_windows *w, int
     const ptrdiff_t C = g->channels, W = g->in_w, OH = g->out_h, OW = g->out_w;
     const int reg = w->regular;
     const ptrdiff_t dw = reg ? g->dilation_w : 1, dh = reg ? g->dilation_h : 1;
-    const ptrdiff_t items = g->batch * OH;
+    const ptrdiff_t rows_out = g->batch * OH;
+    /* Few output rows for the threads (batch 1, adaptive 7x7): each row is
+     * also split into column segments, so that the threads get even shares
+     * (the vertical pass then covers only the segment's input pixels; every
+     * element's operations are the same, so the result does not change). */
+    const ptrdiff_t segs = nt > 1 && rows_out < 8 * (ptrdiff_t)nt
+                               ? FC_MIN(OW, (8 * (ptrdiff_t)nt + rows_out - 1) / rows_out) : 1;
+    const ptrdiff_t items = rows_out * segs;
     const FT neutral = op == FC_POOL_MAX ? (FT)-INFINITY : (FT)0;
-    const size_t out_bytes = (size_t)(items * OW * C) * (sizeof(FT) + (idx ? sizeof(int64_t) : 0));
+    const size_t out_bytes = (size_t)(rows_out * OW * C) * (sizeof(FT) + (idx ? sizeof(int64_t) : 0));
     const int stream = CAN_STREAM && out_bytes >= FC_POOL_STREAM_MIN;
     const ptrdiff_t cap = stream ? FN(sink_capacity)(C) : 0;
     const ptrdiff_t kw = reg ? g->kernel_w : 1, sw = reg ? g->stride_w : 1, pl = reg ? g->pad_left : 0;
@@ -859,7 +866,7 @@ static int FN(forward_nhwc)(const fc_pool_geom *g, const fc_pool_windows *w, int
     const ptrdiff_t nrows = separable ? FC_MAX(w->max_cnt_h, 1) : 1;
     int status = FC_OK;
 
-#pragma omp parallel num_threads(nt) if (nt > 1 && items * OW * C > FC_POOL_PARALLEL_MIN)
+#pragma omp parallel num_threads(nt) if (nt > 1 && rows_out * OW * C > FC_POOL_PARALLEL_MIN)
     {
         FT *obuf = stream ? (FT *)fc_aligned_alloc((size_t)cap * sizeof(FT)) : NULL;
         int64_t *ibuf = stream && idx ? (int64_t *)fc_aligned_alloc((size_t)cap * sizeof(int64_t)) : NULL;
@@ -875,22 +882,36 @@ static int FN(forward_nhwc)(const fc_pool_geom *g, const fc_pool_windows *w, int
         } else if (separable) {
             FN(fill)(row, neutral, len * C);
         }
-        FN(sink) sk = {y + lo * OW * C, obuf, 0};
-        FN(isink) isk = {idx ? idx + lo * OW * C : NULL, ibuf, 0};
+        /* the thread's outputs are contiguous: from its first item's first pixel */
+        const ptrdiff_t first = lo < items ? (lo / segs) * OW + OW * (lo % segs) / segs : 0;
+        FN(sink) sk = {y + first * C, obuf, 0};
+        FN(isink) isk = {idx ? idx + first * C : NULL, ibuf, 0};
 
         for (ptrdiff_t it = lo; it < hi; ++it) {
-            const ptrdiff_t n = it / OH, oh = it - n * OH;
+            const ptrdiff_t ro = it / segs, sg = it - ro * segs;
+            const ptrdiff_t n = ro / OH, oh = ro - n * OH;
+            const ptrdiff_t o0 = OW * sg / segs, o1 = OW * (sg + 1) / segs;
             const FT *xn = x + n * xs[0];
             const ptrdiff_t nr = w->cnt_h[oh], h0 = w->lo_h[oh];
-            const int sep = separable && nr > 0;
+            const int sep = separable && nr > 0 && o1 > o0;
             if (sep) {
-                for (ptrdiff_t r = 0; r < nr; ++r) rows[r] = xn + (h0 + r * dh) * xs[2];
-                if (op == FC_POOL_MAX) FN(vmax)(row + pl * C, rows, nr, W * C);
-                else FN(vsum)(row + pl * C, rows, nr, W * C);
+                /* input pixels [a, b) that the segment's windows read */
+                ptrdiff_t a = 0, b = W;
+                if (segs > 1) {
+                    a = reg ? o0 * sw - pl : w->lo_w[o0];
+                    b = reg ? (o1 - 1) * sw + (kw - 1) * dw + 1 - pl : w->lo_w[o1 - 1] + w->cnt_w[o1 - 1];
+                    a = FC_MAX(a, 0);
+                    b = FC_MIN(b, W);
+                }
+                if (b > a) {
+                    for (ptrdiff_t r = 0; r < nr; ++r) rows[r] = xn + (h0 + r * dh) * xs[2] + a * C;
+                    if (op == FC_POOL_MAX) FN(vmax)(row + (pl + a) * C, rows, nr, (b - a) * C);
+                    else FN(vsum)(row + (pl + a) * C, rows, nr, (b - a) * C);
+                }
             }
-            for (ptrdiff_t ow = 0; ow < OW; ++ow) {
-                FT *yp = stream ? sk.buf + sk.n : y + (it * OW + ow) * C;
-                int64_t *ip = idx ? (stream ? isk.buf + isk.n : idx + (it * OW + ow) * C) : NULL;
+            for (ptrdiff_t ow = o0; ow < o1; ++ow) {
+                FT *yp = stream ? sk.buf + sk.n : y + (ro * OW + ow) * C;
+                int64_t *ip = idx ? (stream ? isk.buf + isk.n : idx + (ro * OW + ow) * C) : NULL;
                 const ptrdiff_t nc = w->cnt_w[ow], w0 = w->lo_w[ow];
                 const FT *base = xn + h0 * xs[2] + w0 * xs[3];
                 /* separable: fixed windows span kw padded buffer pixels from ow*sw,
@@ -1024,72 +1045,222 @@ static inline void FN(index_range)(const int64_t *restrict ix, ptrdiff_t n, int6
 }
 
 /*
+ * Tiles: the direct path of the scatter.  Indices from a pooling whose
+ * windows do not overlap (stride = kernel, the common case) name, for output
+ * (oh, ow), a cell of the tile of rows [oh*kh, oh*kh + kh) and columns
+ * [ow*kw, ow*kw + kw), with kh = in_h / out_h and kw = in_w / out_w; the
+ * tiles of one output row are disjoint.  Such a row is written directly, in
+ * one pass over its kh input rows: each cell gets its output's value where
+ * the index names it and 0 elsewhere, with no zeroing pass and no random
+ * access.  The pass counts the indices that named a cell of their own tile;
+ * a row with a miss (overlapping windows, padding, arbitrary indices) is
+ * zeroed again and scattered instead.
+ *
+ * The result is the scatter's, bit for bit: a cell of a tile receives at most
+ * one contribution from its output row, and the scatter's 0 + g is computed as
+ * g + 0 (which turns -0 into +0 like the scatter; unpooling assigns g itself).
+ * A tile is written directly only when no earlier output row has touched its
+ * rows (the scatter's "ready" mark is at or before it), so every cell still
+ * sees its contributions in output order.
+ */
+
+/* The kh rows of one NCHW output row's tiles (d: the tiles' first row, at
+ * plane position pos0); returns the number of indices inside their tile. */
+static ptrdiff_t FN(tile_rows_nchw)(FT *restrict d, const FT *restrict s, const int64_t *restrict ix,
+                                    ptrdiff_t OW, ptrdiff_t W, ptrdiff_t kh, ptrdiff_t kw,
+                                    int64_t pos0, int accumulate)
+{
+    ptrdiff_t hits = 0;
+    for (ptrdiff_t r = 0; r < kh; ++r) {
+        FT *restrict dr = d + r * W;
+        const int64_t p = pos0 + (int64_t)(r * W);
+        if (kw == 2) {
+#ifdef FC_POOL_TILE2
+            /* the including file's kernel for this FT (AVX2: the vectoriser's
+             * int64 compares narrowed to float masks cost more than the pass) */
+            hits += FC_POOL_TILE2(dr, s, ix, OW, p, accumulate);
+#else
+            if (accumulate)
+                for (ptrdiff_t o = 0; o < OW; ++o) {
+                    const int64_t rel = ix[o] - (p + 2 * o);
+                    const FT v = s[o] + (FT)0;
+                    dr[2 * o] = rel == 0 ? v : (FT)0;
+                    dr[2 * o + 1] = rel == 1 ? v : (FT)0;
+                    hits += (rel == 0) + (rel == 1);
+                }
+            else
+                for (ptrdiff_t o = 0; o < OW; ++o) {
+                    const int64_t rel = ix[o] - (p + 2 * o);
+                    dr[2 * o] = rel == 0 ? s[o] : (FT)0;
+                    dr[2 * o + 1] = rel == 1 ? s[o] : (FT)0;
+                    hits += (rel == 0) + (rel == 1);
+                }
+#endif
+        } else {
+            for (ptrdiff_t o = 0; o < OW; ++o) {
+                const int64_t rel = ix[o] - (p + o * kw);
+                const FT v = accumulate ? s[o] + (FT)0 : s[o];
+                FT *restrict t = dr + o * kw;
+                for (ptrdiff_t q = 0; q < kw; ++q) {
+                    t[q] = rel == q ? v : (FT)0;
+                    hits += rel == q;
+                }
+            }
+        }
+        for (ptrdiff_t i = OW * kw; i < W; ++i) dr[i] = (FT)0;
+    }
+    return hits;
+}
+
+/* The same for NHWC: d is the tiles' first row (W*C elements a row), s and
+ * ix the output row (OW*C); returns the number of indices inside their tile. */
+static ptrdiff_t FN(tile_rows_nhwc)(FT *restrict d, const FT *restrict s, const int64_t *restrict ix,
+                                    ptrdiff_t OW, ptrdiff_t W, ptrdiff_t C, ptrdiff_t kh,
+                                    ptrdiff_t kw, int64_t pos0, int accumulate)
+{
+    ptrdiff_t hits = 0;
+    if (kh == 2 && kw == 2) { /* the common 2x2 tile: its four pixels in one pass over the channels */
+        for (ptrdiff_t o = 0; o < OW; ++o) {
+            const FT *restrict so = s + o * C;
+            const int64_t *restrict io = ix + o * C;
+            FT *restrict t00 = d + 2 * o * C, *restrict t01 = t00 + C;
+            FT *restrict t10 = t00 + W * C, *restrict t11 = t10 + C;
+            const int64_t p00 = pos0 + 2 * o, p10 = p00 + W;
+            ptrdiff_t h = 0;
+            for (ptrdiff_t c = 0; c < C; ++c) {
+                const int64_t k = io[c];
+                const FT v = accumulate ? so[c] + (FT)0 : so[c];
+                t00[c] = k == p00 ? v : (FT)0;
+                t01[c] = k == p00 + 1 ? v : (FT)0;
+                t10[c] = k == p10 ? v : (FT)0;
+                t11[c] = k == p10 + 1 ? v : (FT)0;
+                h += (k == p00) + (k == p00 + 1) + (k == p10) + (k == p10 + 1);
+            }
+            hits += h;
+        }
+        if (OW * 2 < W)
+            for (ptrdiff_t r = 0; r < 2; ++r)
+                memset(d + (r * W + OW * 2) * C, 0, (size_t)((W - OW * 2) * C) * sizeof(FT));
+        return hits;
+    }
+    for (ptrdiff_t r = 0; r < kh; ++r) {
+        FT *restrict dr = d + r * W * C;
+        for (ptrdiff_t o = 0; o < OW; ++o) {
+            const FT *restrict so = s + o * C;
+            const int64_t *restrict io = ix + o * C;
+            for (ptrdiff_t q = 0; q < kw; ++q) {
+                const int64_t p = pos0 + (int64_t)(r * W + o * kw + q);
+                FT *restrict t = dr + (o * kw + q) * C;
+                if (accumulate)
+                    for (ptrdiff_t c = 0; c < C; ++c) {
+                        const int m = io[c] == p;
+                        t[c] = m ? so[c] + (FT)0 : (FT)0;
+                        hits += m;
+                    }
+                else
+                    for (ptrdiff_t c = 0; c < C; ++c) {
+                        const int m = io[c] == p;
+                        t[c] = m ? so[c] : (FT)0;
+                        hits += m;
+                    }
+            }
+        }
+        if (OW * kw < W) memset(dr + OW * kw * C, 0, (size_t)((W - OW * kw) * C) * sizeof(FT));
+    }
+    return hits;
+}
+
+/*
  * src and idx have the pooled shape, dst the input shape; dst is overwritten:
  * zeros, then dst[plane][idx] += src (accumulate) or = src, in row-major
- * order.  Each output row (NCHW) or pixel (NHWC) first has its indices
- * range-checked and the input rows up to its largest index zeroed, whole rows
- * at a time: a row is always zeroed before its first write, whatever the
- * indices, and since indices normally advance with the output rows the zeros
- * are written in L1 next to the adds.  An index outside the plane stops its
- * item and makes the call return FC_EINVAL.
+ * order.  Output rows are taken in order; a row whose indices all lie in
+ * their tiles (above) writes its tile rows directly.  From the first row that
+ * does not, NCHW does what PyTorch does for the rest of the plane: one
+ * vectorised range check of its indices, zeros, then a tight loop of adds.
+ * NHWC goes on per output pixel: its indices are range-checked and the input
+ * rows up to the largest zeroed, whole rows at a time (a row is always zeroed
+ * before its first write, whatever the indices; indices normally advance
+ * with the output rows, so the zeros are written in cache next to the adds).
+ * An index outside the plane stops its item and makes the call return
+ * FC_EINVAL.  A thread whose direct attempt misses stops trying for the rest
+ * of the call (the indices are then most likely from overlapping windows);
+ * the path never changes the result.
  */
 static int FN(scatter)(const fc_pool_geom *g, const FT *src, const int64_t *idx, FT *dst,
                        int accumulate, int nt)
 {
     (void)nt; /* unused without OpenMP */
-    const ptrdiff_t N = g->batch, C = g->channels, W = g->in_w, OW = g->out_w;
-    const ptrdiff_t HW = g->in_h * W, OHW = g->out_h * OW;
+    const ptrdiff_t N = g->batch, C = g->channels, H = g->in_h, W = g->in_w, OH = g->out_h, OW = g->out_w;
+    const ptrdiff_t HW = H * W, OHW = OH * OW;
+    const ptrdiff_t kh = OH > 0 ? H / OH : 0, kw = OW > 0 ? W / OW : 0;
+    const int tiles = kh >= 1 && kw >= 1;
     int status = FC_OK;
 
     if (g->layout == FC_LAYOUT_NCHW) {
         const ptrdiff_t items = N * C;
-#pragma omp parallel for schedule(static) num_threads(nt) \
-    if (nt > 1 && items * (HW + OHW) > FC_POOL_PARALLEL_MIN)
-        for (ptrdiff_t p = 0; p < items; ++p) {
-            FT *restrict d = dst + p * HW;
-            ptrdiff_t ready = 0; /* cells [0, ready) are zeroed (and may hold sums) */
-            int bad = 0;
-            for (ptrdiff_t o0 = 0; o0 < OHW && !bad; o0 += OW) {
-                const FT *restrict s = src + p * OHW + o0;
-                const int64_t *restrict ix = idx + p * OHW + o0;
-                int64_t mn, mx;
-                FN(index_range)(ix, OW, &mn, &mx);
-                if (mn < 0 || mx >= HW) {
-                    bad = 1;
-                    break;
+#pragma omp parallel num_threads(nt) if (nt > 1 && items * (HW + OHW) > FC_POOL_PARALLEL_MIN)
+        {
+            int try_tiles = tiles;
+#pragma omp for schedule(static)
+            for (ptrdiff_t p = 0; p < items; ++p) {
+                FT *restrict d = dst + p * HW;
+                ptrdiff_t ready = 0; /* cells [0, ready) are zeroed */
+                ptrdiff_t oh = 0;
+                for (; try_tiles && oh < OH; ++oh) {
+                    const ptrdiff_t t0 = oh * kh * W;
+                    ready = t0 + kh * W;
+                    if (FN(tile_rows_nchw)(d + t0, src + p * OHW + oh * OW, idx + p * OHW + oh * OW, OW, W,
+                                           kh, kw, (int64_t)t0, accumulate) != OW) {
+                        memset(d + t0, 0, (size_t)(kh * W) * sizeof(FT)); /* a miss: scatter from here */
+                        try_tiles = 0;
+                        break;
+                    }
                 }
-                if (mx >= ready) {
-                    const ptrdiff_t end = ((ptrdiff_t)mx / W + 1) * W;
-                    memset(d + ready, 0, (size_t)(end - ready) * sizeof(FT));
-                    ready = end;
+                /* the other rows as PyTorch does, with the range check in one
+                 * vectorised pass: zeros, then a tight loop of adds */
+                int bad = 0;
+                if (oh < OH) {
+                    const ptrdiff_t n = (OH - oh) * OW;
+                    const FT *restrict s = src + p * OHW + oh * OW;
+                    const int64_t *restrict ix = idx + p * OHW + oh * OW;
+                    int64_t mn, mx;
+                    FN(index_range)(ix, n, &mn, &mx);
+                    bad = mn < 0 || mx >= HW;
+                    if (!bad) {
+                        memset(d + ready, 0, (size_t)(HW - ready) * sizeof(FT));
+                        ready = HW;
+                        if (accumulate)
+                            for (ptrdiff_t o = 0; o < n; ++o) d[ix[o]] += s[o];
+                        else
+                            for (ptrdiff_t o = 0; o < n; ++o) d[ix[o]] = s[o];
+                    }
                 }
-                if (accumulate)
-                    for (ptrdiff_t o = 0; o < OW; ++o) d[ix[o]] += s[o];
-                else
-                    for (ptrdiff_t o = 0; o < OW; ++o) d[ix[o]] = s[o];
-            }
-            if (bad) {
+                if (bad) {
 #pragma omp critical(fc_pool_status)
-                status = FC_EINVAL;
-            } else {
-                memset(d + ready, 0, (size_t)(HW - ready) * sizeof(FT));
+                    status = FC_EINVAL;
+                } else {
+                    memset(d + ready, 0, (size_t)(HW - ready) * sizeof(FT));
+                }
             }
         }
         return status;
     }
 
     /* NHWC: each image is split into row bands when there are fewer images
-     * than threads: a band's thread scans every output pixel but writes only
-     * the cells it owns, skipping pixels whose index range misses its band, so
-     * no cache line is written by two threads and every cell still sees its
-     * contributions in output order.  Per output pixel, one vectorised pass
-     * turns the indices into element offsets and finds their range; the
-     * scatter then only adds. */
-    const ptrdiff_t bands = N >= nt ? 1 : FC_MIN((nt + N - 1) / N, g->in_h);
+     * than threads: a band's thread scans every output row but writes only
+     * the cells it owns, so no cache line is written by two threads and every
+     * cell still sees its contributions in output order.  With tiles, band
+     * edges fall on tile edges: a tiled output row belongs to one band, and
+     * the others skip it after a range check of its indices.  Otherwise,
+     * per output pixel, one vectorised pass turns the indices into element
+     * offsets and finds their range (pixels whose range misses the band are
+     * skipped); the scatter then only adds. */
+    const ptrdiff_t bands = N >= nt ? 1 : FC_MIN((nt + N - 1) / N, H);
     const ptrdiff_t items = N * bands;
 #pragma omp parallel num_threads(nt) if (nt > 1 && N * (HW + OHW) * C > FC_POOL_PARALLEL_MIN)
     {
         int64_t *off = (int64_t *)fc_aligned_alloc((size_t)C * sizeof(int64_t));
+        int try_tiles = tiles;
         if (!off) {
 #pragma omp critical(fc_pool_status)
             status = FC_ENOMEM;
@@ -1098,41 +1269,65 @@ static int FN(scatter)(const fc_pool_geom *g, const FT *src, const int64_t *idx,
         for (ptrdiff_t it = 0; it < items; ++it) {
             if (!off) continue;
             const ptrdiff_t n = it / bands, b = it - n * bands;
-            const ptrdiff_t lo = g->in_h * b / bands * W, hi = g->in_h * (b + 1) / bands * W; /* owned cells */
+            /* owned cells [lo, hi), in pixels */
+            const ptrdiff_t lo = (tiles ? OH * b / bands * kh : H * b / bands) * W;
+            const ptrdiff_t hi = (b == bands - 1 ? H : tiles ? OH * (b + 1) / bands * kh : H * (b + 1) / bands) * W;
             FT *restrict d = dst + n * HW * C;
             ptrdiff_t ready = lo; /* owned pixels [lo, ready) are zeroed */
             int bad = 0;
-            for (ptrdiff_t o = 0; o < OHW; ++o) {
-                const FT *restrict s = src + (n * OHW + o) * C;
-                const int64_t *restrict ix = idx + (n * OHW + o) * C;
-                int64_t mn = ix[0], mx = ix[0];
-                for (ptrdiff_t c = 0; c < C; ++c) {
-                    const int64_t k = ix[c];
-                    mn = k < mn ? k : mn;
-                    mx = k > mx ? k : mx;
-                    off[c] = k * C + c;
+            for (ptrdiff_t oh = 0; oh < OH && !bad; ++oh) {
+                const FT *restrict srow = src + (n * OHW + oh * OW) * C;
+                const int64_t *restrict irow = idx + (n * OHW + oh * OW) * C;
+                if (tiles) {
+                    const ptrdiff_t t0 = oh * kh * W, t1 = t0 + kh * W;
+                    if (t0 >= lo && t1 <= hi) { /* this band's tile rows */
+                        if (try_tiles && ready <= t0) {
+                            if (ready < t0) memset(d + ready * C, 0, (size_t)((t0 - ready) * C) * sizeof(FT));
+                            ready = t1;
+                            if (FN(tile_rows_nhwc)(d + t0 * C, srow, irow, OW, W, C, kh, kw, (int64_t)t0,
+                                                   accumulate) == OW * C)
+                                continue;
+                            memset(d + t0 * C, 0, (size_t)((t1 - t0) * C) * sizeof(FT)); /* a miss */
+                            try_tiles = 0;
+                        }
+                    } else if (t1 <= lo || t0 >= hi) { /* another band's: skip it if it stays there */
+                        int64_t mn, mx;
+                        FN(index_range)(irow, OW * C, &mn, &mx);
+                        if (mn >= t0 && mx < t1) continue;
+                    }
                 }
-                if (mn < 0 || mx >= HW) {
-                    bad = 1;
-                    break;
-                }
-                if (mx < lo || mn >= hi) continue; /* nothing in this band */
-                if (mx >= ready) {
-                    const ptrdiff_t end = FC_MIN(((ptrdiff_t)mx / W + 1) * W, hi);
-                    memset(d + ready * C, 0, (size_t)((end - ready) * C) * sizeof(FT));
-                    ready = end;
-                }
-                if (mn >= lo && mx < hi) {
-                    if (accumulate)
-                        for (ptrdiff_t c = 0; c < C; ++c) d[off[c]] += s[c];
-                    else
-                        for (ptrdiff_t c = 0; c < C; ++c) d[off[c]] = s[c];
-                } else {
+                for (ptrdiff_t o = 0; o < OW; ++o) {
+                    const FT *restrict s = srow + o * C;
+                    const int64_t *restrict ix = irow + o * C;
+                    int64_t mn = ix[0], mx = ix[0];
                     for (ptrdiff_t c = 0; c < C; ++c) {
                         const int64_t k = ix[c];
-                        if (k < lo || k >= hi) continue;
-                        if (accumulate) d[off[c]] += s[c];
-                        else d[off[c]] = s[c];
+                        mn = k < mn ? k : mn;
+                        mx = k > mx ? k : mx;
+                        off[c] = k * C + c;
+                    }
+                    if (mn < 0 || mx >= HW) {
+                        bad = 1;
+                        break;
+                    }
+                    if (mx < lo || mn >= hi) continue; /* nothing in this band */
+                    if (mx >= ready) {
+                        const ptrdiff_t end = FC_MIN(((ptrdiff_t)mx / W + 1) * W, hi);
+                        memset(d + ready * C, 0, (size_t)((end - ready) * C) * sizeof(FT));
+                        ready = end;
+                    }
+                    if (mn >= lo && mx < hi) {
+                        if (accumulate)
+                            for (ptrdiff_t c = 0; c < C; ++c) d[off[c]] += s[c];
+                        else
+                            for (ptrdiff_t c = 0; c < C; ++c) d[off[c]] = s[c];
+                    } else {
+                        for (ptrdiff_t c = 0; c < C; ++c) {
+                            const int64_t k = ix[c];
+                            if (k < lo || k >= hi) continue;
+                            if (accumulate) d[off[c]] += s[c];
+                            else d[off[c]] = s[c];
+                        }
                     }
                 }
             }
@@ -1349,6 +1544,7 @@ const FC_POOL_OPS_T FC_POOL_OPS = {
 #undef STREAM_I64
 #undef STREAM_FENCE
 #undef SINK_FLUSH
+#undef FC_POOL_TILE2
 #undef FN
 #undef FC_PCAT
 #undef FC_PCAT_

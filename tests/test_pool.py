@@ -638,6 +638,137 @@ def test_scatter_any_indices_any_threads(rng, layout):
     np.testing.assert_array_equal(to_nchw(runs[1], layout), ref.max_unpool2d(g, idx, (40, 37)))
 
 
+# ---- index scatters: the direct path over non-overlapping windows (tiles) ---------------------------
+
+def sequential_scatter(g, idx, shape, accumulate):
+    """NCHW: zeros, then each value added (or assigned) at its index in row-major order, in g's dtype."""
+    n, c, h, w = shape
+    out = np.zeros((n * c, h * w), g.dtype)
+    for p, (gp, ip) in enumerate(zip(g.reshape(n * c, -1), idx.reshape(n * c, -1))):
+        if accumulate:
+            np.add.at(out[p], ip, gp)
+        else:
+            for k, v in zip(ip, gp):
+                out[p, k] = v
+    return out.reshape(shape)
+
+
+def tiled_indices(rng, shape, in_hw, kh, kw):
+    """Indices that each name a cell of their own kh x kw tile (stride = kernel)."""
+    oh, ow = shape[2:]
+    r, q = rng.integers(0, kh, shape), rng.integers(0, kw, shape)
+    return (np.arange(oh)[:, None] * kh + r) * in_hw[1] + np.arange(ow)[None, :] * kw + q
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("batch", [1, 3])
+@pytest.mark.parametrize("hw,k", [((8, 10), (2, 2)), ((11, 13), (2, 2)), ((12, 15), (4, 5)), ((9, 7), (3, 2))])
+def test_max_pool2d_backward_tiles(isa, rng, torch, layout, dtype, batch, hw, k):
+    """stride = kernel (the direct path, with leftover rows and columns): equal to autograd and
+    the reference, -0 gradients become +0 as in the scatter, every thread count gives the same bits."""
+    x = random_input(rng, (batch, 6) + hw, dtype, "ties")
+    xl = to_layout(x, layout)
+    y, idx = fastconv.max_pool2d(xl, k, return_indices=True, layout=layout)
+    gy = rng.standard_normal(y.shape).astype(dtype)
+    gy[rng.random(gy.shape) < 0.2] = -0.0
+    runs = []
+    for nt in (1, 2, 3):
+        with fastconv.threads(nt):
+            runs.append(fastconv.max_pool2d_backward(gy, idx, xl.shape, layout=layout))
+    for a in runs[1:]:
+        assert a.tobytes() == runs[0].tobytes()
+    gy_n, idx_n = to_nchw(gy, layout), to_nchw(idx, layout)
+    want = sequential_scatter(np.ascontiguousarray(gy_n), idx_n, x.shape, True)
+    assert np.ascontiguousarray(to_nchw(runs[0], layout)).tobytes() == want.tobytes()
+    gt = torch_grad(torch, lambda t: torch.nn.functional.max_pool2d(t, k), x, gy_n)
+    np.testing.assert_array_equal(to_nchw(runs[0], layout), gt)
+    # adaptive max pooling whose windows tile the input takes the same path
+    ya, ia = fastconv.adaptive_max_pool2d(xl, (hw[0] // k[0], hw[1] // k[1]), return_indices=True, layout=layout)
+    ga = fastconv.max_pool2d_backward(ya, ia, xl.shape, layout=layout)
+    want = sequential_scatter(np.ascontiguousarray(to_nchw(ya, layout)), to_nchw(ia, layout), x.shape, True)
+    np.testing.assert_array_equal(to_nchw(ga, layout), want)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape,in_hw,k", [((1, 24, 20, 18), (40, 37), (2, 2)), ((2, 8, 6, 5), (25, 16), (4, 3)),
+                                           ((1, 40, 12, 9), (36, 19), (3, 2))])
+@pytest.mark.parametrize("miss", [0.02, 0.5])
+def test_scatter_tiles_mixed_with_misses(isa, rng, layout, dtype, shape, in_hw, k, miss):
+    """Tiled indices with some moved anywhere in the plane (into earlier, later and other bands'
+    rows): tiled rows are written directly, the rest scattered, and every cell still gets its
+    contributions in output order: bitwise the sequential scatter, at 1, 2 and 3 threads, for
+    the gradient (sums) and unpooling (assigns)."""
+    idx = tiled_indices(rng, shape, in_hw, *k)
+    moved = rng.random(shape) < miss
+    idx = np.where(moved, rng.integers(0, in_hw[0] * in_hw[1], shape), idx)
+    g = rng.standard_normal(shape).astype(dtype)
+    g[rng.random(shape) < 0.1] = -0.0
+    full = shape[:2] + in_hw
+    gl, il = to_layout(g, layout), to_layout(idx, layout)
+    target = full if layout == "NCHW" else (full[0],) + in_hw + (full[1],)
+    want_add = sequential_scatter(g, idx, full, True).tobytes()
+    want_set = sequential_scatter(g, idx, full, False).tobytes()
+    for nt in (1, 2, 3):
+        with fastconv.threads(nt):
+            gx = fastconv.max_pool2d_backward(gl, il, target, layout=layout)
+            u = fastconv.max_unpool2d(gl, il, k, output_size=target, layout=layout)
+        assert np.ascontiguousarray(to_nchw(gx, layout)).tobytes() == want_add
+        assert np.ascontiguousarray(to_nchw(u, layout)).tobytes() == want_set
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("row", [0, 5, 9])
+def test_scatter_tiles_bad_index_raises(rng, layout, row):
+    """An index outside the plane after (or among) directly written rows still raises."""
+    shape, in_hw = (1, 30, 10, 12), (20, 24)
+    idx = tiled_indices(rng, shape, in_hw, 2, 2)
+    idx[0, 7, row, 3] = in_hw[0] * in_hw[1] if row != 5 else -1
+    g = rng.standard_normal(shape)
+    target = shape[:2] + in_hw if layout == "NCHW" else (1,) + in_hw + (shape[1],)
+    for nt in (1, 2):
+        with fastconv.threads(nt):
+            with pytest.raises(ValueError, match="indices"):
+                fastconv.max_pool2d_backward(to_layout(g, layout), to_layout(idx, layout), target, layout=layout)
+            with pytest.raises(ValueError, match="indices"):
+                fastconv.max_unpool2d(to_layout(g, layout), to_layout(idx, layout), 2, output_size=target,
+                                      layout=layout)
+
+
+# ---- NHWC forward with few output rows: rows split into column segments across threads ----------------
+
+@pytest.mark.parametrize("hwc", [(6, 200, 64), (4, 150, 96), (10, 23, 17), (7, 112, 8)])
+def test_nhwc_few_rows_column_segments(isa, rng, torch, hwc):
+    h, w, c = hwc
+    F = torch.nn.functional
+    x = rng.standard_normal((1, c, h, w)).astype(np.float32)
+    xl, xt = to_layout(x, "NHWC"), torch.from_numpy(x)
+    cases = [
+        (lambda a: fastconv.avg_pool2d(a, 3, 2, 1, layout="NHWC"), lambda t: F.avg_pool2d(t, 3, 2, 1)),
+        (lambda a: fastconv.avg_pool2d(a, 3, 1, 1, count_include_pad=False, layout="NHWC"),
+         lambda t: F.avg_pool2d(t, 3, 1, 1, count_include_pad=False)),
+        (lambda a: fastconv.max_pool2d(a, 3, 2, 1, layout="NHWC"), lambda t: F.max_pool2d(t, 3, 2, 1)),
+        (lambda a: fastconv.max_pool2d(a, (3, 2), (1, 2), (1, 1), (1, 2), True, layout="NHWC"),
+         lambda t: F.max_pool2d(t, (3, 2), (1, 2), (1, 1), (1, 2), True)),
+        (lambda a: fastconv.adaptive_avg_pool2d(a, (3, 7), layout="NHWC"), lambda t: F.adaptive_avg_pool2d(t, (3, 7))),
+        (lambda a: fastconv.adaptive_max_pool2d(a, (2, 5), layout="NHWC"), lambda t: F.adaptive_max_pool2d(t, (2, 5))),
+        (lambda a: fastconv.max_pool2d(a, 2, return_indices=True, layout="NHWC")[1],
+         lambda t: F.max_pool2d(t, 2, return_indices=True)[1]),
+    ]
+    for f, tf in cases:
+        runs = []
+        for nt in (1, 2, 3):
+            with fastconv.threads(nt):
+                runs.append(f(xl))
+        assert runs[1].tobytes() == runs[0].tobytes() and runs[2].tobytes() == runs[0].tobytes()
+        want = tf(xt).numpy()
+        if want.dtype == np.int64:
+            np.testing.assert_array_equal(to_nchw(runs[0], "NHWC"), want)
+        else:
+            np.testing.assert_allclose(to_nchw(runs[0], "NHWC"), want, rtol=1e-5, atol=1e-6)
+
+
 # ---- property test --------------------------------------------------------------------------------
 
 @settings(max_examples=40, deadline=None)

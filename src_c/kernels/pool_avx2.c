@@ -39,6 +39,45 @@ static inline void stream_i64(int64_t *dst, const int64_t *src, ptrdiff_t n)
     for (; i < n; ++i) dst[i] = src[i];
 }
 
+/*
+ * One input row of the 2-wide tiles of an NCHW output row (float): output o
+ * owns the pair dr[2o], dr[2o+1], which holds its value v at the column its
+ * index names (rel = ix[o] - (p + 2o) is 0 or 1) and 0 elsewhere.  A pair is
+ * one 64-bit lane: v's bits, shifted up by 32 when rel is 1, so the whole
+ * row is int64 compares and selects, four outputs (eight floats) a store.
+ * Returns the number of indices that named a cell of their pair; v + 0 when
+ * accumulating (the scatter's 0 + v), v itself for unpooling.
+ */
+static ptrdiff_t tile2_f32(float *restrict dr, const float *restrict s, const int64_t *restrict ix,
+                           ptrdiff_t n, int64_t p, int accumulate)
+{
+    const __m256i step = _mm256_setr_epi64x(0, 2, 4, 6), one = _mm256_set1_epi64x(1);
+    const __m256i zero = _mm256_setzero_si256();
+    const __m128 add = _mm_set1_ps(accumulate ? 0.0f : -0.0f); /* v + (-0) is v */
+    __m256i pos = _mm256_add_epi64(_mm256_set1_epi64x(p), step);
+    const __m256i eight = _mm256_set1_epi64x(8);
+    ptrdiff_t hits = 0, o = 0;
+    for (; o + 4 <= n; o += 4) {
+        const __m256i rel = _mm256_sub_epi64(_mm256_loadu_si256((const __m256i *)(ix + o)), pos);
+        const __m256i m0 = _mm256_cmpeq_epi64(rel, zero), m1 = _mm256_cmpeq_epi64(rel, one);
+        __m128 v = _mm_loadu_ps(s + o);
+        if (accumulate) v = _mm_add_ps(v, add);
+        const __m256i u = _mm256_cvtepu32_epi64(_mm_castps_si128(v));
+        const __m256i out = _mm256_or_si256(_mm256_and_si256(u, m0), _mm256_and_si256(_mm256_slli_epi64(u, 32), m1));
+        _mm256_storeu_si256((__m256i *)(dr + 2 * o), out);
+        hits += __builtin_popcount((unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(_mm256_or_si256(m0, m1))));
+        pos = _mm256_add_epi64(pos, eight);
+    }
+    for (; o < n; ++o) {
+        const int64_t rel = ix[o] - (p + 2 * o);
+        const float v = accumulate ? s[o] + 0.0f : s[o];
+        dr[2 * o] = rel == 0 ? v : 0.0f;
+        dr[2 * o + 1] = rel == 1 ? v : 0.0f;
+        hits += (rel == 0) + (rel == 1);
+    }
+    return hits;
+}
+
 #define FC_POOL_STREAM_I64(dst, src, n) stream_i64(dst, src, n)
 #define FC_POOL_STREAM_FENCE() _mm_sfence()
 
@@ -47,6 +86,7 @@ static inline void stream_i64(int64_t *dst, const int64_t *src, ptrdiff_t n)
 #define FC_POOL_OPS_T fc_pool_ops_f32
 #define FC_POOL_OPS fc_pool_ops_f32_avx2
 #define FC_POOL_STREAM_FT(dst, src, n) stream_f32(dst, src, n)
+#define FC_POOL_TILE2(dr, s, ix, n, p, acc) tile2_f32(dr, s, ix, n, p, acc)
 #include "../pool_impl.h"
 #undef FT
 #undef FSUF
