@@ -495,7 +495,8 @@ static int conv_fwd_indirect_f32(const fc_conv_geom *g, const float *x, const fl
     /* pixel blocks over all images' pixels: 96 pixels (whole tiles of 6) */
     const ptrdiff_t MB = fly ? (U + MR - 1) / MR * MR : 96;
     const ptrdiff_t tiles = MB / MR;
-    const ptrdiff_t nchunk = FN(chunk_panels)(npan, G * ((U + MB - 1) / MB), nt);
+    ptrdiff_t nchunk = FN(chunk_panels)(npan, G * ((U + MB - 1) / MB), nt);
+    if (wide && nchunk % 2 && nchunk < npan) ++nchunk;  /* whole pairs for the 6x32 kernel */
     const ptrdiff_t nsplit = (npan + nchunk - 1) / nchunk;
     const ptrdiff_t cb_ld = nchunk * NR;                 /* NCHW tile buffer / fly panel row */
 
