@@ -64,6 +64,19 @@ enum { FC_POOL_MAX = 0, FC_POOL_AVG = 1 };
  * written with streaming stores where available. */
 #define FC_POOL_STREAM_MIN ((size_t)16 << 20)
 
+/* Software prefetch distance of the NCHW forward pass, in bytes, and the
+ * input size from which it prefetches (measured: about twice as fast for a
+ * 103 MB input at one thread; no change for a 3 MB one, in cache). */
+#define FC_POOL_PREFETCH 4096
+#define FC_POOL_PREFETCH_MIN ((size_t)16 << 20)
+#if defined(__GNUC__) || defined(__clang__)
+#define FC_POOL_CAN_PREFETCH 1
+#define FC_POOL_PREFETCH_LINE(p) __builtin_prefetch((p), 0, 3)
+#else
+#define FC_POOL_CAN_PREFETCH 0
+#define FC_POOL_PREFETCH_LINE(p) ((void)(p))
+#endif
+
 #define FC_POOL_OPS_MEMBERS(T)                                                       \
     int (*forward)(const fc_pool_geom *, const fc_pool_windows *, int op,            \
                    const T *x, const ptrdiff_t *xs, T *y, int64_t *idx, int nt);     \
@@ -782,6 +795,11 @@ static int FN(forward_nchw)(const fc_pool_geom *g, const fc_pool_windows *w, int
     const size_t out_bytes = (size_t)(items * OW) * (sizeof(FT) + (idx ? sizeof(int64_t) : 0));
     const int stream = CAN_STREAM && out_bytes >= FC_POOL_STREAM_MIN;
     const ptrdiff_t cap = stream ? FN(sink_capacity)(OW) : 0;
+    /* inputs larger than the caches: software prefetch ahead of the rows
+     * (short rows, many of them: the hardware prefetchers alone leave one
+     * core at about half its copy bandwidth) */
+    const int prefetch = FC_POOL_CAN_PREFETCH && g->batch * C * g->in_h * W * sizeof(FT) >= FC_POOL_PREFETCH_MIN;
+    const ptrdiff_t pf_rows = k.reg ? g->stride_h : w->max_cnt_h;
     int status = FC_OK;
 
 #pragma omp parallel num_threads(nt) if (nt > 1 && items * (W + OW) > FC_POOL_PARALLEL_MIN)
@@ -804,11 +822,21 @@ static int FN(forward_nchw)(const fc_pool_geom *g, const fc_pool_windows *w, int
         FN(isink) isk = {idx ? idx + lo * OW : NULL, ibuf, 0};
         ptrdiff_t div_h = -1; /* the row whose divisors div holds */
 
-        for (ptrdiff_t it = lo; it < hi; ++it) {
-            const ptrdiff_t p = it / OH, oh = it - p * OH;
-            const FT *plane = x + (p / C) * xs[0] + (p % C) * xs[1];
+        /* (plane, output row) of item it, stepped rather than divided per row */
+        ptrdiff_t p = OH > 0 ? lo / OH : 0, oh = lo - p * OH;
+        const FT *plane = C > 0 ? x + (p / C) * xs[0] + (p % C) * xs[1] : x;
+        for (ptrdiff_t it = lo; it < hi; ++it, ++oh) {
+            if (oh == OH) {
+                oh = 0;
+                ++p;
+                plane = x + (p / C) * xs[0] + (p % C) * xs[1];
+            }
             const ptrdiff_t h0 = w->lo_h[oh];
             for (ptrdiff_t r = 0; r < w->cnt_h[oh]; ++r) rows[r] = plane + (h0 + r * k.dh) * xs[2];
+            if (prefetch) /* the rows new to this window (its last stride_h), FC_POOL_PREFETCH bytes on */
+                for (ptrdiff_t r = FC_MAX(w->cnt_h[oh] - pf_rows, 0); r < w->cnt_h[oh]; ++r)
+                    for (ptrdiff_t i = 0; i < W; i += (ptrdiff_t)(64 / sizeof(FT)))
+                        FC_POOL_PREFETCH_LINE((const void *)((uintptr_t)(rows[r] + i) + FC_POOL_PREFETCH));
             if (op == FC_POOL_AVG && (div_h < 0 || w->dv_h[oh] != w->dv_h[div_h])) {
                 /* divisors per column, recomputed only where the row factor changes */
                 const ptrdiff_t fh = w->dv_h[oh];
