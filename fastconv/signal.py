@@ -309,14 +309,15 @@ def _fft_plan(ct, items, out_h, out_w, kh, kw, threads):
     return cost, ("2d", nh, nw)
 
 
-def _fold(ct, isa: str) -> int:
-    """Taps per row of a folded 1-D kernel in the C engine (signal.c): one SIMD vector of
-    the compute type ct (16 float32 / int32 or 8 float64 at AVX-512, 8 / 4 at AVX2);
+def _fold(ct, isa: str, kw: int) -> int:
+    """Taps per row of a folded 1-D kernel of kw taps in the C engine (signal.c): one SIMD
+    vector of the compute type ct (8 float32 / int32 or 4 float64 at AVX2; 16 / 8 at
+    AVX-512 from 4 such rows, 64 / 32 taps: shorter kernels run the AVX2 kernel there);
     0 at the generic level, which does not fold."""
     if isa == "generic":
         return 0
-    lanes = 16 if isa == "avx512" else 8
-    return lanes if ct in (_F32, _I32) else lanes // 2
+    narrow = 8 if ct in (_F32, _I32) else 4
+    return 2 * narrow if isa == "avx512" and kw >= 8 * narrow else narrow
 
 
 def _fold_min_taps(fold: int) -> int:
@@ -354,7 +355,7 @@ def _direct_cost(ct, items, out_h, out_w, kh, kw, threads, isa):
     elif isa == "avx512":
         factor *= FFT_RULE["direct_avx512_factor_" + ("float32" if ct in (_F32, _C64) else "float64")]
     per_output = FFT_RULE[key] * kh * kw
-    fold = _fold(ct, isa)
+    fold = _fold(ct, isa, kw)
     if out_h == 1 and kh == 1 and ct in (_F32, _F64) and fold and kw >= _fold_min_taps(fold):
         mult = _fold_multiple(kw, fold)
         kw = -(-kw // mult) * mult
@@ -491,10 +492,10 @@ def _c_correlate(x, k, batch, out_h, out_w, pad_top, pad_left, boundary, fill, c
         _call(rt, geom, xr.reshape(-1), x_off.reshape(-1), kk.reshape(-1), k_off.reshape(-1), fl,
               out.reshape(-1).view(rt))
         return out
-    fold = _fold(ct, _active_isa()) if ct in (_F32, _F64, _I32) else 0
+    fold = _fold(ct, _active_isa(), kw) if ct in (_F32, _F64, _I32) else 0
     mult = _fold_multiple(kw, fold)
     if (fold and out_h == 1 and kh == 1 and kw >= _fold_min_taps(fold) and kw % mult and x.size
-            and (ct == _I32 or (_all_finite(x) and _all_finite(k)
+            and (ct == _I32 or (_finite(x) and _finite(k)
                                 and (boundary != _FILL or np.isfinite(fill))))):
         # The C engine runs a 1-D kernel whose length is a multiple of the fold
         # (one SIMD vector of taps, see _fold) as a folded 2-D correlation
@@ -512,6 +513,12 @@ def _c_correlate(x, k, batch, out_h, out_w, pad_top, pad_left, boundary, fill, c
     geom = (items, 1, 1, H, W, W, 1, kh, kw, out_h, out_w, pad_top, pad_left, boundary, 0)
     _call(ct, geom, xc.reshape(-1), xi * (H * W), kc.reshape(-1), ki * (kh * kw), fl, y.reshape(-1))
     return y
+
+
+def _finite(a) -> bool:
+    """Every value of the real array a is finite: its min and max are (they propagate
+    NaN).  Two fast reductions, no temporary array."""
+    return a.size == 0 or bool(np.isfinite(a.min()) and np.isfinite(a.max()))
 
 
 def _active_isa() -> str:

@@ -139,6 +139,17 @@ static int fc_signal_tiling_choose(const fc_corr2d_geom *g, size_t elem, fc_sign
 #define FC_MERGE_FN_T fc_kara_merge_u64_fn
 #include "signal_impl.h"
 
+/* A 1-D kernel of 4 to 7 rows of the AVX2 fold (32 to 63 float32 taps, 16 to
+ * 31 float64) folds into fewer than 4 rows of the AVX-512 fold (16 / 8 taps),
+ * where the 16-row tile's loads (16 + rows - 1 per rows x 16 FMAs, each
+ * split across two cache lines) limit it; the AVX2 kernel, folding it into
+ * 4 to 7 rows, measures faster (fastconv/signal.py's _fold mirrors this). */
+static int fc_signal_short_1d(const fc_corr2d_geom *g, ptrdiff_t narrow_fold)
+{
+    return g->channels == 1 && g->outputs == 1 && g->kernel_h == 1 && g->out_h == 1 &&
+           g->kernel_w >= 4 * narrow_fold && g->kernel_w < 8 * narrow_fold;
+}
+
 int fc_corr2d_f32(const fc_corr2d_geom *g, const float *x, const ptrdiff_t *x_off,
                   const float *k, const ptrdiff_t *k_off, const float *fill, float *y)
 {
@@ -147,7 +158,7 @@ int fc_corr2d_f32(const fc_corr2d_geom *g, const float *x, const ptrdiff_t *x_of
     fc_kara_split_f32_fn split = NULL;
     fc_kara_merge_f32_fn merge = NULL;
 #ifdef FC_HAVE_X86_KERNELS
-    if (fc_isa_active() >= FC_ISA_AVX512)
+    if (fc_isa_active() >= FC_ISA_AVX512 && !(g && fc_signal_short_1d(g, 8)))
         block = fc_corr_block_f32_avx512, fold = 16, split = fc_kara_split_f32_avx512,
         merge = fc_kara_merge_f32_avx512;
     else if (fc_isa_active() >= FC_ISA_AVX2) block = fc_corr_block_f32_avx2, fold = 8;
@@ -163,7 +174,7 @@ int fc_corr2d_f64(const fc_corr2d_geom *g, const double *x, const ptrdiff_t *x_o
     fc_kara_split_f64_fn split = NULL;
     fc_kara_merge_f64_fn merge = NULL;
 #ifdef FC_HAVE_X86_KERNELS
-    if (fc_isa_active() >= FC_ISA_AVX512)
+    if (fc_isa_active() >= FC_ISA_AVX512 && !(g && fc_signal_short_1d(g, 4)))
         block = fc_corr_block_f64_avx512, fold = 8, split = fc_kara_split_f64_avx512,
         merge = fc_kara_merge_f64_avx512;
     else if (fc_isa_active() >= FC_ISA_AVX2) block = fc_corr_block_f64_avx2, fold = 4;
@@ -180,7 +191,7 @@ int fc_corr2d_i32(const fc_corr2d_geom *g, const int32_t *x, const ptrdiff_t *x_
     fc_kara_split_u32_fn split = NULL;
     fc_kara_merge_u32_fn merge = NULL;
 #ifdef FC_HAVE_X86_KERNELS
-    if (fc_isa_active() >= FC_ISA_AVX512)
+    if (fc_isa_active() >= FC_ISA_AVX512 && !(g && fc_signal_short_1d(g, 8)))
         block = fc_corr_block_u32_avx512, fold = 16, split = fc_kara_split_u32_avx512,
         merge = fc_kara_merge_u32_avx512;
     else if (fc_isa_active() >= FC_ISA_AVX2) block = fc_corr_block_u32_avx2, fold = 8;

@@ -15,11 +15,13 @@
  * single rows (1-D signals) use 12 vectors to hide the FMA latency.
  * With FC_WIDE_TILES (32 registers) the tiles are larger: 8 rows x 2 vectors
  * for taller kernels, 4 x 4 for kernels of at most 3 rows, and 16 x 1 for
- * blocks one vector wide (folded 1-D signals, see signal_impl.h).
+ * blocks one vector wide (folded 1-D signals, see signal_impl.h), and kernel
+ * rows go in groups of FC_GROUP = 8 (16 accumulators + 8 weights + 1 input:
+ * one load feeds up to 8 FMAs).
  *
  * Every output accumulates from zero in one fixed order, whatever tile
- * computes it: channel, group of four kernel rows, kernel column, kernel row
- * (FC_GROUP = 4 is part of that order).  The last partial vector of a row is
+ * computes it: channel, group of FC_GROUP kernel rows, kernel column, kernel
+ * row (FC_GROUP, 4 by default, is part of that order).  The last partial vector of a row is
  * recomputed overlapping the previous one (same operations, same bits);
  * rows shorter than a vector use scalar fma, which rounds exactly like one
  * vector lane.  So the result does not depend on the tiling.
@@ -219,7 +221,13 @@ void FN(fc_corr_block)(ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t channels, const
     case 0: FN(block)(0, rows, cols, channels, e, lde, che, k, koff, kh, kw, y, ldy); break;
     case 1: FN(block)(1, rows, cols, channels, e, lde, che, k, koff, kh, kw, y, ldy); break;
     case 2: FN(block)(2, rows, cols, channels, e, lde, che, k, koff, kh, kw, y, ldy); break;
-    default: FN(block)(3, rows, cols, channels, e, lde, che, k, koff, kh, kw, y, ldy); break;
+    case 3: FN(block)(3, rows, cols, channels, e, lde, che, k, koff, kh, kw, y, ldy); break;
+#if FC_GROUP == 8
+    case 4: FN(block)(4, rows, cols, channels, e, lde, che, k, koff, kh, kw, y, ldy); break;
+    case 5: FN(block)(5, rows, cols, channels, e, lde, che, k, koff, kh, kw, y, ldy); break;
+    case 6: FN(block)(6, rows, cols, channels, e, lde, che, k, koff, kh, kw, y, ldy); break;
+    case 7: FN(block)(7, rows, cols, channels, e, lde, che, k, koff, kh, kw, y, ldy); break;
+#endif
     }
 }
 

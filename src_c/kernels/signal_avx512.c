@@ -2,10 +2,11 @@
  * signal_avx512.c -- AVX-512F block kernels of the signal-filtering engine
  * (float32, float64, and integers modulo 2^32): the body of the AVX2 kernels
  * (signal_avx2_impl.h) with 512-bit vectors and the larger register tiles
- * that 32 zmm registers hold (FC_WIDE_TILES).  Each output still accumulates
- * from zero in the order signal_avx2_impl.h describes, so any tiling gives
- * the same bits; the vector length only changes the fold of 1-D kernels
- * (16 float32 / 8 float64 taps per row, chosen in signal.c).
+ * that 32 zmm registers hold (FC_WIDE_TILES), kernel rows in groups of 8.
+ * Each output still accumulates from zero in the order signal_avx2_impl.h
+ * describes (with groups of 8 rows, and 1-D kernels folded into rows of 16
+ * float32 / 8 float64 taps, chosen in signal.c), so any tiling and any
+ * thread count give the same bits; the bits differ from the AVX2 kernels'.
  */
 #include <immintrin.h>
 #include <math.h>
@@ -18,6 +19,7 @@
 #endif
 
 #define FC_WIDE_TILES 1
+#define FC_GROUP 8
 
 #define FT float
 #define VT __m512
@@ -60,6 +62,9 @@
  * odd deinterleave with one sum, and the re-interleaving merge.  One vector
  * permute per output vector; every element sees the single add or the two
  * subtractions of the portable loops, in their order. */
+#ifndef FC_KARA_PREFETCH
+#define FC_KARA_PREFETCH 4096
+#endif
 #define KARA_HELPERS(SUF, T, V, L, LOAD, STORE, ADD, SUB, PERM, IDX)                       \
     void fc_kara_split_##SUF##_avx512(const T *e, ptrdiff_t cnt, T *e0, T *e1, T *es)      \
     {                                                                                      \
@@ -68,6 +73,10 @@
         IDX(od, 2 * l + 1);                                                                \
         /* i + L < cnt: the shifted pair of loads reads up to e[2 (i + L) + 1] */          \
         for (ptrdiff_t i = 0; i + L < cnt; i += L) {                                       \
+            /* e is often the caller's signal, read in place (from L3 or DRAM): \
+             * fetch ahead (a prefetch past the end of e does not fault) */     \
+            _mm_prefetch((const char *)(e + 2 * i) + FC_KARA_PREFETCH, _MM_HINT_T0);      \
+            _mm_prefetch((const char *)(e + 2 * i) + FC_KARA_PREFETCH + 64, _MM_HINT_T0); \
             const V a = LOAD(e + 2 * i), b = LOAD(e + 2 * i + L);                          \
             const V c = LOAD(e + 2 * i + 2), d = LOAD(e + 2 * i + L + 2);                  \
             const V x1 = PERM(a, od, b);                                                   \
