@@ -222,7 +222,13 @@ int FC_GEMM_NAME(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, FT alpha,
      * round trip of a whole packed B panel through L3.  Otherwise threads
      * share one packed B panel, as in BLIS.  Both give identical arithmetic,
      * so the choice never changes a result. */
-    const int fused = m <= bl.mc;
+    int fused = m <= bl.mc;
+    /* A little more than one mc block of rows on several threads (a
+     * 256-row layer on two): split the rows so each thread's share is one
+     * block and run fused on it -- B packed privately (a small duplicated
+     * cost) instead of a shared panel with two barriers per kc block. */
+    int fused_rows = 0;
+    if (!fused && nt > 1 && (pm_total + nt - 1) / nt * MR <= bl.mc) fused = fused_rows = 1;
     /* micro-panels packed together in fused mode: about 192 KiB, in L2 */
     const ptrdiff_t fused_nb =
         FC_MAX(1, (ptrdiff_t)(192 * 1024 / ((size_t)NR * FC_MIN((ptrdiff_t)bl.kc, k) * sizeof(FT))));
@@ -267,7 +273,7 @@ int FC_GEMM_NAME(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, FT alpha,
         const int team = 1;
 #endif
         int ways_m, ways_n;
-        FN(choose_grid)(team, fused, pm_total, (ncb_max + NR - 1) / NR, &ways_m, &ways_n);
+        FN(choose_grid)(team, fused && !fused_rows, pm_total, (ncb_max + NR - 1) / NR, &ways_m, &ways_n);
         const int ti = tid / ways_n, tj = tid % ways_n;
         FT *const apack = work_mem + b_elems + (size_t)tid * per_thread;
         FT *const bbuf = apack + a_elems;
