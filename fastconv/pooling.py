@@ -58,6 +58,8 @@ _DIM_MAX = 2**31 - 1                        # the C core's bound on every size
 # ---- argument normalisation ------------------------------------------------------
 
 def _layout(layout, allowed=_LAYOUTS):
+    if type(layout) is str and layout in allowed:  # the common case, first
+        return layout
     if not isinstance(layout, str):
         raise TypeError(f"layout must be a string, got {type(layout).__name__}")
     key = layout.upper()
@@ -265,7 +267,10 @@ def _targets(out, shape4, dtype, unbatched, inputs, return_indices):
 def _input_shape(input_shape, like_ndim, layout, n, c, name="input_shape"):
     """(H, W) of the input of a pooling whose output has batch n and channels c."""
     try:
-        shape = tuple(_int(v, name) for v in input_shape)
+        if type(input_shape) is tuple and all(type(v) is int for v in input_shape):
+            shape = input_shape  # the common case: no conversion
+        else:
+            shape = tuple(_int(v, name) for v in input_shape)
     except TypeError:
         raise TypeError(f"{name} must be a tuple of integers, got {input_shape!r}") from None
     if len(shape) != like_ndim:
