@@ -119,6 +119,13 @@ int fc_dwconv_wgrad_plane_avx2_f32(const fc_conv_geom *g, const float *xp, const
  * image (multiplier 1): part[k * taps + t], overwritten. */
 int fc_dwconv_wgrad_rows_nhwc_avx2_f32(const fc_conv_geom *g, const float *x, const float *dy,
                                        ptrdiff_t oh0, ptrdiff_t oh1, float *part);
+/* The same partials, AVX-512F (kernels/dwconv_avx512.c): 32 channels per pass
+ * with every tap's sums in registers; the same per-lane order, so the same
+ * bits.  Returns 0 (nothing done) unless channels % 16 == 0 and taps <= 12. */
+int fc_dwconv_wgrad_rows_nhwc_avx512_f32(const fc_conv_geom *g, const float *x, const float *dy,
+                                         ptrdiff_t oh0, ptrdiff_t oh1, float *part);
+/* Output columns [*lo, *hi) whose every column tap lies inside the input row. */
+void fc_dwconv_interior_columns(const fc_conv_geom *g, ptrdiff_t *lo, ptrdiff_t *hi);
 /* One NHWC output row, channel multiplier 1; wt is [kernel_h*kernel_w][channels]. */
 int fc_dwconv_row_nhwc_avx2_f32(const fc_conv_geom *g, const float *x, const float *wt,
                                 const float *bias, ptrdiff_t oh, float *yrow);

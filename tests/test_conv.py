@@ -903,3 +903,34 @@ def test_invalid_types():
     ro.setflags(write=False)
     with pytest.raises(ValueError, match="out is not writeable"):
         fastconv.conv2d(X, W, out=ro)
+
+
+@pytest.mark.skipif("avx512" not in fastconv.available_isas(), reason="this CPU has no AVX-512")
+@pytest.mark.parametrize("shape", [(2, 32, 17, 3, 1, 1, 1), (3, 48, 9, 3, 2, 1, 1), (1, 16, 12, 5, 1, 2, 1),
+                                   (2, 144, 20, 3, 1, 1, 2), (1, 64, 7, 3, 1, 0, 1)])
+def test_depthwise_nhwc_weight_grad_same_bits_at_every_level(shape):
+    """The AVX-512 NHWC depthwise weight-gradient kernel sums each (channel, tap)
+    in the AVX2 kernel's order: the same bits, for any thread count, and the
+    reference's values."""
+    n, c, h, k, s, p, d = shape
+    rng = np.random.default_rng(sum(shape))
+    x = rng.standard_normal((n, h, h, c)).astype(np.float32)
+    w = rng.standard_normal((c, 1, k, k)).astype(np.float32)
+    oh = (h + 2 * p - d * (k - 1) - 1) // s + 1
+    dy = rng.standard_normal((n, oh, oh, c)).astype(np.float32)
+    got = {}
+    before = fastconv.get_isa()
+    try:
+        for isa in ("avx2", "avx512"):
+            fastconv.set_isa(isa)
+            for nt in (1, 2):
+                with fastconv.threads(nt):
+                    got[isa, nt] = fastconv.conv2d_backward(dy, x, w, s, p, d, groups=c, layout="NHWC",
+                                                            needs=("weight",))[1]
+    finally:
+        fastconv.set_isa(before)
+    for key, value in got.items():
+        np.testing.assert_array_equal(value, got["avx2", 1], err_msg=str(key))
+    _, egw, _ = ref.conv2d_grads(dy.transpose(0, 3, 1, 2).astype(np.float64), x.transpose(0, 3, 1, 2).astype(np.float64),
+                                 w.astype(np.float64), (s, s), [(p, p)] * 2, (d, d), c)
+    assert_close(got["avx512", 1], egw.astype(np.float32))

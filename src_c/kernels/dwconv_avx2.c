@@ -204,7 +204,7 @@ int fc_dwconv_wgrad_plane_avx2_f32(const fc_conv_geom *g, const float *xp, const
 
 /* The output columns [*lo, *hi) whose every kernel column tap lies inside
  * the input row. */
-static void interior_columns(const fc_conv_geom *g, ptrdiff_t *lo, ptrdiff_t *hi)
+void fc_dwconv_interior_columns(const fc_conv_geom *g, ptrdiff_t *lo, ptrdiff_t *hi)
 {
     const ptrdiff_t OW = g->out_w, W = g->in_w, sw = g->stride_w, pl = g->pad_left;
     ptrdiff_t l0, h0, l1, h1;
@@ -228,7 +228,7 @@ int fc_dwconv_wgrad_rows_nhwc_avx2_f32(const fc_conv_geom *g, const float *x, co
     for (ptrdiff_t i = 0; i < K * T; ++i) part[i] = 0;
     /* pixels whose every column tap is inside the row */
     ptrdiff_t lo, hi;
-    interior_columns(g, &lo, &hi);
+    fc_dwconv_interior_columns(g, &lo, &hi);
     for (ptrdiff_t oh = oh0; oh < oh1; ++oh) {
         ptrdiff_t roff[12];
         int tap_r[12], nr = 0;
@@ -344,7 +344,7 @@ int fc_dwconv_row_nhwc_avx2_f32(const fc_conv_geom *g, const float *x, const flo
     }
     /* pixels whose every column tap is inside the image */
     ptrdiff_t lo, hi;
-    interior_columns(g, &lo, &hi);
+    fc_dwconv_interior_columns(g, &lo, &hi);
     const int ntaps = nr * (int)KW;
     if (ntaps > 0 && ntaps <= TAPS_MAX) {
         /* interior pixels, four at a time; for each, every 8-channel block
