@@ -593,25 +593,38 @@ static int conv_fwd_indirect_f32(const fc_conv_geom *g, const float *x, const fl
             float *const bbuf = cbuf + cbsz;
 
             if (padded) {                                /* zero-bordered planes */
-#pragma omp for schedule(static)
-                for (ptrdiff_t pl_i = 0; pl_i < (n1 - n0) * C; ++pl_i) {
-                    float *d = xpad + pl_i * Hp * Wp;
-                    /* element (ih, iw) of the plane at src[(ih * W + iw) * ps] */
-                    const float *src = nchw ? x + (n0 * C + pl_i) * H * W
-                                            : x + (n0 + pl_i / C) * H * W * C + pl_i % C;
-                    const ptrdiff_t ps = nchw ? 1 : C;
+                const ptrdiff_t nimg = n1 - n0, plane = Hp * Wp;
+                /* the zero rows above and below each plane */
+#pragma omp for schedule(static) nowait
+                for (ptrdiff_t pl_i = 0; pl_i < nimg * C; ++pl_i) {
+                    float *d = xpad + pl_i * plane;
                     for (ptrdiff_t i = 0; i < pt * Wp; ++i) d[i] = 0;
-                    for (ptrdiff_t ih = 0; ih < H; ++ih) {
-                        float *dr = d + (ih + pt) * Wp;
-                        const float *sr = src + ih * W * ps;
+                    for (ptrdiff_t i = (H + pt) * Wp; i < plane; ++i) d[i] = 0;
+                }
+                /* then image rows: one task per (image, input row) -- every
+                 * channel's row of it (an NHWC row is read once, contiguously,
+                 * and dealt out to the planes); rows balance the threads where
+                 * planes (three for an RGB image) would not */
+#pragma omp for schedule(static)
+                for (ptrdiff_t task = 0; task < nimg * H; ++task) {
+                    const ptrdiff_t ni = task / H, ih = task % H;
+                    float *d0 = xpad + ni * C * plane + (ih + pt) * Wp;
+                    for (ptrdiff_t c = 0; c < C; ++c) {
+                        float *dr = d0 + c * plane;
                         for (ptrdiff_t i = 0; i < pl; ++i) dr[i] = 0;
-                        if (ps == 1)
-                            for (ptrdiff_t i = 0; i < W; ++i) dr[pl + i] = sr[i];
-                        else
-                            for (ptrdiff_t i = 0; i < W; ++i) dr[pl + i] = sr[i * ps];
                         for (ptrdiff_t i = pl + W; i < Wp; ++i) dr[i] = 0;
                     }
-                    for (ptrdiff_t i = (H + pt) * Wp; i < Hp * Wp; ++i) d[i] = 0;
+                    if (nchw) {
+                        for (ptrdiff_t c = 0; c < C; ++c) {
+                            const float *sr = x + ((n0 + ni) * C + c) * H * W + ih * W;
+                            float *dr = d0 + c * plane + pl;
+                            for (ptrdiff_t i = 0; i < W; ++i) dr[i] = sr[i];
+                        }
+                    } else {
+                        const float *sr = x + ((n0 + ni) * H + ih) * W * C;
+                        for (ptrdiff_t i = 0; i < W; ++i)
+                            for (ptrdiff_t c = 0; c < C; ++c) d0[c * plane + pl + i] = sr[i * C + c];
+                    }
                 }
                 /* (implicit barrier: the chunk is padded) */
             }
