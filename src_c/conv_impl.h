@@ -911,7 +911,11 @@ static int FN(conv_fwd_direct)(const fc_conv_geom *g, const FT *x, const FT *w,
                 }
                 if (!nchw) {                             /* the group's planes into its pixels */
                     FT *yd = y + n * P * K + k0;
-                    for (ptrdiff_t j = 0; j < P; ++j)
+                    ptrdiff_t j = 0;
+#if FC_CONV_IS_F32 && defined(FC_HAVE_X86_KERNELS)
+                    if (simd) j = fc_conv_planes_to_pixels_avx2(yout, P, Kg, yd, K);
+#endif
+                    for (; j < P; ++j)
                         for (ptrdiff_t kk = 0; kk < Kg; ++kk) yd[j * K + kk] = yout[kk * P + j];
                 }
             }

@@ -87,6 +87,12 @@ void fc_conv_ukernel_6x32_avx512(ptrdiff_t nseg, ptrdiff_t L, ptrdiff_t cs, ptrd
 void fc_conv_tile_to_nchw_avx2(const float *t, ptrdiff_t ld, ptrdiff_t run, ptrdiff_t nch,
                                const float *bias, float *y, ptrdiff_t P);
 
+/* y[j * ld + k] = planes[k * P + j] for k < nk <= 8 and the pixels j it
+ * returns (a prefix of [0, P), whole 8-pixel blocks; the caller does the
+ * rest): 8 x 8 register transposes.  Only y's first nk values per pixel
+ * are written. */
+ptrdiff_t fc_conv_planes_to_pixels_avx2(const float *planes, ptrdiff_t P, ptrdiff_t nk, float *y, ptrdiff_t ld);
+
 /* Packs an 8-row slab of weights (w: row 0, column 0; row stride ld; rows
  * past `rows` zero) into those B panels: column q < ncols goes to
  * dst + qbase[q] + jp * 16 * qkcb[q] + half. */

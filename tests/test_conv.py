@@ -934,3 +934,21 @@ def test_depthwise_nhwc_weight_grad_same_bits_at_every_level(shape):
     _, egw, _ = ref.conv2d_grads(dy.transpose(0, 3, 1, 2).astype(np.float64), x.transpose(0, 3, 1, 2).astype(np.float64),
                                  w.astype(np.float64), (s, s), [(p, p)] * 2, (d, d), c)
     assert_close(got["avx512", 1], egw.astype(np.float32))
+
+
+@pytest.mark.parametrize("c_in,mult", [(1, 1), (1, 3), (1, 6), (1, 7), (1, 8), (1, 9), (2, 5), (3, 2), (4, 4)])
+@pytest.mark.parametrize("hw", [(5, 5), (9, 11), (28, 28)])
+def test_direct_nhwc_with_channel_multiplier_equals_nchw(c_in, mult, hw):
+    """The direct kernel's NHWC output (planes interleaved into pixels, 8 at a
+    time where the group has at most 8 channels) is the NCHW result, bit for
+    bit, for every thread count."""
+    rng = np.random.default_rng(c_in * 100 + mult * 10 + hw[0])
+    x = rng.standard_normal((3, c_in) + hw).astype(np.float32)
+    w = rng.standard_normal((c_in * mult, 1, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(c_in * mult).astype(np.float32)
+    want = fastconv.conv2d(x, w, b, padding=1, groups=c_in, algorithm="direct")
+    for nt in (1, 2, 3):
+        with fastconv.threads(nt):
+            got = fastconv.conv2d(nhwc(x), w, b, padding=1, groups=c_in, layout="NHWC", algorithm="direct")
+        np.testing.assert_array_equal(got, nhwc(want))
+    assert_close(want, ref.conv2d(x, w, b, (1, 1), [(1, 1)] * 2, groups=c_in).astype(np.float32))

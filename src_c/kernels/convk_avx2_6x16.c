@@ -130,3 +130,39 @@ void fc_conv_tile_to_nchw_avx2(const float *t, ptrdiff_t ld, ptrdiff_t run, ptrd
         for (ptrdiff_t q = 0; q < run; ++q) y[j0 * P + q] = t[q * ld + j0] + b;
     }
 }
+
+/* Planes (nk <= 8 of them, P values apart) into pixel-major rows: 8 pixels x
+ * 8 planes transposed in registers; each pixel's first nk values stored
+ * (a full 8-value store where nk == 8, else 4 + 2 + 1 piecewise, never
+ * past them). */
+ptrdiff_t fc_conv_planes_to_pixels_avx2(const float *planes, ptrdiff_t P, ptrdiff_t nk, float *y, ptrdiff_t ld)
+{
+    if (nk < 1 || nk > 8) return 0;
+    ptrdiff_t j = 0;
+    for (; j + 8 <= P; j += 8) {
+        __m256 r[8];
+        for (int i = 0; i < 8; ++i) r[i] = i < nk ? _mm256_loadu_ps(planes + i * P + j) : _mm256_setzero_ps();
+        fc_transpose8_ps(r);
+        for (int i = 0; i < 8; ++i) {
+            float *d = y + (j + i) * ld;
+            if (nk == 8) {
+                _mm256_storeu_ps(d, r[i]);
+                continue;
+            }
+            __m128 v = _mm256_castps256_ps128(r[i]);
+            int k = 0;
+            if (nk >= 4) {
+                _mm_storeu_ps(d, v);
+                v = _mm256_extractf128_ps(r[i], 1);
+                k = 4;
+            }
+            if (nk - k >= 2) {
+                _mm_storel_pi((__m64 *)(d + k), v);
+                v = _mm_movehl_ps(v, v);
+                k += 2;
+            }
+            if (nk - k >= 1) _mm_store_ss(d + k, v);
+        }
+    }
+    return j;
+}
