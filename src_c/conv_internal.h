@@ -130,6 +130,21 @@ int fc_dwconv_wgrad_rows_nhwc_avx2_f32(const fc_conv_geom *g, const float *x, co
  * bits.  Returns 0 (nothing done) unless channels % 16 == 0 and taps <= 12. */
 int fc_dwconv_wgrad_rows_nhwc_avx512_f32(const fc_conv_geom *g, const float *x, const float *dy,
                                          ptrdiff_t oh0, ptrdiff_t oh1, float *part);
+/* The kernel rows r of NHWC output row oh whose input row lies inside the
+ * image, in order: tap_r[q] = r and roff[q] = that row's offset (ih * W * C);
+ * returns how many. */
+static inline int fc_dwconv_tap_rows(const fc_conv_geom *g, ptrdiff_t oh, ptrdiff_t *roff, int *tap_r)
+{
+    int nr = 0;
+    for (ptrdiff_t r = 0; r < g->kernel_h; ++r) {
+        const ptrdiff_t ih = oh * g->stride_h - g->pad_top + r * g->dilation_h;
+        if (ih < 0 || ih >= g->in_h) continue;
+        roff[nr] = ih * g->in_w * g->in_channels;
+        tap_r[nr] = (int)r;
+        ++nr;
+    }
+    return nr;
+}
 /* Output columns [*lo, *hi) whose every column tap lies inside the input row. */
 void fc_dwconv_interior_columns(const fc_conv_geom *g, ptrdiff_t *lo, ptrdiff_t *hi);
 /* One NHWC output row, channel multiplier 1; wt is [kernel_h*kernel_w][channels]. */

@@ -221,7 +221,7 @@ void fc_dwconv_interior_columns(const fc_conv_geom *g, ptrdiff_t *lo, ptrdiff_t 
 int fc_dwconv_wgrad_rows_nhwc_avx2_f32(const fc_conv_geom *g, const float *x, const float *dy,
                                        ptrdiff_t oh0, ptrdiff_t oh1, float *part)
 {
-    const ptrdiff_t H = g->in_h, W = g->in_w, OW = g->out_w, K = g->out_channels;
+    const ptrdiff_t W = g->in_w, OW = g->out_w, K = g->out_channels;
     const ptrdiff_t KH = g->kernel_h, KW = g->kernel_w, T = KH * KW;
     const ptrdiff_t sw = g->stride_w, dw = g->dilation_w, pl = g->pad_left;
     if (g->in_channels != K || T > 12 || K % 8) return 0;
@@ -231,14 +231,8 @@ int fc_dwconv_wgrad_rows_nhwc_avx2_f32(const fc_conv_geom *g, const float *x, co
     fc_dwconv_interior_columns(g, &lo, &hi);
     for (ptrdiff_t oh = oh0; oh < oh1; ++oh) {
         ptrdiff_t roff[12];
-        int tap_r[12], nr = 0;
-        for (ptrdiff_t r = 0; r < KH; ++r) {
-            const ptrdiff_t ih = oh * g->stride_h - g->pad_top + r * g->dilation_h;
-            if (ih < 0 || ih >= H) continue;
-            roff[nr] = ih * W * K;
-            tap_r[nr] = (int)r;
-            ++nr;
-        }
+        int tap_r[12];
+        const int nr = fc_dwconv_tap_rows(g, oh, roff, tap_r);
         const float *yrow = dy + oh * OW * K;
         /* 64 channels per pass, pixels outer and the 8-channel vectors inner:
          * each pixel's channels are read whole lines at a time while they are
