@@ -1371,10 +1371,10 @@ static int FN(dw_backward_weight)(const fc_conv_geom *g, const FT *dy, const FT 
                 const ptrdiff_t oh1 = FC_MIN(OH, oh0 + FC_DW_ROWS);
                 FT *part = parts + (size_t)(task - t0) * kt;
 #if FC_CONV_IS_F32 && defined(FC_HAVE_X86_KERNELS)
-                if (simd && (fc_isa_active() >= FC_ISA_AVX512
-                                 ? fc_dwconv_wgrad_rows_nhwc_avx512_f32(g, x + n * HW * C, dy + n * P * K, oh0, oh1, part) ||
-                                   fc_dwconv_wgrad_rows_nhwc_avx2_f32(g, x + n * HW * C, dy + n * P * K, oh0, oh1, part)
-                                 : fc_dwconv_wgrad_rows_nhwc_avx2_f32(g, x + n * HW * C, dy + n * P * K, oh0, oh1, part)))
+                /* (the AVX-512 kernel declines channel counts not a multiple of 16) */
+                if (simd && ((fc_isa_active() >= FC_ISA_AVX512 &&
+                              fc_dwconv_wgrad_rows_nhwc_avx512_f32(g, x + n * HW * C, dy + n * P * K, oh0, oh1, part)) ||
+                             fc_dwconv_wgrad_rows_nhwc_avx2_f32(g, x + n * HW * C, dy + n * P * K, oh0, oh1, part)))
                     continue;
 #endif
                 FN(dw_wgrad_rows_nhwc)(g, x + n * HW * C, dy + n * P * K, oh0, oh1, part);
