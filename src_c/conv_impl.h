@@ -840,6 +840,7 @@ static int FN(conv_fwd_direct)(const fc_conv_geom *g, const FT *x, const FT *w,
     const ptrdiff_t T = g->kernel_h * g->kernel_w;
 #if FC_CONV_IS_F32 && defined(FC_HAVE_X86_KERNELS)
     const int simd = fc_isa_active() >= FC_ISA_AVX2;
+    const int wide = fc_isa_active() >= FC_ISA_AVX512;
     const size_t pad_elems = simd ? fc_dwconv_pad_elems(g) : 0;
 #else
     const int simd = 0;
@@ -904,7 +905,8 @@ static int FN(conv_fwd_direct)(const fc_conv_geom *g, const FT *x, const FT *w,
                         const FT *next = !nchw ? NULL
                                          : c + 1 < Cg ? xp + HW
                                          : ((k + 1) % Kg == 0 && task + 1 < tasks) ? xg + Cg * HW : NULL;
-                        done = simd && fc_dwconv_plane_nchw_avx2_f32(g, xp, wk, b, yp, pad, next, c > 0);
+                        done = simd && ((wide && fc_dwconv_plane3x3_nchw_avx512_f32(g, xp, wk, b, yp, pad, next, c > 0)) ||
+                                        fc_dwconv_plane_nchw_avx2_f32(g, xp, wk, b, yp, pad, next, c > 0));
 #endif
                         if (!done) FN(dw_plane_nchw)(g, xp, wk, b, yp, c > 0);
                     }

@@ -130,6 +130,13 @@ int fc_dwconv_wgrad_rows_nhwc_avx2_f32(const fc_conv_geom *g, const float *x, co
  * bits.  Returns 0 (nothing done) unless channels % 16 == 0 and taps <= 12. */
 int fc_dwconv_wgrad_rows_nhwc_avx512_f32(const fc_conv_geom *g, const float *x, const float *dy,
                                          ptrdiff_t oh0, ptrdiff_t oh1, float *part);
+/* One NCHW output plane of a 3x3, stride-1, undilated layer (any padding,
+ * out_w >= 8), AVX-512F, without the zero-bordered copy (zrow: scratch of
+ * out_w + 32 floats); the bits of fc_dwconv_plane_nchw_avx2_f32.  Returns 0
+ * (nothing done) for other geometries. */
+int fc_dwconv_plane3x3_nchw_avx512_f32(const fc_conv_geom *g, const float *xp, const float *wk,
+                                       float bias, float *yp, float *zrow, const float *next,
+                                       int accumulate);
 /* The kernel rows r of NHWC output row oh whose input row lies inside the
  * image, in order: tap_r[q] = r and roff[q] = that row's offset (ih * W * C);
  * returns how many. */

@@ -906,6 +906,41 @@ def test_invalid_types():
 
 
 @pytest.mark.skipif("avx512" not in fastconv.available_isas(), reason="this CPU has no AVX-512")
+@pytest.mark.parametrize("hw", [(1, 8), (5, 15), (6, 16), (7, 17), (13, 31), (12, 32), (9, 33), (25, 56), (3, 70)])
+def test_depthwise_nchw_3x3_same_bits_at_every_level(hw):
+    """The AVX-512 NCHW 3x3 depthwise kernel (masked loads instead of a
+    zero-bordered copy, overlapping last vector) gives the AVX2 kernel's bits
+    for every padding, multiplier and thread count, NaN and inf included, and
+    the reference's values."""
+    h, wd = hw
+    rng = np.random.default_rng(h * 100 + wd)
+    before = fastconv.get_isa()
+    for c, mult, pad in [(3, 1, 1), (2, 2, 0), (4, 1, ((2, 0), (0, 2))), (1, 3, ((0, 1), (1, 0))), (5, 1, 2)]:
+        (pt, pb), (pl, pr) = ((pad, pad), (pad, pad)) if isinstance(pad, int) else pad
+        if h + pt + pb < 3 or wd + pl + pr < 3:
+            continue
+        x = rng.standard_normal((2, c, h, wd)).astype(np.float32)
+        w = rng.standard_normal((c * mult, 1, 3, 3)).astype(np.float32)
+        b = rng.standard_normal(c * mult).astype(np.float32)
+        x[0, 0, 0, -1] = np.nan
+        w[-1, 0, 2, 0] = np.inf
+        got = {}
+        try:
+            for isa in ("avx2", "avx512"):
+                fastconv.set_isa(isa)
+                for nt in (1, 2):
+                    with fastconv.threads(nt):
+                        got[isa, nt] = fastconv.conv2d(x, w, b, padding=pad, groups=c)
+        finally:
+            fastconv.set_isa(before)
+        for key, value in got.items():
+            np.testing.assert_array_equal(value.view(np.int32), got["avx2", 1].view(np.int32), err_msg=str(key))
+        expected = ref.conv2d(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), (1, 1),
+                              [(pt, pb), (pl, pr)], (1, 1), c)
+        assert_close(got["avx512", 1], expected.astype(np.float32))
+
+
+@pytest.mark.skipif("avx512" not in fastconv.available_isas(), reason="this CPU has no AVX-512")
 @pytest.mark.parametrize("shape", [(2, 32, 17, 3, 1, 1, 1), (3, 48, 9, 3, 2, 1, 1), (1, 16, 12, 5, 1, 2, 1),
                                    (2, 144, 20, 3, 1, 1, 2), (1, 64, 7, 3, 1, 0, 1)])
 def test_depthwise_nhwc_weight_grad_same_bits_at_every_level(shape):

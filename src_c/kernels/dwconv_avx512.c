@@ -8,6 +8,14 @@
  * over the row's pixels in the same order as in the AVX2 kernel (interior,
  * then border) in its own lane and is then added to part[k][t]: the same
  * bits.
+ *
+ * NCHW forward, 3x3, stride 1, no dilation: no zero-bordered copy of the
+ * plane.  A pass covers 4 output rows x 32 columns (8 zmm sums); each of its
+ * 6 input rows is loaded once per column shift (masked loads give the zero
+ * border, out-of-image rows load nothing) and feeds every output row whose
+ * taps use it.  Input rows run top to bottom and shifts left to right, so
+ * each output still gets bias, then fma(w, x, acc) over the taps in (r, s)
+ * order, border zeros included: the bits of the AVX2 kernel.
  */
 #include <immintrin.h>
 
@@ -81,6 +89,89 @@ int fc_dwconv_wgrad_rows_nhwc_avx512_f32(const fc_conv_geom *g, const float *x, 
                     const ptrdiff_t tap = tap_r[q] * KW + s;
                     for (int j = 0; j < (two ? 32 : 16); ++j) part[(k0 + j) * T + tap] += v[j];
                 }
+        }
+    }
+    return 1;
+}
+
+/* Lanes [lo, hi) of a 16-lane mask (clamped). */
+static inline __mmask16 lane_range(ptrdiff_t lo, ptrdiff_t hi)
+{
+    lo = lo < 0 ? 0 : lo;
+    hi = hi > 16 ? 16 : hi;
+    if (hi <= lo) return 0;
+    return (__mmask16)(((1u << hi) - 1u) & ~((1u << lo) - 1u));
+}
+
+#define DW_R 6  /* output rows per pass */
+
+int fc_dwconv_plane3x3_nchw_avx512_f32(const fc_conv_geom *g, const float *xp, const float *wk,
+                                       float b, float *yp, float *zrow, const float *next, int acc)
+{
+    const ptrdiff_t H = g->in_h, W = g->in_w, OH = g->out_h, OW = g->out_w;
+    if (g->kernel_h != 3 || g->kernel_w != 3 || g->stride_h != 1 || g->stride_w != 1 ||
+        g->dilation_h != 1 || g->dilation_w != 1 || OW < 8)
+        return 0;
+    const ptrdiff_t pt = g->pad_top, pl = g->pad_left;
+    /* rows above or below the image read this zero row: fma(w, 0, acc) as the
+     * zero border gives */
+    for (ptrdiff_t i = 0; i < OW + 32; ++i) zrow[i] = 0;
+    __m512 wv[9];
+    for (int t = 0; t < 9; ++t) wv[t] = _mm512_set1_ps(wk[t]);
+    const __m512 bv = _mm512_set1_ps(b);
+    const ptrdiff_t blocks = (OH + DW_R - 1) / DW_R;
+    const ptrdiff_t lines = next ? (H * W + 15) / 16 : 0, per_block = (lines + blocks - 1) / blocks;
+    ptrdiff_t line = 0;
+    /* the last vector of a row overlaps the one before (the same sums again)
+     * unless it accumulates into yp */
+    const ptrdiff_t last = !acc && OW >= 16 ? OW - 16 : (OW - 1) / 16 * 16;
+    for (ptrdiff_t oh = 0; oh < OH; oh += DW_R) {
+        for (ptrdiff_t e = FC_MIN(lines, line + per_block); line < e; ++line)
+            _mm_prefetch((const char *)(next + line * 16), _MM_HINT_T0);
+        const ptrdiff_t nrows = FC_MIN(DW_R, OH - oh);
+        /* the next pass's output lines, for writing */
+        if (oh + DW_R < OH) {
+            const float *yn = yp + (oh + DW_R) * OW;
+            const ptrdiff_t n = FC_MIN(DW_R, OH - oh - DW_R) * OW;
+            for (ptrdiff_t i = 0; i < n; i += 16) _mm_prefetch((const char *)(yn + i), _MM_HINT_ET0);
+        }
+        const float *xr[DW_R + 2];
+        for (int ir = 0; ir < DW_R + 2; ++ir) {
+            const ptrdiff_t ih = oh - pt + ir;
+            xr[ir] = (ih >= 0 && ih < H ? xp + ih * W : zrow + pl) - pl;
+        }
+        float *yr = yp + oh * OW;
+        for (ptrdiff_t c = 0;; c = c + 16 < last ? c + 16 : last) {
+            const __mmask16 om = lane_range(0, OW - c);
+            const __mmask16 m0 = lane_range(pl - c, W + pl - c), m1 = lane_range(pl - 1 - c, W + pl - 1 - c),
+                            m2 = lane_range(pl - 2 - c, W + pl - 2 - c);
+            __m512 a[DW_R];
+#pragma GCC unroll 6
+            for (int r = 0; r < DW_R; ++r)
+                a[r] = acc && r < nrows ? _mm512_maskz_loadu_ps(om, yr + r * OW + c) : bv;
+#pragma GCC unroll 8
+            for (int ir = 0; ir < DW_R + 2; ++ir) {
+                const float *q = xr[ir] + c;
+                const __m512 x0 = _mm512_maskz_loadu_ps(m0, q), x1 = _mm512_maskz_loadu_ps(m1, q + 1),
+                             x2 = _mm512_maskz_loadu_ps(m2, q + 2);
+#pragma GCC unroll 6
+                for (int r = 0; r < DW_R; ++r) {
+                    const int kr = ir - r;
+                    if (kr >= 0 && kr < 3) {
+                        a[r] = _mm512_fmadd_ps(wv[kr * 3], x0, a[r]);
+                        a[r] = _mm512_fmadd_ps(wv[kr * 3 + 1], x1, a[r]);
+                        a[r] = _mm512_fmadd_ps(wv[kr * 3 + 2], x2, a[r]);
+                    }
+                }
+            }
+            if (nrows == DW_R) {
+#pragma GCC unroll 6
+                for (int r = 0; r < DW_R; ++r) _mm512_mask_storeu_ps(yr + r * OW + c, om, a[r]);
+            } else {
+                for (int r = 0; r < DW_R; ++r)
+                    if (r < nrows) _mm512_mask_storeu_ps(yr + r * OW + c, om, a[r]);
+            }
+            if (c >= last) break;
         }
     }
     return 1;
