@@ -935,7 +935,9 @@ static int FN(conv_fwd_direct)(const fc_conv_geom *g, const FT *x, const FT *w,
         const ptrdiff_t n = task / OH, oh = task % OH;
         FT *yrow = y + task * g->out_w * K;
 #if FC_CONV_IS_F32 && defined(FC_HAVE_X86_KERNELS)
-        if (simd && fc_dwconv_row_nhwc_avx2_f32(g, x + n * HW * C, wt, bias, oh, yrow)) continue;
+        if (simd && ((wide && fc_dwconv_row3x3_nhwc_avx512_f32(g, x + n * HW * C, wt, bias, oh, yrow)) ||
+                     fc_dwconv_row_nhwc_avx2_f32(g, x + n * HW * C, wt, bias, oh, yrow)))
+            continue;
 #endif
         FN(dw_row_nhwc)(g, x + n * HW * C, wt, bias, oh, yrow);
     }

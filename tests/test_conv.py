@@ -941,6 +941,41 @@ def test_depthwise_nchw_3x3_same_bits_at_every_level(hw):
 
 
 @pytest.mark.skipif("avx512" not in fastconv.available_isas(), reason="this CPU has no AVX-512")
+@pytest.mark.parametrize("hwc", [(1, 3, 16), (4, 9, 8), (6, 10, 17), (5, 12, 33), (7, 25, 144), (3, 40, 5)])
+def test_depthwise_nhwc_3x3_same_bits_at_every_level(hwc):
+    """The AVX-512 NHWC 3x3 depthwise row kernel (each input pixel loaded once
+    for the taps of 8 outputs, overlapping last pass, masked channel tail)
+    gives the AVX2 kernel's bits for every padding, row stride and thread
+    count, NaN and inf included, and the reference's values."""
+    h, wd, c = hwc
+    rng = np.random.default_rng(h * 1000 + wd * 10 + c)
+    before = fastconv.get_isa()
+    for pad, sh in [(1, 1), (0, 1), (((2, 0), (0, 2)), 1), (((0, 1), (2, 1)), 2), (2, 2)]:
+        (pt, pb), (pl, pr) = ((pad, pad), (pad, pad)) if isinstance(pad, int) else pad
+        if h + pt + pb < 3 or wd + pl + pr < 3:
+            continue
+        x = rng.standard_normal((2, h, wd, c)).astype(np.float32)
+        w = rng.standard_normal((c, 1, 3, 3)).astype(np.float32)
+        b = rng.standard_normal(c).astype(np.float32)
+        x[0, 0, -1, 0] = np.nan
+        w[-1, 0, 1, 1] = np.inf
+        got = {}
+        try:
+            for isa in ("avx2", "avx512"):
+                fastconv.set_isa(isa)
+                for nt in (1, 2):
+                    with fastconv.threads(nt):
+                        got[isa, nt] = fastconv.conv2d(x, w, b, stride=(sh, 1), padding=pad, groups=c, layout="NHWC")
+        finally:
+            fastconv.set_isa(before)
+        for key, value in got.items():
+            np.testing.assert_array_equal(value.view(np.int32), got["avx2", 1].view(np.int32), err_msg=str(key))
+        expected = ref.conv2d(nchw(x).astype(np.float64), w.astype(np.float64), b.astype(np.float64), (sh, 1),
+                              [(pt, pb), (pl, pr)], (1, 1), c)
+        assert_close(nchw(got["avx512", 1]), expected.astype(np.float32))
+
+
+@pytest.mark.skipif("avx512" not in fastconv.available_isas(), reason="this CPU has no AVX-512")
 @pytest.mark.parametrize("shape", [(2, 32, 17, 3, 1, 1, 1), (3, 48, 9, 3, 2, 1, 1), (1, 16, 12, 5, 1, 2, 1),
                                    (2, 144, 20, 3, 1, 1, 2), (1, 64, 7, 3, 1, 0, 1)])
 def test_depthwise_nhwc_weight_grad_same_bits_at_every_level(shape):

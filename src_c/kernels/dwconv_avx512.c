@@ -176,3 +176,93 @@ int fc_dwconv_plane3x3_nchw_avx512_f32(const fc_conv_geom *g, const float *xp, c
     }
     return 1;
 }
+
+#define DW_P 8  /* NHWC pixels per pass */
+
+int fc_dwconv_row3x3_nhwc_avx512_f32(const fc_conv_geom *g, const float *x, const float *wt,
+                                     const float *bias, ptrdiff_t oh, float *yrow)
+{
+    const ptrdiff_t H = g->in_h, W = g->in_w, OW = g->out_w, K = g->out_channels;
+    const ptrdiff_t pl = g->pad_left;
+    if (g->in_channels != K || g->kernel_h != 3 || g->kernel_w != 3 || g->stride_w != 1 ||
+        g->dilation_w != 1)
+        return 0;
+    /* the kernel rows with their input row inside the image */
+    const float *xrow[3];
+    const float *wrow[3];
+    int nr = 0;
+    for (ptrdiff_t r = 0; r < 3; ++r) {
+        const ptrdiff_t ih = oh * g->stride_h - g->pad_top + r * g->dilation_h;
+        if (ih < 0 || ih >= H) continue;
+        xrow[nr] = x + ih * W * K;
+        wrow[nr] = wt + r * 3 * K;
+        ++nr;
+    }
+    ptrdiff_t lo, hi;
+    fc_dwconv_interior_columns(g, &lo, &hi);
+    /* the input row the next output row adds, a share of its lines per pass */
+    const ptrdiff_t nrow = (oh + 1) * g->stride_h - g->pad_top + 2 * g->dilation_h;
+    const float *next = nrow >= 0 && nrow < H ? x + nrow * W * K : NULL;
+    const ptrdiff_t lines = next ? (W * K + 15) / 16 : 0;
+    const ptrdiff_t passes = FC_MAX((ptrdiff_t)1, (hi - lo) / DW_P);
+    const ptrdiff_t per_pass = (lines + passes - 1) / passes;
+    ptrdiff_t line = 0;
+    /* interior pixels, DW_P at a time (the last pass overlaps the one before:
+     * the same sums again); per 16-channel block, each of the DW_P + 2 input
+     * pixels of a row is loaded once and feeds every output it is a tap of */
+    if (hi - lo >= DW_P && nr > 0) {
+        for (ptrdiff_t ow = lo;; ow = ow + DW_P < hi - DW_P ? ow + DW_P : hi - DW_P) {
+            for (ptrdiff_t e = FC_MIN(lines, line + per_pass); line < e; ++line)
+                _mm_prefetch((const char *)(next + line * 16), _MM_HINT_T0);
+            float *yp = yrow + ow * K;
+            /* the next pass's output lines, for writing (plain stores with
+             * this prefetch measured 1.3x faster than streaming stores) */
+            if (ow + 2 * DW_P <= OW)
+                for (ptrdiff_t i = 0; i < DW_P * K; i += 16) _mm_prefetch((const char *)(yp + DW_P * K + i), _MM_HINT_ET0);
+            for (ptrdiff_t k = 0; k < K; k += 16) {
+                const __mmask16 m = K - k >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (K - k)) - 1u);
+                const __m512 b = bias ? _mm512_maskz_loadu_ps(m, bias + k) : _mm512_setzero_ps();
+                __m512 a[DW_P];
+#pragma GCC unroll 8
+                for (int p = 0; p < DW_P; ++p) a[p] = b;
+                for (int q = 0; q < nr; ++q) {
+                    const float *xs = xrow[q] + (ow - pl) * K + k;
+                    const __m512 w0 = _mm512_maskz_loadu_ps(m, wrow[q] + k);
+                    const __m512 w1 = _mm512_maskz_loadu_ps(m, wrow[q] + K + k);
+                    const __m512 w2 = _mm512_maskz_loadu_ps(m, wrow[q] + 2 * K + k);
+#pragma GCC unroll 10
+                    for (int j = 0; j < DW_P + 2; ++j) {
+                        const __m512 xv = _mm512_maskz_loadu_ps(m, xs + j * K);
+                        if (j < DW_P) a[j] = _mm512_fmadd_ps(w0, xv, a[j]);
+                        if (j >= 1 && j - 1 < DW_P) a[j - 1] = _mm512_fmadd_ps(w1, xv, a[j - 1]);
+                        if (j >= 2) a[j - 2] = _mm512_fmadd_ps(w2, xv, a[j - 2]);
+                    }
+                }
+#pragma GCC unroll 8
+                for (int p = 0; p < DW_P; ++p) _mm512_mask_storeu_ps(yp + p * K + k, m, a[p]);
+            }
+            if (ow >= hi - DW_P) break;
+        }
+    } else {
+        hi = lo;                                  /* every pixel below as a border one */
+    }
+    /* border pixels (and narrow rows): bias, then fma over the taps inside */
+    for (ptrdiff_t ow = 0; ow < OW; ++ow) {
+        if (ow == lo) ow = hi;
+        if (ow >= OW) break;
+        float *yp = yrow + ow * K;
+        for (ptrdiff_t k = 0; k < K; k += 16) {
+            const __mmask16 m = K - k >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (K - k)) - 1u);
+            __m512 a = bias ? _mm512_maskz_loadu_ps(m, bias + k) : _mm512_setzero_ps();
+            for (int q = 0; q < nr; ++q)
+                for (ptrdiff_t s = 0; s < 3; ++s) {
+                    const ptrdiff_t iw = ow - pl + s;
+                    if (iw < 0 || iw >= W) continue;
+                    a = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, wrow[q] + s * K + k),
+                                        _mm512_maskz_loadu_ps(m, xrow[q] + iw * K + k), a);
+                }
+            _mm512_mask_storeu_ps(yp + k, m, a);
+        }
+    }
+    return 1;
+}
