@@ -12,6 +12,7 @@ bytes written over time, quoted against what numpy.copyto reaches on the same
 array in the same run.
 
     python benchmarks/bench_pool.py [--quick] [--threads 1,2] [--json PATH]
+        [--shape batch32|batch1] [--layout NCHW|NHWC] [--pass forward|backward] [--op TEXT]
 """
 from __future__ import annotations
 
@@ -101,17 +102,23 @@ QUICK_FORWARD = ("max 2x2/2", "avg 3x3/1 pad 1", "adaptive avg 7x7")
 QUICK_BACKWARD = ("max 2x2/2 (indices)",)
 
 
-def run(threads=(1, 2), quick=False, progress=True):
+def run(threads=(1, 2), quick=False, progress=True, only_shape=None, only_layout=None, only_pass=None,
+        only_op=None):
+    """only_shape, only_layout, only_pass, only_op: run only the cases with that shape name,
+    layout, pass, and whose operation name contains op (None: all)."""
     rng = np.random.default_rng(0)
     results = {"area": "pool", "copy_gbps": {}, "rows": [], "torch": torch is not None}
     per_layout = len(QUICK_FORWARD) + len(QUICK_BACKWARD) if quick else len(_forward_cases()) + 5
     n_cases = (len(SHAPES) * len(LAYOUTS) - quick) * len(threads) * per_layout
-    bar = harness.Progress(n_cases, "pool") if progress else None
+    narrowed = only_shape or only_layout or only_pass or only_op
+    bar = harness.Progress(n_cases, "pool") if progress and not narrowed else None
     repeats, target = (3, 0.01) if quick else (7, 0.03)
     # No BLAS competitor here (whose workers spin ~0.1 s after a call), so
     # --quick shortens the pause between competitors at 2 threads.
     cooldown = 0.02 if quick else None
     for shape_name, shape in SHAPES.items():
+        if only_shape is not None and shape_name != only_shape:
+            continue
         x_nchw = rng.standard_normal(shape, dtype=np.float32)
         arrays = {"NCHW": x_nchw, "NHWC": np.ascontiguousarray(x_nchw.transpose(0, 2, 3, 1))}
         dst = np.empty_like(x_nchw)
@@ -123,6 +130,8 @@ def run(threads=(1, 2), quick=False, progress=True):
                 copy_gbps = 2 * x_nchw.nbytes / t["copy"].median / 1e9
                 results["copy_gbps"][f"{shape_name}/t{nt}"] = copy_gbps
                 for layout in LAYOUTS:
+                    if only_layout is not None and layout != only_layout:
+                        continue
                     if quick and shape_name == "batch32" and layout == "NHWC":
                         continue  # --quick: the large batch in NCHW only
                     x = arrays[layout]
@@ -146,6 +155,9 @@ def run(threads=(1, 2), quick=False, progress=True):
                             comp["torch"] = tc
                         rows.append(("backward", name, comp, nbytes))
                     for direction, name, comp, nbytes in rows:
+                        if (only_pass is not None and direction != only_pass) or (
+                                only_op is not None and only_op not in name):
+                            continue
                         t = harness.time_alternating(comp, repeats=repeats, target=target,
                                              cooldown=cooldown)
                         fc_s, out_s = t["fastconv"].median, t["fastconv_out"].median
@@ -220,7 +232,18 @@ def report(results) -> str:
 
 
 def main(argv=None):
+    def add_arguments(p):
+        p.add_argument("--shape", choices=sorted(SHAPES), default=None, help="only this input shape")
+        p.add_argument("--layout", choices=LAYOUTS, default=None, help="only this layout")
+        p.add_argument("--pass", dest="direction", choices=("forward", "backward"), default=None,
+                       help="only this pass")
+        p.add_argument("--op", default=None, metavar="TEXT",
+                       help="only the operations whose name contains TEXT (e.g. 'max 3x3')")
+
     harness.bench_main(__doc__, "Pooling: fastconv vs PyTorch and memory bandwidth", run, report, argv,
+                       add_arguments=add_arguments,
+                       run_kwargs=lambda a: {"only_shape": a.shape, "only_layout": a.layout,
+                                             "only_pass": a.direction, "only_op": a.op},
                        quick_help="one case of each kind (QUICK_FORWARD, QUICK_BACKWARD; batch 32 in NCHW only), fewer and shorter timing rounds")
 
 
