@@ -905,6 +905,21 @@ def test_invalid_types():
         fastconv.conv2d(X, W, out=ro)
 
 
+def _at_every_level(fn):
+    """fn() at the AVX2 and AVX-512 levels, 1 and 2 threads: {(isa, threads): result}."""
+    got = {}
+    before = fastconv.get_isa()
+    try:
+        for isa in ("avx2", "avx512"):
+            fastconv.set_isa(isa)
+            for nt in (1, 2):
+                with fastconv.threads(nt):
+                    got[isa, nt] = fn()
+    finally:
+        fastconv.set_isa(before)
+    return got
+
+
 @pytest.mark.skipif("avx512" not in fastconv.available_isas(), reason="this CPU has no AVX-512")
 @pytest.mark.parametrize("hw", [(1, 8), (5, 15), (6, 16), (7, 17), (13, 31), (12, 32), (9, 33), (25, 56), (3, 70)])
 def test_depthwise_nchw_3x3_same_bits_at_every_level(hw):
@@ -914,7 +929,6 @@ def test_depthwise_nchw_3x3_same_bits_at_every_level(hw):
     the reference's values."""
     h, wd = hw
     rng = np.random.default_rng(h * 100 + wd)
-    before = fastconv.get_isa()
     for c, mult, pad in [(3, 1, 1), (2, 2, 0), (4, 1, ((2, 0), (0, 2))), (1, 3, ((0, 1), (1, 0))), (5, 1, 2)]:
         (pt, pb), (pl, pr) = ((pad, pad), (pad, pad)) if isinstance(pad, int) else pad
         if h + pt + pb < 3 or wd + pl + pr < 3:
@@ -924,15 +938,7 @@ def test_depthwise_nchw_3x3_same_bits_at_every_level(hw):
         b = rng.standard_normal(c * mult).astype(np.float32)
         x[0, 0, 0, -1] = np.nan
         w[-1, 0, 2, 0] = np.inf
-        got = {}
-        try:
-            for isa in ("avx2", "avx512"):
-                fastconv.set_isa(isa)
-                for nt in (1, 2):
-                    with fastconv.threads(nt):
-                        got[isa, nt] = fastconv.conv2d(x, w, b, padding=pad, groups=c)
-        finally:
-            fastconv.set_isa(before)
+        got = _at_every_level(lambda: fastconv.conv2d(x, w, b, padding=pad, groups=c))
         for key, value in got.items():
             np.testing.assert_array_equal(value.view(np.int32), got["avx2", 1].view(np.int32), err_msg=str(key))
         expected = ref.conv2d(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), (1, 1),
@@ -949,7 +955,6 @@ def test_depthwise_nhwc_3x3_same_bits_at_every_level(hwc):
     count, NaN and inf included, and the reference's values."""
     h, wd, c = hwc
     rng = np.random.default_rng(h * 1000 + wd * 10 + c)
-    before = fastconv.get_isa()
     for pad, sh in [(1, 1), (0, 1), (((2, 0), (0, 2)), 1), (((0, 1), (2, 1)), 2), (2, 2)]:
         (pt, pb), (pl, pr) = ((pad, pad), (pad, pad)) if isinstance(pad, int) else pad
         if h + pt + pb < 3 or wd + pl + pr < 3:
@@ -959,15 +964,8 @@ def test_depthwise_nhwc_3x3_same_bits_at_every_level(hwc):
         b = rng.standard_normal(c).astype(np.float32)
         x[0, 0, -1, 0] = np.nan
         w[-1, 0, 1, 1] = np.inf
-        got = {}
-        try:
-            for isa in ("avx2", "avx512"):
-                fastconv.set_isa(isa)
-                for nt in (1, 2):
-                    with fastconv.threads(nt):
-                        got[isa, nt] = fastconv.conv2d(x, w, b, stride=(sh, 1), padding=pad, groups=c, layout="NHWC")
-        finally:
-            fastconv.set_isa(before)
+        got = _at_every_level(
+            lambda: fastconv.conv2d(x, w, b, stride=(sh, 1), padding=pad, groups=c, layout="NHWC"))
         for key, value in got.items():
             np.testing.assert_array_equal(value.view(np.int32), got["avx2", 1].view(np.int32), err_msg=str(key))
         expected = ref.conv2d(nchw(x).astype(np.float64), w.astype(np.float64), b.astype(np.float64), (sh, 1),
@@ -988,17 +986,8 @@ def test_depthwise_nhwc_weight_grad_same_bits_at_every_level(shape):
     w = rng.standard_normal((c, 1, k, k)).astype(np.float32)
     oh = (h + 2 * p - d * (k - 1) - 1) // s + 1
     dy = rng.standard_normal((n, oh, oh, c)).astype(np.float32)
-    got = {}
-    before = fastconv.get_isa()
-    try:
-        for isa in ("avx2", "avx512"):
-            fastconv.set_isa(isa)
-            for nt in (1, 2):
-                with fastconv.threads(nt):
-                    got[isa, nt] = fastconv.conv2d_backward(dy, x, w, s, p, d, groups=c, layout="NHWC",
-                                                            needs=("weight",))[1]
-    finally:
-        fastconv.set_isa(before)
+    got = _at_every_level(
+        lambda: fastconv.conv2d_backward(dy, x, w, s, p, d, groups=c, layout="NHWC", needs=("weight",))[1])
     for key, value in got.items():
         np.testing.assert_array_equal(value, got["avx2", 1], err_msg=str(key))
     _, egw, _ = ref.conv2d_grads(dy.transpose(0, 3, 1, 2).astype(np.float64), x.transpose(0, 3, 1, 2).astype(np.float64),
