@@ -1447,6 +1447,161 @@ static int FN(dw_backward_weight)(const fc_conv_geom *g, const FT *dy, const FT 
     return FC_OK;
 }
 
+/* NHWC weight gradient as an implicit GEMM, per group:
+ *   D_g[Kg x Ktot] = sum over images of dy_g^T[Kg x P] . col_g[P x Ktot]
+ * (k = (r, s, c) along Ktot, as the forward NHWC GEMM orders it), with no
+ * im2col matrix: per kc block of pixels, dy^T is packed in MR-row panels
+ * and each NR-column panel of col is gathered from the image (runs of
+ * consecutive channels of one tap per pixel, zeros outside the image)
+ * straight into the layout the micro-kernel reads.  Each thread owns a
+ * fixed range of column panels of D and sums them over images, then pixel
+ * blocks, in order: the same bits whatever the thread count. */
+static int FN(conv_wgrad_nhwc)(const fc_conv_geom *g, const FT *dy, const FT *x, FT *d, int nt)
+{
+    const fc_kernel_table *kt = fc_kernels();
+    const FN(ukernel_t) uk = kt->FC_CONV_UK;
+    const int MR = kt->FC_CONV_BL.mr, NR = kt->FC_CONV_BL.nr;
+    const ptrdiff_t N = g->batch, G = g->groups, C = g->in_channels, K = g->out_channels;
+    const ptrdiff_t H = g->in_h, W = g->in_w, OW = g->out_w, Cg = C / G, Kg = K / G;
+    const ptrdiff_t KW = g->kernel_w, P = g->out_h * OW, Ktot = Cg * g->kernel_h * KW;
+    const ptrdiff_t KC = FC_MIN(FC_CONV_KC, P), Kg_pad = FN(round_up)(Kg, MR);
+    const ptrdiff_t npan = (Ktot + NR - 1) / NR, total = G * npan;
+    const size_t al = FC_ALIGN / sizeof(FT);
+    size_t a_elems, per, bytes;
+    if (fc_size_mul3((size_t)Kg_pad, (size_t)KC, 1, &a_elems)) return FC_EOVERFLOW;
+    per = (a_elems + al - 1) / al * al + ((size_t)KC * NR + al - 1) / al * al + ((size_t)MR * NR + al - 1) / al * al;
+    if (fc_size_mul3(per, (size_t)nt, sizeof(FT), &bytes)) return FC_EOVERFLOW;
+    FT *ws = (FT *)fc_aligned_alloc(bytes);
+    if (!ws) return FC_ENOMEM;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+#ifdef _OPENMP
+        const int tid = omp_get_thread_num(), team = omp_get_num_threads();
+#else
+        const int tid = 0, team = 1;
+#endif
+        FT *const apack = ws + (size_t)tid * per;
+        FT *const bpack = apack + (a_elems + al - 1) / al * al;
+        FT *const scratch = bpack + ((size_t)KC * NR + al - 1) / al * al;
+        const ptrdiff_t f0 = total * tid / team, f1 = total * (tid + 1) / team;
+        for (ptrdiff_t n = 0; n < N && f0 < f1; ++n) {
+            const FT *xn = x + n * H * W * C;
+            for (ptrdiff_t pc = 0; pc < P; pc += KC) {
+                const ptrdiff_t kcb = FC_MIN(KC, P - pc);
+                ptrdiff_t gcur = -1;
+                for (ptrdiff_t f = f0; f < f1; ++f) {
+                    const ptrdiff_t gi = f / npan, jp = f % npan;
+                    if (gi != gcur) {                     /* dy_g^T: MR output channels per panel */
+                        gcur = gi;
+                        const FT *dyg = dy + (n * P + pc) * K + gi * Kg;
+                        for (ptrdiff_t ip = 0; ip * MR < Kg_pad; ++ip) {
+                            FT *ap = apack + ip * MR * kcb;
+                            const ptrdiff_t k0 = ip * MR, kn = FC_MIN((ptrdiff_t)MR, Kg - k0);
+                            for (ptrdiff_t q = 0; q < kcb; ++q) {
+                                const FT *src = dyg + q * K + k0;
+                                ptrdiff_t i = 0;
+                                for (; i < kn; ++i) ap[q * MR + i] = src[i];
+                                for (; i < MR; ++i) ap[q * MR + i] = 0;
+                            }
+                        }
+                    }
+                    /* the column panel: runs of one tap's consecutive channels */
+                    ptrdiff_t run_r[64], run_s[64], run_c[64], run_l[64], run_n[64];
+                    int nruns = 0;
+                    for (ptrdiff_t l = 0; l < NR;) {
+                        const ptrdiff_t j = jp * NR + l;
+                        if (j >= Ktot) break;
+                        const ptrdiff_t t = j / Cg, c = j % Cg, len = FC_MIN(Cg - c, NR - l);
+                        run_r[nruns] = t / KW;
+                        run_s[nruns] = t % KW;
+                        run_c[nruns] = gi * Cg + c;
+                        run_l[nruns] = l;
+                        run_n[nruns] = len;
+                        ++nruns;
+                        l += len;
+                    }
+                    const ptrdiff_t used = nruns ? run_l[nruns - 1] + run_n[nruns - 1] : 0;
+                    ptrdiff_t oh = pc / OW, ow = pc % OW;
+                    for (ptrdiff_t q = 0; q < kcb; ++q) {
+                        FT *dst = bpack + q * NR;
+                        for (int u = 0; u < nruns; ++u) {
+                            const ptrdiff_t ih = oh * g->stride_h - g->pad_top + run_r[u] * g->dilation_h;
+                            const ptrdiff_t iw = ow * g->stride_w - g->pad_left + run_s[u] * g->dilation_w;
+                            FT *o = dst + run_l[u];
+                            const ptrdiff_t len = run_n[u];
+                            if (ih >= 0 && ih < H && iw >= 0 && iw < W) {
+                                const FT *src = xn + (ih * W + iw) * C + run_c[u];
+                                for (ptrdiff_t e = 0; e < len; ++e) o[e] = src[e];
+                            } else {
+                                for (ptrdiff_t e = 0; e < len; ++e) o[e] = 0;
+                            }
+                        }
+                        for (ptrdiff_t e = used; e < NR; ++e) dst[e] = 0;
+                        if (++ow == OW) {
+                            ow = 0;
+                            ++oh;
+                        }
+                    }
+                    const ptrdiff_t nr_eff = FC_MIN((ptrdiff_t)NR, Ktot - jp * NR);
+                    FT *dg = d + gi * Kg * Ktot + jp * NR;
+                    for (ptrdiff_t ip = 0; ip * MR < Kg; ++ip) {
+                        const ptrdiff_t mr_eff = FC_MIN((ptrdiff_t)MR, Kg - ip * MR);
+                        FN(tile)(uk, kcb, apack + ip * MR * kcb, bpack, dg + ip * MR * Ktot, Ktot,
+                                 n > 0 || pc > 0, mr_eff, nr_eff, MR, NR, scratch);
+                    }
+                }
+            }
+        }
+    }
+    fc_aligned_free(ws);
+    return FC_OK;
+}
+
+#if FC_CONV_IS_F32 && defined(FC_HAVE_X86_KERNELS)
+/* NHWC weight gradient at AVX-512, float32, per tap with no packing at all:
+ *   d[g][t][c][k] = sum over images, output rows, pixels of x[pixel + tap][c] * dy[pixel][k]
+ * one output row of one tap at a time (fc_conv_wgrad_tile_avx512_f32 reads
+ * the image and dy in place).  Threads own fixed (group, tap, 8-channel)
+ * rows of d and each element is one fma chain over images, rows and pixels
+ * in order: the same bits whatever the thread count. */
+static void FN(conv_wgrad_nhwc_taps)(const fc_conv_geom *g, const FT *dy, const FT *x, FT *d, int nt)
+{
+    const ptrdiff_t N = g->batch, G = g->groups, C = g->in_channels, K = g->out_channels;
+    const ptrdiff_t H = g->in_h, W = g->in_w, OH = g->out_h, OW = g->out_w, Cg = C / G, Kg = K / G;
+    const ptrdiff_t KW = g->kernel_w, T = g->kernel_h * KW, P = OH * OW, sw = g->stride_w;
+    const ptrdiff_t cpan = (Cg + 7) / 8, rows = G * T * cpan;
+    for (ptrdiff_t i = 0; i < G * T * Cg * Kg; ++i) d[i] = 0;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+#ifdef _OPENMP
+        const int tid = omp_get_thread_num(), team = omp_get_num_threads();
+#else
+        const int tid = 0, team = 1;
+#endif
+        const ptrdiff_t f0 = rows * tid / team, f1 = rows * (tid + 1) / team;
+        for (ptrdiff_t n = 0; n < N; ++n)
+            for (ptrdiff_t oh = 0; oh < OH; ++oh)
+                for (ptrdiff_t f = f0; f < f1; ++f) {
+                    const ptrdiff_t gi = f / (T * cpan), t = (f / cpan) % T, c0 = (f % cpan) * 8;
+                    const ptrdiff_t r = t / KW, s = t % KW;
+                    const ptrdiff_t ih = oh * g->stride_h - g->pad_top + r * g->dilation_h;
+                    if (ih < 0 || ih >= H) continue;
+                    const ptrdiff_t off = s * g->dilation_w - g->pad_left;
+                    ptrdiff_t lo, hi;
+                    fc_valid_range(OW, W, sw, off, &lo, &hi);
+                    if (hi <= lo) continue;
+                    const FT *a = x + ((n * H + ih) * W + lo * sw + off) * C + gi * Cg + c0;
+                    const FT *b = dy + (n * P + oh * OW + lo) * K + gi * Kg;
+                    FT *dt = d + ((gi * T + t) * Cg + c0) * Kg;
+                    const int mr = (int)FC_MIN((ptrdiff_t)8, Cg - c0);
+                    for (ptrdiff_t k0 = 0; k0 < Kg; k0 += 32)
+                        fc_conv_wgrad_tile_avx512_f32(hi - lo, a, sw * C, mr, b + k0, K,
+                                                      (int)FC_MIN((ptrdiff_t)32, Kg - k0), dt + k0, Kg);
+                }
+    }
+}
+#endif
+
 int FN(fc_conv2d_backward_weight)(const fc_conv_geom *g, const FT *dy, const FT *x, FT *dwt)
 {
     int st = fc_conv_geom_check(g);
@@ -1463,10 +1618,17 @@ int FN(fc_conv2d_backward_weight)(const fc_conv_geom *g, const FT *dy, const FT 
     }
     if (Cg == 1) return FN(dw_backward_weight)(g, dy, x, dwt, nt);
     /* dW_g = sum over images of dy_g . col_g^T, images accumulated in order by
-     * the GEMM (beta = 1); a 1x1, stride-1, unpadded layer uses x as it lies. */
+     * the GEMM (beta = 1); a 1x1, stride-1, unpadded layer uses x as it lies;
+     * other NHWC layers gather col_g's panels from x (conv_wgrad_nhwc). */
     const int plain = conv_plain_1x1(g);
+#if FC_CONV_IS_F32 && defined(FC_HAVE_X86_KERNELS)
+    const int taps = !nchw && !plain && Cg >= 8 && fc_isa_active() >= FC_ISA_AVX512;
+#else
+    const int taps = 0;
+#endif
+    const int implicit = !nchw && !plain && !taps;
     size_t colsz = 0, accsz = 0;
-    if (!plain && fc_size_mul3((size_t)Ktot, (size_t)P, sizeof(FT), &colsz)) return FC_EOVERFLOW;
+    if (!plain && !implicit && fc_size_mul3((size_t)Ktot, (size_t)P, sizeof(FT), &colsz)) return FC_EOVERFLOW;
     colsz = (colsz + FC_ALIGN - 1) / FC_ALIGN * FC_ALIGN;
     if (!nchw && fc_size_mul3((size_t)K, (size_t)Ktot, sizeof(FT), &accsz)) return FC_EOVERFLOW;
     if (colsz > SIZE_MAX - accsz) return FC_EOVERFLOW;
@@ -1474,8 +1636,19 @@ int FN(fc_conv2d_backward_weight)(const fc_conv_geom *g, const FT *dy, const FT 
     if (!ws) return FC_ENOMEM;
     FT *col = ws;
     FT *acc = nchw ? dwt : (FT *)((char *)ws + colsz);   /* NHWC: k ordered (r, s, c) */
-    int err = 0;
-    for (ptrdiff_t n = 0; n < N && !err; ++n) {
+    int err = implicit ? FN(conv_wgrad_nhwc)(g, dy, x, acc, nt) : 0;
+#if FC_CONV_IS_F32 && defined(FC_HAVE_X86_KERNELS)
+    if (taps) {                                   /* acc is [g][tap][c][k] */
+        FN(conv_wgrad_nhwc_taps)(g, dy, x, acc, nt);
+        for (ptrdiff_t ko = 0; ko < K; ++ko)
+            for (ptrdiff_t c = 0; c < Cg; ++c)
+                for (ptrdiff_t q = 0; q < T; ++q)
+                    dwt[(ko * Cg + c) * T + q] = acc[(((ko / Kg) * T + q) * Cg + c) * Kg + ko % Kg];
+        fc_aligned_free(ws);
+        return FC_OK;
+    }
+#endif
+    for (ptrdiff_t n = 0; n < N && !err && !implicit && !taps; ++n) {
         for (ptrdiff_t gi = 0; gi < G && !err; ++gi) {
             const FT beta = n > 0 ? 1 : 0;
             if (nchw) {

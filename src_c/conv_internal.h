@@ -143,6 +143,11 @@ int fc_dwconv_plane3x3_nchw_avx512_f32(const fc_conv_geom *g, const float *xp, c
  * image in (r, s) order).  Returns 0 (nothing done) for other geometries. */
 int fc_dwconv_row3x3_nhwc_avx512_f32(const fc_conv_geom *g, const float *x, const float *wt,
                                      const float *bias, ptrdiff_t oh, float *yrow);
+/* C[i][j] += sum over q < k of a[q * lda + i] * b[q * ldb + j] for i < mr
+ * (<= 8), j < nr (<= 32), operands read in place (kernels/convwg_avx512.c):
+ * the NHWC weight gradient of one tap over one output row. */
+void fc_conv_wgrad_tile_avx512_f32(ptrdiff_t k, const float *a, ptrdiff_t lda, int mr, const float *b,
+                                   ptrdiff_t ldb, int nr, float *c, ptrdiff_t ldc);
 /* The kernel rows r of NHWC output row oh whose input row lies inside the
  * image, in order: tap_r[q] = r and roff[q] = that row's offset (ih * W * C);
  * returns how many. */

@@ -995,6 +995,36 @@ def test_depthwise_nhwc_weight_grad_same_bits_at_every_level(shape):
     assert_close(got["avx512", 1], egw.astype(np.float32))
 
 
+@pytest.mark.parametrize("shape", [(1, 64, 64, 12, 3, 1, 1, 1, 1), (2, 12, 40, 9, 3, 2, 1, 1, 1), (3, 33, 45, 7, 5, 1, 2, 2, 1),
+                                   (2, 32, 16, 10, 3, 1, 0, 1, 2), (1, 24, 69, 6, 1, 2, 1, 1, 3), (4, 9, 5, 8, 2, 3, 0, 1, 1)])
+def test_nhwc_weight_grad_every_level(shape):
+    """The NHWC weight gradient (read in place per tap at AVX-512, gathered
+    into packed panels below it) for channel counts that do and do not fill
+    8-channel rows and 32-channel columns, strides, dilation and groups: the
+    float64 reference's values, and the same bits at 1 and 2 threads."""
+    n, c, k, h, ks, s, p, d, g = shape
+    rng = np.random.default_rng(sum(shape))
+    x = rng.standard_normal((n, c, h, h + 3)).astype(np.float32)
+    w = rng.standard_normal((k, c // g, ks, ks)).astype(np.float32)
+    y = ref.conv2d(x, w, None, (s, s), [(p, p)] * 2, (d, d), g)
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    _, egw, _ = ref.conv2d_grads(dy.astype(np.float64), x.astype(np.float64), w.astype(np.float64), (s, s),
+                                 [(p, p)] * 2, (d, d), g)
+    before = fastconv.get_isa()
+    try:
+        for isa in [i for i in ("generic", "avx2", "avx512") if i in fastconv.available_isas()]:
+            fastconv.set_isa(isa)
+            got = []
+            for nt in (1, 2):
+                with fastconv.threads(nt):
+                    got.append(fastconv.conv2d_backward(nhwc(dy), nhwc(x), w, s, p, d, groups=g, layout="NHWC",
+                                                        needs=("weight",))[1])
+            np.testing.assert_array_equal(got[0], got[1], err_msg=isa)
+            assert_close(got[0], egw.astype(np.float32))
+    finally:
+        fastconv.set_isa(before)
+
+
 @pytest.mark.parametrize("c_in,mult", [(1, 1), (1, 3), (1, 6), (1, 7), (1, 8), (1, 9), (2, 5), (3, 2), (4, 4)])
 @pytest.mark.parametrize("hw", [(5, 5), (9, 11), (28, 28)])
 def test_direct_nhwc_with_channel_multiplier_equals_nchw(c_in, mult, hw):
