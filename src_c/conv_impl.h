@@ -1628,7 +1628,7 @@ int FN(fc_conv2d_backward_weight)(const fc_conv_geom *g, const FT *dy, const FT 
 #endif
     const int implicit = !nchw && !plain && !taps;
     size_t colsz = 0, accsz = 0;
-    if (!plain && !implicit && fc_size_mul3((size_t)Ktot, (size_t)P, sizeof(FT), &colsz)) return FC_EOVERFLOW;
+    if (nchw && !plain && fc_size_mul3((size_t)Ktot, (size_t)P, sizeof(FT), &colsz)) return FC_EOVERFLOW;
     colsz = (colsz + FC_ALIGN - 1) / FC_ALIGN * FC_ALIGN;
     if (!nchw && fc_size_mul3((size_t)K, (size_t)Ktot, sizeof(FT), &accsz)) return FC_EOVERFLOW;
     if (colsz > SIZE_MAX - accsz) return FC_EOVERFLOW;
@@ -1659,16 +1659,9 @@ int FN(fc_conv2d_backward_weight)(const fc_conv_geom *g, const FT *dy, const FT 
                 }
                 err = FC_CONV_GEMM_FN(Kg, Ktot, P, 1, dy + (n * K + gi * Kg) * P, P, 1,
                                       b, 1, P, beta, acc + gi * Kg * Ktot, Ktot, nt);
-            } else {
-                const FT *b = x + n * HW * C + gi * Cg;
-                ptrdiff_t rs_b = C;
-                if (!plain) {
-                    FN(fc_im2col_image)(g, Cg, C, b, col, nt);
-                    b = col;
-                    rs_b = Ktot;
-                }
+            } else {                              /* plain 1x1: x as it lies */
                 err = FC_CONV_GEMM_FN(Kg, Ktot, P, 1, dy + n * P * K + gi * Kg, 1, K,
-                                      b, rs_b, 1, beta, acc + gi * Kg * Ktot, Ktot, nt);
+                                      x + n * HW * C + gi * Cg, C, 1, beta, acc + gi * Kg * Ktot, Ktot, nt);
             }
         }
     }
