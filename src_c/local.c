@@ -169,6 +169,9 @@ void fc_linear_tile_f64_avx2(ptrdiff_t m, ptrdiff_t k, ptrdiff_t kc, const doubl
  * (one vector of outputs: twice the AVX2 tile's chain for a single row) */
 void fc_linear_tile_f32_avx512(ptrdiff_t m, ptrdiff_t k, ptrdiff_t kc, const float *x, ptrdiff_t ldx,
                                const float *const *w, float *tile);
+/* kernels/linear_avx512.c: the same sums for one row of x, 8 outputs
+ * (w[0..7]) x 4 kc blocks at once (k >= 4 kc) */
+void fc_linear_row8_f32_avx512(ptrdiff_t k, ptrdiff_t kc, const float *x, const float *const *w, float *out);
 #endif
 
 /* ---- the per-type code ------------------------------------------------------ */
@@ -182,9 +185,11 @@ void fc_linear_tile_f32_avx512(ptrdiff_t m, ptrdiff_t k, ptrdiff_t kc, const flo
 #define FC_LOCAL_GEMM fc_sgemm
 #if FC_LOCAL_HAVE_AVX2_TARGET
 #define FC_LOCAL_TILE512 fc_linear_tile_f32_avx512 /* its AVX-512 tile kernel (float32 only) */
+#define FC_LOCAL_ROW8 fc_linear_row8_f32_avx512     /* and its batch-1 kernel */
 #endif
 #include "local_impl.h"
 #undef FC_LOCAL_TILE512
+#undef FC_LOCAL_ROW8
 #undef FT
 #undef FSUF
 #undef FC_LOCAL_BL

@@ -497,6 +497,67 @@ def test_linear_streaming_never_reads_past_the_weight(isa, dtype):
                 assert_close(got, exp, dtype)
 
 
+def _offset_rows(rng, out_f, in_f, dtype, shift, pad):
+    """A weight (out_f, in_f) that is a column slice of a wider array: its
+    rows start `shift` elements into rows of in_f + pad elements."""
+    wide = rng.standard_normal((out_f, in_f + pad)).astype(dtype)
+    return wide[:, shift:shift + in_f]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_linear_batch1_many_blocks(isa, dtype):
+    """A single row with at least four GEMM depth blocks (at AVX-512 float32
+    the 8-output x 4-block kernel, lines aligned when every row shares its
+    offset in a 64-byte line, masked first and last lines of each block):
+    bitwise the row of a larger batch (the GEMM), the same for 1-3 threads,
+    close to the NumPy reference; rows at every offset in a line, rows that
+    do not share one, short last tiles, a block count not a multiple of 4."""
+    rng = np.random.default_rng(23)
+    for in_f, out_f in ((768, 8), (773, 13), (1000, 21), (3001, 9), (4096 + 5, 17)):
+        b = rng.standard_normal(out_f).astype(dtype)
+        for shift, pad in ((0, 0), (1, 15), (4, 16), (9, 16), (15, 32), (2, 7)):
+            w = _offset_rows(rng, out_f, in_f, dtype, shift, pad)
+            x = rng.standard_normal((6, in_f)).astype(dtype)
+            full = fastconv.linear(x, w, b)
+            for i in (0, 5):
+                outs = []
+                for nt in (1, 2, 3):
+                    with fastconv.threads(nt):
+                        outs.append(fastconv.linear(x[i], w, b))
+                for o in outs:
+                    np.testing.assert_array_equal(o, full[i])
+            assert_close(full, ref.linear(x, w, b), dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_linear_batch1_many_blocks_never_reads_past_the_weight(isa, dtype):
+    """The batch-1 many-block kernel's masked lines stay inside the weight
+    (which ends just before an inaccessible page)."""
+    rng = np.random.default_rng(24)
+    for in_f, out_f in ((1001, 13), (800, 8), (4096 + 3, 3)):
+        try:
+            w = _guarded((out_f, in_f), dtype)
+        except (OSError, AttributeError, TypeError, ValueError):
+            w = None
+        if w is None:
+            pytest.skip("no guard page on this platform")
+        w[...] = rng.standard_normal((out_f, in_f))
+        x = rng.standard_normal(in_f).astype(dtype)
+        assert_close(fastconv.linear(x, w), ref.linear(x[None], w)[0], dtype)
+
+
+@needs_torch
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_linear_batch1_many_blocks_matches_torch(dtype):
+    rng = np.random.default_rng(25)
+    for in_f, out_f in ((4096, 1000), (2053, 37)):
+        x = rng.standard_normal((1, in_f)).astype(dtype)
+        w = (rng.standard_normal((out_f, in_f)) / np.sqrt(in_f)).astype(dtype)
+        b = rng.standard_normal(out_f).astype(dtype)
+        expected = F.linear(torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b)).numpy()
+        assert_close(fastconv.linear(x, w, b), expected)
+
+
 @needs_torch
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", [((300,), 7), ((1, 300), 129), ((4, 65), 1000), ((70, 130), 33), ((2, 5, 9), 4)])

@@ -11,23 +11,20 @@
  *
  * The lanes of a vector hold different outputs (the chain runs along the
  * inputs): each step loads a whole 64-byte line of 16 rows and transposes
- * the 16 x 16 block in registers (64 shuffles).  A batch-1 layer has one
- * chain per tile, 16 outputs x 1 input per FMA latency: twice the AVX2
- * kernel's 8.  Measured, more in flight did not pay: two tiles (32 rows) or
- * two kc blocks at once were slower from memory (more streams of lines, all
- * in the same L1 sets when rows are 4 KiB multiples apart), and from cache
- * the transposition's shuffles are then the bound.
+ * the 16 x 16 block in registers (64 shuffles).  This tile serves 2-4 rows
+ * of x (a chain per row) and single rows of weights that stream from
+ * memory; a single row of a weight that stays in cache takes
+ * fc_linear_row8_f32_avx512 below (8 rows x 4 kc blocks: two chains, 8
+ * streams).
  */
 #include <immintrin.h>
 #include <stddef.h>
+#include <stdint.h>
 
-/* t[q] lane l = w[l][p + q], q < 16, from 16 rows; lanes q >= cnt of the
- * loads are zero when masked (the tail of a block), never read past it. */
-static inline __attribute__((always_inline)) void lin_load16x16(const float *const *w, ptrdiff_t p, __mmask16 mask,
-                                                               int masked, __m512 t[16])
+/* t[q] lane l = r[l] lane q: a 16 x 16 transposition in 64 shuffles */
+static inline __attribute__((always_inline)) void lin_transpose16(const __m512 r[16], __m512 t[16])
 {
-    __m512 r[16], u[16];
-    for (int l = 0; l < 16; ++l) r[l] = masked ? _mm512_maskz_loadu_ps(mask, w[l] + p) : _mm512_loadu_ps(w[l] + p);
+    __m512 u[16];
     /* per 128-bit lane: rows 2i, 2i+1 interleaved */
     for (int i = 0; i < 8; ++i) {
         u[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
@@ -54,6 +51,16 @@ static inline __attribute__((always_inline)) void lin_load16x16(const float *con
         t[8 + e] = _mm512_shuffle_f32x4(s1, s3, 0x88);
         t[12 + e] = _mm512_shuffle_f32x4(s1, s3, 0xDD);
     }
+}
+
+/* t[q] lane l = w[l][p + q], q < 16, from 16 rows; lanes q >= cnt of the
+ * loads are zero when masked (the tail of a block), never read past it. */
+static inline __attribute__((always_inline)) void lin_load16x16(const float *const *w, ptrdiff_t p, __mmask16 mask,
+                                                               int masked, __m512 t[16])
+{
+    __m512 r[16];
+    for (int l = 0; l < 16; ++l) r[l] = masked ? _mm512_maskz_loadu_ps(mask, w[l] + p) : _mm512_loadu_ps(w[l] + p);
+    lin_transpose16(r, t);
 }
 
 /* cnt (<= 16) inputs from p into the chains A##0 .. A##(M-1), in input order
@@ -123,4 +130,136 @@ void fc_linear_tile_f32_avx512(ptrdiff_t m, ptrdiff_t k, ptrdiff_t kc, const flo
     case 3: lin_tile(3, k, kc, x, ldx, w, tile); break;
     default: lin_tile(4, k, kc, x, ldx, w, tile); break;
     }
+}
+
+/* ---- one row of x: 8 outputs x 4 kc blocks at once ------------------------ */
+/*
+ * A batch-1 layer with the 16-output tile above reads 16 rows of the weight
+ * at once (one line each per step) and has a single FMA chain per step: the
+ * chain's latency bounds it, and 16 concurrent streams of lines, rows 4 KiB
+ * multiples apart, are more than the hardware prefetchers follow (measured
+ * ~65 GB/s from L3 against ~90 for 8 streams).  Here a tile is 8 rows and
+ * the lanes of a register hold (row, kc block) pairs: register A lanes 0-7
+ * the rows in block b, lanes 8-15 in block b + 1, register B blocks b + 2
+ * and b + 3.  Every lane is still one FMA chain from zero over its block in
+ * input order (the GEMM's sums), two independent chains advance per step,
+ * and the four block sums of a row are added to its result in block order.
+ * The four positions of a row lie within 3 KiB: 8 streams.
+ *
+ * The steps follow a grid of 64-byte lines of the weight when all 8 rows
+ * have the same offset within a line (no load splits two lines; a block's
+ * first and last lines are masked), else start at each block.
+ */
+
+/* t[q] lane l = w[l & 7][o(l) + q], o(l) = oa for l < 8, ob otherwise; rows
+ * masked by ma (lanes 0-7) / mb (lanes 8-15) when masked */
+static inline __attribute__((always_inline)) void lin_load8x2(const float *const *w, ptrdiff_t oa, ptrdiff_t ob,
+                                                             int masked, __mmask16 ma, __mmask16 mb, __m512 t[16])
+{
+    __m512 r[16];
+    for (int l = 0; l < 8; ++l) {
+        r[l] = masked ? _mm512_maskz_loadu_ps(ma, w[l] + oa) : _mm512_loadu_ps(w[l] + oa);
+        r[8 + l] = masked ? _mm512_maskz_loadu_ps(mb, w[l] + ob) : _mm512_loadu_ps(w[l] + ob);
+    }
+    lin_transpose16(r, t);
+}
+
+/* a step whose 16 inputs all lie in both blocks: x of lanes 0-7 at xa[q],
+ * of lanes 8-15 at xb[q] (a 128-bit piece of each per 4 inputs, spread
+ * in-lane) */
+static inline __attribute__((always_inline)) __m512 lin_full8(__m512 acc, const float *const *w, ptrdiff_t oa,
+                                                             ptrdiff_t ob, const float *xa, const float *xb)
+{
+    __m512 t[16];
+    lin_load8x2(w, oa, ob, 0, 0, 0, t);
+    for (int h = 0; h < 4; ++h) {
+        __m512 y = _mm512_broadcast_f32x4(_mm_loadu_ps(xa + 4 * h));
+        y = _mm512_mask_broadcast_f32x4(y, 0xFF00, _mm_loadu_ps(xb + 4 * h));
+        acc = _mm512_fmadd_ps(t[4 * h + 0], _mm512_permute_ps(y, 0x00), acc);
+        acc = _mm512_fmadd_ps(t[4 * h + 1], _mm512_permute_ps(y, 0x55), acc);
+        acc = _mm512_fmadd_ps(t[4 * h + 2], _mm512_permute_ps(y, 0xAA), acc);
+        acc = _mm512_fmadd_ps(t[4 * h + 3], _mm512_permute_ps(y, 0xFF), acc);
+    }
+    return acc;
+}
+
+/* bits [lo, hi) of a 16-bit mask, clipped to [0, 16) */
+static inline unsigned lin_window(ptrdiff_t lo, ptrdiff_t hi)
+{
+    lo = lo < 0 ? 0 : lo;
+    hi = hi > 16 ? 16 : hi;
+    return hi <= lo ? 0u : ((1u << hi) - 1u) & ~((1u << lo) - 1u);
+}
+
+/* a step with windows wa / wb of its 16 inputs in each block (the first or
+ * last line of a block, or a block absent): masked loads of w and x, and
+ * masked FMAs (a lane outside its window keeps its sum untouched) */
+static inline __attribute__((always_inline)) __m512 lin_part8(__m512 acc, const float *const *w, ptrdiff_t oa,
+                                                             ptrdiff_t ob, const float *xa, const float *xb,
+                                                             unsigned wa, unsigned wb)
+{
+    __m512 t[16];
+    lin_load8x2(w, oa, ob, 1, (__mmask16)wa, (__mmask16)wb, t);
+    const __m512 va = _mm512_maskz_loadu_ps((__mmask16)wa, xa), vb = _mm512_maskz_loadu_ps((__mmask16)wb, xb);
+    /* x of input q: lanes 0-7 va[q], lanes 8-15 vb[q] */
+    const __m512i base = _mm512_set_epi32(16, 16, 16, 16, 16, 16, 16, 16, 0, 0, 0, 0, 0, 0, 0, 0);
+    for (int q = 0; q < 16; ++q) {
+        const __mmask16 lm = (__mmask16)((((wa >> q) & 1u) ? 0x00FFu : 0u) | (((wb >> q) & 1u) ? 0xFF00u : 0u));
+        if (!lm) continue;
+        const __m512 y = _mm512_permutex2var_ps(va, _mm512_add_epi32(base, _mm512_set1_epi32(q)), vb);
+        acc = _mm512_mask3_fmadd_ps(t[q], y, acc, lm);
+    }
+    return acc;
+}
+
+/* one register's step s of blocks at pa, pb (lengths la, lb, full when both
+ * are kc) on the grid starting o before each block */
+static inline __attribute__((always_inline)) __m512 lin_step8(__m512 acc, const float *const *w, const float *x,
+                                                             ptrdiff_t pa, ptrdiff_t la, ptrdiff_t pb, ptrdiff_t lb,
+                                                             ptrdiff_t o, ptrdiff_t g)
+{
+    const ptrdiff_t oa = pa - o + g, ob = pb - o + g;
+    const ptrdiff_t lmin = la < lb ? la : lb;
+    if (g >= o && g + 16 <= o + lmin) return lin_full8(acc, w, oa, ob, x + oa, x + ob);
+    const unsigned wa = lin_window(o - g, o + la - g), wb = lin_window(o - g, o + lb - g);
+    if (!(wa | wb)) return acc;
+    return lin_part8(acc, w, oa, ob, x + oa, x + ob, wa, wb);
+}
+
+/*
+ * out[l] = x . w[l] for l < 8, in the GEMM's order with blocks of kc inputs
+ * (the caller repeats the last row for a short tile).
+ */
+void fc_linear_row8_f32_avx512(ptrdiff_t k, ptrdiff_t kc, const float *x, const float *const *w, float *out)
+{
+    const uintptr_t a0 = (uintptr_t)w[0];
+    int same = (a0 & 3) == 0;
+    for (int l = 1; l < 8; ++l) same &= (((uintptr_t)w[l] ^ a0) & 63) == 0;
+    const ptrdiff_t sh = same ? (ptrdiff_t)((a0 >> 2) & 15) : 0;
+    __m256 sum = _mm256_setzero_ps();
+    for (ptrdiff_t pc = 0; pc < k; pc += 4 * kc) { /* four of the GEMM's kc blocks */
+        ptrdiff_t p[4], len[4];
+        for (int b = 0; b < 4; ++b) {
+            p[b] = pc + b * kc;
+            len[b] = p[b] >= k ? 0 : (k - p[b] < kc ? k - p[b] : kc);
+        }
+        /* line grid of block 0 (the others share it when kc is a multiple of 16) */
+        const ptrdiff_t o = (sh + pc) & 15, steps = (len[0] + o + 15) / 16;
+        __m512 a = _mm512_setzero_ps(), b = a;
+        if (len[2] > 0) {
+            for (ptrdiff_t s = 0; s < steps; ++s) {
+                a = lin_step8(a, w, x, p[0], len[0], p[1], len[1], o, 16 * s);
+                b = lin_step8(b, w, x, p[2], len[2], p[3], len[3], o, 16 * s);
+            }
+        } else {
+            for (ptrdiff_t s = 0; s < steps; ++s) a = lin_step8(a, w, x, p[0], len[0], p[1], len[1], o, 16 * s);
+        }
+        /* the block sums into the result in block order (the first stored) */
+        const __m256 s0 = _mm512_castps512_ps256(a);
+        sum = pc == 0 ? s0 : _mm256_add_ps(sum, s0);
+        if (len[1] > 0) sum = _mm256_add_ps(sum, _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)));
+        if (len[2] > 0) sum = _mm256_add_ps(sum, _mm512_castps512_ps256(b));
+        if (len[3] > 0) sum = _mm256_add_ps(sum, _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(b), 1)));
+    }
+    _mm256_storeu_ps(out, sum);
 }
