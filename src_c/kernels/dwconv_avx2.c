@@ -141,6 +141,10 @@ int fc_dwconv_plane_nchw_avx2_f32(const fc_conv_geom *g, const float *xp, const 
             for (ptrdiff_t e = FC_MIN(lines, line + per_pair); line < e; ++line)
                 _mm_prefetch((const char *)(next + line * 16), _MM_HINT_T0);
         const int two = oh + 1 < OH;
+        /* the next row pair's output lines, for writing */
+        if (oh + 2 < OH)
+            for (ptrdiff_t i = 0, n = FC_MIN(2, OH - oh - 2) * OW; i < n; i += 16)
+                _mm_prefetch((const char *)(yp + (oh + 2) * OW + i), _MM_HINT_ET0);
         const float *ra = pad + oh * sh * WP, *rb = pad + (oh + 1) * sh * WP;
         float *ya = yp + oh * OW, *yb = yp + (oh + 1) * OW;
         for (ptrdiff_t v = 0; v < nvec; v += 4) {
