@@ -137,7 +137,7 @@ int fc_dwconv_wgrad_rows_nhwc_avx512_f32(const fc_conv_geom *g, const float *x, 
 int fc_dwconv_plane3x3_nchw_avx512_f32(const fc_conv_geom *g, const float *xp, const float *wk,
                                        float bias, float *yp, float *zrow, const float *next,
                                        int accumulate);
-/* One NHWC output row of a 3x3, stride-1 (along the width), undilated
+/* One NHWC output row of a 3x3, stride-1 or 2 (along the width), undilated
  * depthwise layer with multiplier 1, AVX-512F: the bits of
  * fc_dwconv_row_nhwc_avx2_f32 (bias, then fma over the taps inside the
  * image in (r, s) order).  Returns 0 (nothing done) for other geometries. */

@@ -950,12 +950,14 @@ def test_depthwise_nchw_3x3_same_bits_at_every_level(hw):
 @pytest.mark.parametrize("hwc", [(1, 3, 16), (4, 9, 8), (6, 10, 17), (5, 12, 33), (7, 25, 144), (3, 40, 5)])
 def test_depthwise_nhwc_3x3_same_bits_at_every_level(hwc):
     """The AVX-512 NHWC 3x3 depthwise row kernel (each input pixel loaded once
-    for the taps of 8 outputs, overlapping last pass, masked channel tail)
-    gives the AVX2 kernel's bits for every padding, row stride and thread
-    count, NaN and inf included, and the reference's values."""
+    for the taps of 8 outputs, overlapping last pass, masked channel tail,
+    column stride 1 or 2) gives the AVX2 kernel's bits for every padding,
+    stride and thread count, NaN and inf included, and the reference's
+    values."""
     h, wd, c = hwc
     rng = np.random.default_rng(h * 1000 + wd * 10 + c)
-    for pad, sh in [(1, 1), (0, 1), (((2, 0), (0, 2)), 1), (((0, 1), (2, 1)), 2), (2, 2)]:
+    for pad, sh, sw in [(1, 1, 1), (0, 1, 1), (((2, 0), (0, 2)), 1, 1), (((0, 1), (2, 1)), 2, 1), (2, 2, 1),
+                        (1, 2, 2), (0, 1, 2), (((1, 0), (0, 1)), 1, 2), (1, 1, 3)]:
         (pt, pb), (pl, pr) = ((pad, pad), (pad, pad)) if isinstance(pad, int) else pad
         if h + pt + pb < 3 or wd + pl + pr < 3:
             continue
@@ -965,10 +967,10 @@ def test_depthwise_nhwc_3x3_same_bits_at_every_level(hwc):
         x[0, 0, -1, 0] = np.nan
         w[-1, 0, 1, 1] = np.inf
         got = _at_every_level(
-            lambda: fastconv.conv2d(x, w, b, stride=(sh, 1), padding=pad, groups=c, layout="NHWC"))
+            lambda: fastconv.conv2d(x, w, b, stride=(sh, sw), padding=pad, groups=c, layout="NHWC"))
         for key, value in got.items():
             np.testing.assert_array_equal(value.view(np.int32), got["avx2", 1].view(np.int32), err_msg=str(key))
-        expected = ref.conv2d(nchw(x).astype(np.float64), w.astype(np.float64), b.astype(np.float64), (sh, 1),
+        expected = ref.conv2d(nchw(x).astype(np.float64), w.astype(np.float64), b.astype(np.float64), (sh, sw),
                               [(pt, pb), (pl, pr)], (1, 1), c)
         assert_close(nchw(got["avx512", 1]), expected.astype(np.float32))
 

@@ -179,13 +179,33 @@ int fc_dwconv_plane3x3_nchw_avx512_f32(const fc_conv_geom *g, const float *xp, c
 
 #define DW_P 8  /* NHWC pixels per pass */
 
+/* One kernel row's taps for DW_P outputs SW input pixels apart: each input
+ * pixel j is loaded once and feeds the outputs p it is tap s = j - p * SW
+ * of; j ascends, so every output gets its taps in s order. */
+static inline __attribute__((always_inline)) void nhwc_taps(const float *xs, const float *wq, ptrdiff_t K,
+                                                            __mmask16 m, __m512 *a, const int SW)
+{
+    const __m512 w0 = _mm512_maskz_loadu_ps(m, wq), w1 = _mm512_maskz_loadu_ps(m, wq + K),
+                 w2 = _mm512_maskz_loadu_ps(m, wq + 2 * K);
+#pragma GCC unroll 17
+    for (int j = 0; j < (DW_P - 1) * SW + 3; ++j) {
+        const __m512 xv = _mm512_maskz_loadu_ps(m, xs + j * K);
+#pragma GCC unroll 8
+        for (int p = 0; p < DW_P; ++p) {
+            const int s = j - p * SW;
+            if (s == 0) a[p] = _mm512_fmadd_ps(w0, xv, a[p]);
+            else if (s == 1) a[p] = _mm512_fmadd_ps(w1, xv, a[p]);
+            else if (s == 2) a[p] = _mm512_fmadd_ps(w2, xv, a[p]);
+        }
+    }
+}
+
 int fc_dwconv_row3x3_nhwc_avx512_f32(const fc_conv_geom *g, const float *x, const float *wt,
                                      const float *bias, ptrdiff_t oh, float *yrow)
 {
     const ptrdiff_t H = g->in_h, W = g->in_w, OW = g->out_w, K = g->out_channels;
-    const ptrdiff_t pl = g->pad_left;
-    if (g->in_channels != K || g->kernel_h != 3 || g->kernel_w != 3 || g->stride_w != 1 ||
-        g->dilation_w != 1)
+    const ptrdiff_t pl = g->pad_left, sw = g->stride_w;
+    if (g->in_channels != K || g->kernel_h != 3 || g->kernel_w != 3 || sw > 2 || g->dilation_w != 1)
         return 0;
     /* the kernel rows with their input row inside the image */
     const float *xrow[3];
@@ -200,16 +220,19 @@ int fc_dwconv_row3x3_nhwc_avx512_f32(const fc_conv_geom *g, const float *x, cons
     }
     ptrdiff_t lo, hi;
     fc_dwconv_interior_columns(g, &lo, &hi);
-    /* the input row the next output row adds, a share of its lines per pass */
-    const ptrdiff_t nrow = (oh + 1) * g->stride_h - g->pad_top + 2 * g->dilation_h;
-    const float *next = nrow >= 0 && nrow < H ? x + nrow * W * K : NULL;
-    const ptrdiff_t lines = next ? (W * K + 15) / 16 : 0;
+    /* the input rows the next output row adds (stride_h of them, the last
+     * ones of its window that lie in the image), a share of their lines per
+     * pass */
+    const ptrdiff_t last = (oh + 1) * g->stride_h - g->pad_top + 2 * g->dilation_h;
+    const ptrdiff_t first = FC_MAX(FC_MAX(last - g->stride_h + 1, oh * g->stride_h - g->pad_top + 2 * g->dilation_h + 1), (ptrdiff_t)0);
+    const ptrdiff_t nnew = FC_MIN(last, H - 1) - first + 1;
+    const float *next = nnew > 0 ? x + first * W * K : NULL;
+    const ptrdiff_t lines = next ? (nnew * W * K + 15) / 16 : 0;
     const ptrdiff_t passes = FC_MAX((ptrdiff_t)1, (hi - lo) / DW_P);
     const ptrdiff_t per_pass = (lines + passes - 1) / passes;
     ptrdiff_t line = 0;
     /* interior pixels, DW_P at a time (the last pass overlaps the one before:
-     * the same sums again); per 16-channel block, each of the DW_P + 2 input
-     * pixels of a row is loaded once and feeds every output it is a tap of */
+     * the same sums again), per 16-channel block (nhwc_taps) */
     if (hi - lo >= DW_P && nr > 0) {
         for (ptrdiff_t ow = lo;; ow = ow + DW_P < hi - DW_P ? ow + DW_P : hi - DW_P) {
             for (ptrdiff_t e = FC_MIN(lines, line + per_pass); line < e; ++line)
@@ -226,17 +249,12 @@ int fc_dwconv_row3x3_nhwc_avx512_f32(const fc_conv_geom *g, const float *x, cons
 #pragma GCC unroll 8
                 for (int p = 0; p < DW_P; ++p) a[p] = b;
                 for (int q = 0; q < nr; ++q) {
-                    const float *xs = xrow[q] + (ow - pl) * K + k;
-                    const __m512 w0 = _mm512_maskz_loadu_ps(m, wrow[q] + k);
-                    const __m512 w1 = _mm512_maskz_loadu_ps(m, wrow[q] + K + k);
-                    const __m512 w2 = _mm512_maskz_loadu_ps(m, wrow[q] + 2 * K + k);
-#pragma GCC unroll 10
-                    for (int j = 0; j < DW_P + 2; ++j) {
-                        const __m512 xv = _mm512_maskz_loadu_ps(m, xs + j * K);
-                        if (j < DW_P) a[j] = _mm512_fmadd_ps(w0, xv, a[j]);
-                        if (j >= 1 && j - 1 < DW_P) a[j - 1] = _mm512_fmadd_ps(w1, xv, a[j - 1]);
-                        if (j >= 2) a[j - 2] = _mm512_fmadd_ps(w2, xv, a[j - 2]);
-                    }
+                    const float *xs = xrow[q] + (ow * sw - pl) * K + k;
+                    const float *wq = wrow[q] + k;
+                    if (sw == 1)
+                        nhwc_taps(xs, wq, K, m, a, 1);
+                    else
+                        nhwc_taps(xs, wq, K, m, a, 2);
                 }
 #pragma GCC unroll 8
                 for (int p = 0; p < DW_P; ++p) _mm512_mask_storeu_ps(yp + p * K + k, m, a[p]);
@@ -256,7 +274,7 @@ int fc_dwconv_row3x3_nhwc_avx512_f32(const fc_conv_geom *g, const float *x, cons
             __m512 a = bias ? _mm512_maskz_loadu_ps(m, bias + k) : _mm512_setzero_ps();
             for (int q = 0; q < nr; ++q)
                 for (ptrdiff_t s = 0; s < 3; ++s) {
-                    const ptrdiff_t iw = ow - pl + s;
+                    const ptrdiff_t iw = ow * sw - pl + s;
                     if (iw < 0 || iw >= W) continue;
                     a = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, wrow[q] + s * K + k),
                                         _mm512_maskz_loadu_ps(m, xrow[q] + iw * K + k), a);
