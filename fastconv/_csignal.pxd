@@ -27,3 +27,16 @@ cdef extern from "fastconv.h" nogil:
                       const int32_t *k, const Py_ssize_t *k_off, const int32_t *fill, int32_t *y)
     int fc_corr2d_i64(const fc_corr2d_geom *g, const int64_t *x, const Py_ssize_t *x_off,
                       const int64_t *k, const Py_ssize_t *k_off, const int64_t *fill, int64_t *y)
+
+
+cdef extern from "signal_fft.h" nogil:
+    ctypedef struct fc_fftcorr1d_params:
+        Py_ssize_t n, pad, taps, out_w, fft_n
+        int guard
+        double guard_c
+
+    Py_ssize_t fc_fftcorr1d_pairs(const fc_fftcorr1d_params *p)
+    int fc_fftcorr1d_f32(const fc_fftcorr1d_params *p, const float *x, const float *k, float fill,
+                         float *y, unsigned char *bad)
+    int fc_fftcorr1d_f64(const fc_fftcorr1d_params *p, const double *x, const double *k, double fill,
+                         double *y, unsigned char *bad)

@@ -79,3 +79,50 @@ def corr2d_i64(tuple geom, const int64_t[::1] x, const Py_ssize_t[::1] x_off, co
                const Py_ssize_t[::1] k_off, const int64_t[::1] fill, int64_t[::1] y):
     """y = the extended cross-correlation of fastconv.h's fc_corr2d_i64 (modulo 2**64)."""
     run_corr2d(geom, x, x_off, k, k_off, fill, y)
+
+
+cdef int fill_fft_params(fc_fftcorr1d_params *p, tuple params) except -1:
+    """params: (n, pad, taps, out_w, fft_n, guard, guard_c)."""
+    (p.n, p.pad, p.taps, p.out_w, p.fft_n, p.guard, p.guard_c) = params
+    return 0
+
+
+def fftcorr1d_pairs(tuple params):
+    """Pairs of overlap-save blocks (the length of the guard's flags); 0 if invalid."""
+    cdef fc_fftcorr1d_params p
+    fill_fft_params(&p, params)
+    return fc_fftcorr1d_pairs(&p)
+
+
+ctypedef fused real:
+    float
+    double
+
+
+cdef int run_fftcorr1d(tuple params, const real[::1] x, const real[::1] k, real fill, real[::1] y,
+                       unsigned char[::1] bad) except -1:
+    cdef fc_fftcorr1d_params p
+    fill_fft_params(&p, params)
+    cdef const real *xp = &x[0] if x.shape[0] > 0 else NULL
+    cdef unsigned char *bp = &bad[0] if bad.shape[0] > 0 else NULL
+    cdef int st
+    with nogil:
+        if real is float:
+            st = fc_fftcorr1d_f32(&p, xp, &k[0], fill, &y[0], bp)
+        else:
+            st = fc_fftcorr1d_f64(&p, xp, &k[0], fill, &y[0], bp)
+    check_status(st, "FFT correlation")
+    return 0
+
+
+def fftcorr1d_f32(tuple params, const float[::1] x, const float[::1] k, float fill, float[::1] y,
+                  unsigned char[::1] bad):
+    """y = the overlap-save FFT correlation of signal_fft.h's fc_fftcorr1d_f32; bad: the
+    guard's flags per pair of blocks (params[5] != 0)."""
+    run_fftcorr1d(params, x, k, fill, y, bad)
+
+
+def fftcorr1d_f64(tuple params, const double[::1] x, const double[::1] k, double fill, double[::1] y,
+                  unsigned char[::1] bad):
+    """As fftcorr1d_f32 in float64."""
+    run_fftcorr1d(params, x, k, fill, y, bad)

@@ -116,7 +116,15 @@ FFT_RULE = {
     "fft_1d_float64": 6.0e-10,
     "fft_2d_float32": 6.5e-10,
     "fft_2d_float64": 7.5e-10,
+    "cfft_1d_float32": 1.7e-10,
+    "cfft_1d_float64": 2.3e-10,
+    "cfft_cache_step": 0.25,
+    "cfft_min_taps": 224,
 }
+
+#: Constant C of the error model behind the guard of ``method="auto"``'s own
+#: FFT (see the module documentation).
+FFT_GUARD_C = 4.0
 
 #: Overlap-save blocks of a 1-D FFT correlation are transformed in chunks of
 #: this many blocks, spread over threads; a fixed chunk keeps the result
@@ -307,6 +315,51 @@ def _fft_plan(ct, items, out_h, out_w, kh, kw, threads):
     size = nh * nw
     cost = FFT_RULE["fft_2d_" + prec] * factor * size * math.log2(max(size, 2)) * (2 * items + 1)
     return cost, ("2d", nh, nw)
+
+
+def _cfft_plan(ct, out_w, kw, threads):
+    """(estimated seconds, block length N) of the C overlap-save FFT (signal_fft.c) for
+    one real 1-D correlation of out_w outputs and kw taps (see FFT_RULE): batches of
+    16 (float32) / 8 (float64) pairs of blocks of N samples, spread over threads; N a
+    power of two of at least 2 kw and 64, at most 4 kw rounded up (the cheaper by the
+    model, whose cost per butterfly grows with N once a batch leaves L2)."""
+    lanes = 16 if ct == _F32 else 8
+    unit = FFT_RULE["cfft_1d_" + ct.name]
+
+    def cost(N, nt):
+        step = N - kw + 1
+        batches = -(-(-(-out_w // step)) // (2 * lanes))
+        per_thread = -(-batches // max(1, min(nt, batches)))
+        lg = math.log2(N)
+        return unit * (1 + FFT_RULE["cfft_cache_step"] * max(0.0, lg - 10)) * per_thread * 2 * lanes * N * lg
+
+    lo = max(64, 1 << (2 * kw - 1).bit_length())
+    # N is chosen for one thread: the blocks, and so the bits, must not depend on
+    # the thread count
+    N = min((lo, max(lo, 1 << (4 * kw - 1).bit_length())), key=lambda n: cost(n, 1))
+    return cost(N, threads), N
+
+
+def _cfft_correlate(x, k, out_w, pad_left, boundary, fill, N, guard):
+    """The real 1-D correlation y[i] = sum_j k[j] xe[i + j - pad_left] (x of one row,
+    float32 or float64) through the C overlap-save FFT; guard: recompute directly
+    the pairs of blocks the accuracy guard rejects (method="auto")."""
+    ct = x.dtype
+    kw = k.shape[-1]
+    xr = np.ascontiguousarray(x.reshape(-1))
+    kr = np.ascontiguousarray(k.reshape(-1))
+    pad = pad_left
+    if boundary != _FILL:
+        xr = _extend(x.reshape(1, -1), 0, 1, -pad_left, out_w + kw - 1, boundary, fill).reshape(-1)
+        pad, fill = 0, ct.type(0)
+    params = (xr.shape[0], pad, kw, out_w, N, int(guard), FFT_GUARD_C)
+    bad = np.zeros(_signal.fftcorr1d_pairs(params) if guard else 0, dtype=np.uint8)
+    y = np.empty(out_w, dtype=ct)
+    if ct == _F32:
+        _signal.fftcorr1d_f32(params, xr, kr, float(fill), y, bad)
+    else:
+        _signal.fftcorr1d_f64(params, xr, kr, float(fill), y, bad)
+    return y
 
 
 def _fold(ct, isa: str, kw: int) -> int:
@@ -578,6 +631,19 @@ def _correlate_stack(x, k, batch, out_h, out_w, pad_top, pad_left, boundary, fil
 
         items = math.prod(batch)
         threads = _threads.get_num_threads()
+        if dtype in (_F32, _F64) and out_h == 1 and kh == 1 and items == 1 and x.shape[-2] == 1:
+            # one real signal: the C overlap-save FFT.  Under "auto" its guard
+            # recomputes directly every output it cannot vouch for (non-finite
+            # values included), so no finiteness test is needed first.
+            fft_cost, n_fft = _cfft_plan(dtype, out_w, kw, threads)
+            use_fft = method == "fft" or (
+                kw >= FFT_RULE["cfft_min_taps"]
+                and fft_cost < _direct_cost(dtype, items, out_h, out_w, kh, kw, threads,
+                                            _dispatch.get_isa()))
+            if use_fft:
+                y = _cfft_correlate(x, k, out_w, pad_left, boundary, fill, n_fft, method == "auto")
+                return y.reshape(batch + (1, out_w))
+            return _c_correlate(x, k, batch, out_h, out_w, pad_top, pad_left, boundary, fill, dtype)
         fft_cost, plan = _fft_plan(dtype, items, out_h, out_w, kh, kw, threads)
         use_fft = method == "fft"
         if method == "auto":

@@ -1,0 +1,17 @@
+/*
+ * signal_fft_avx2.c -- the overlap-save FFT batch kernels (signal_fft_impl.h)
+ * compiled for the avx2 level.
+ */
+#include <math.h>
+
+#include "../signal_fft_internal.h"
+
+#define FT float
+#define FL FC_FFT_LANES_F32
+#define FN(name) name##_f32_avx2
+#include "../signal_fft_impl.h"
+
+#define FT double
+#define FL FC_FFT_LANES_F64
+#define FN(name) name##_f64_avx2
+#include "../signal_fft_impl.h"
