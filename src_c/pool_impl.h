@@ -18,6 +18,8 @@
  *   forward, average unpooling, NHWC average backward (a gather): every
  *     output row is independent, so the flat loop over (plane or image,
  *     output row) is split statically; batch-1 inputs still have many items.
+ *   NHWC index scatter from overlapping windows: a gather (every input row
+ *     written once), split over (image, input row) like the forward.
  *   scatters (max backward, unpooling by index, NCHW average backward): an
  *     input cell may receive several outputs, so each cell belongs to one
  *     thread, which applies its contributions in output order whatever the
@@ -121,6 +123,22 @@ static inline void fc_pool_share(ptrdiff_t n, ptrdiff_t *lo, ptrdiff_t *hi)
 #endif
     *lo = n / nt * t + FC_MIN(t, n % nt);
     *hi = *lo + n / nt + (t < n % nt);
+}
+
+/* The windows the NHWC index gather assumes along one axis: output o's
+ * indices lie in [o*s - p, o*s - p + k).  For cell i, the outputs [*lo, *hi]
+ * (empty when *lo > *hi) are its candidates. */
+typedef struct {
+    ptrdiff_t s, p, k;
+} fc_pool_axis;
+
+static inline void fc_pool_cover(fc_pool_axis a, ptrdiff_t i, ptrdiff_t out, ptrdiff_t *lo, ptrdiff_t *hi)
+{
+    const ptrdiff_t u = i + a.p - a.k + 1, v = i + a.p; /* o*s in [u, v] */
+    const ptrdiff_t l = u >= 0 ? (u + a.s - 1) / a.s : -((-u) / a.s);
+    const ptrdiff_t h = v >= 0 ? v / a.s : -((-v + a.s - 1) / a.s);
+    *lo = FC_MAX(l, 0);
+    *hi = FC_MIN(h, out - 1);
 }
 
 #endif /* FC_POOL_IMPL_ONCE */
@@ -1201,6 +1219,224 @@ static ptrdiff_t FN(tile_rows_nhwc)(FT *restrict d, const FT *restrict s, const 
 }
 
 /*
+ * The NHWC scatter of overlapping windows turned into a gather (no zeroing
+ * pass, no random writes): each input cell is written once, with the sum (or
+ * for unpooling the last) of the values of the outputs whose index names it,
+ * taken in output order.  The window is not known here, so it is guessed
+ * from the shapes: output (oh, ow)'s indices are taken to lie in rows
+ * [oh*sh - 1, oh*sh + sh] and columns [ow*sw - 1, ow*sw + sw], sh and sw
+ * being H/OH and W/OW rounded (any kernel <= stride + 2 with padding <= 1:
+ * 3x3/2 pad 1, 3x3/1 pad 1, 3x3/2, 2x2/1, ...).  Each input pixel then has at
+ * most 2 (stride >= 2) or 3 (stride 1) candidate outputs per axis; for each
+ * channel it adds the candidate's value where the candidate's index equals
+ * the cell, +0 elsewhere.  The sum starts at +0 and is never -0, so adding +0
+ * changes no bit: the result is the scatter's 0 + v1 + v2 + ... exactly.
+ * Matches are counted; unless every (output, channel) matched once, some
+ * index lay outside its guessed window (or outside the plane: indices are
+ * first converted to int32, invalid ones to -1, which matches nothing) and
+ * the caller scatters instead.
+ *
+ * Rows of converted indices are kept in a small ring per thread (the
+ * candidate output rows of consecutive input rows overlap); the input rows
+ * (image, row) are split statically between the threads.
+ */
+
+/* One block of m <= CBLK channels of one input pixel: y = the contributions
+ * of the candidates (rows 0..nr-1 of the ring, columns q0..q1), cnt += matches. */
+static inline void FN(gather_block)(FT *restrict y, const int32_t *const *ring, const FT *const *gyr,
+                                    ptrdiff_t nr, ptrdiff_t q0, ptrdiff_t q1, ptrdiff_t C, ptrdiff_t c0,
+                                    int32_t t, ptrdiff_t m, int accumulate, int64_t *cnt)
+{
+    FT acc[CBLK];
+    int32_t hit[CBLK];
+    for (ptrdiff_t i = 0; i < m; ++i) {
+        acc[i] = (FT)0;
+        hit[i] = 0;
+    }
+    for (ptrdiff_t r = 0; r < nr; ++r)
+        for (ptrdiff_t q = q0; q <= q1; ++q) {
+            const int32_t *restrict ix = ring[r] + q * C + c0;
+            const FT *restrict v = gyr[r] + q * C + c0;
+            if (accumulate)
+                for (ptrdiff_t i = 0; i < m; ++i) {
+                    const int32_t e = ix[i] == t;
+                    acc[i] += e ? v[i] : (FT)0;
+                    hit[i] += e;
+                }
+            else
+                for (ptrdiff_t i = 0; i < m; ++i) {
+                    const int32_t e = ix[i] == t;
+                    acc[i] = e ? v[i] : acc[i];
+                    hit[i] += e;
+                }
+        }
+    int32_t h = 0;
+    for (ptrdiff_t i = 0; i < m; ++i) {
+        y[i] = acc[i];
+        h += hit[i];
+    }
+    *cnt += h;
+}
+
+/* One input row d (W pixels of C channels, cell numbers t0..): every pixel
+ * from its candidates (rows 0..nr-1 of the ring, columns qlo[w]..qhi[w]);
+ * returns the number of matches.  An ISA file may provide this row as
+ * FC_POOL_GATHER_ROW (same arguments, float only). */
+static int64_t FN(gather_row)(FT *restrict d, const int32_t *const *ring, const FT *const *gyr, ptrdiff_t nr,
+                              const ptrdiff_t *qlo, const ptrdiff_t *qhi, ptrdiff_t W, ptrdiff_t C,
+                              int32_t t0, int accumulate)
+{
+#ifdef FC_POOL_GATHER_ROW
+    return FC_POOL_GATHER_ROW(d, ring, gyr, nr, qlo, qhi, W, C, t0, accumulate);
+#else
+    int64_t cnt = 0;
+    for (ptrdiff_t w = 0; w < W; ++w) {
+        FT *y = d + w * C;
+        const ptrdiff_t q0 = qlo[w], q1 = qhi[w];
+        const int32_t t = t0 + (int32_t)w;
+        if (q0 > q1) {
+            FN(fill)(y, (FT)0, C);
+            continue;
+        }
+        ptrdiff_t c0 = 0;
+        for (; c0 + CBLK <= C; c0 += CBLK)
+            FN(gather_block)(y + c0, ring, gyr, nr, q0, q1, C, c0, t, CBLK, accumulate, &cnt);
+        if (c0 < C) FN(gather_block)(y + c0, ring, gyr, nr, q0, q1, C, c0, t, C - c0, accumulate, &cnt);
+    }
+    return cnt;
+#endif
+}
+
+/* 1: dst written; 0: some index was not where the guess put it (dst is
+ * garbage, scatter instead); or FC_ENOMEM. */
+static int FN(gather_nhwc)(const fc_pool_geom *g, const FT *src, const int64_t *idx, FT *dst,
+                           int accumulate, int nt, fc_pool_axis ah, fc_pool_axis aw)
+{
+    (void)nt; /* unused without OpenMP */
+    const ptrdiff_t N = g->batch, C = g->channels, H = g->in_h, W = g->in_w, OH = g->out_h, OW = g->out_w;
+    const ptrdiff_t HW = H * W, RC = OW * C, items = N * H;
+    const ptrdiff_t ring_n = (ah.k + ah.s - 1) / ah.s; /* candidate rows of one input row, at most (<= 4) */
+    int64_t hits = 0;
+    int status = FC_OK;
+
+    /* candidate output columns of each input column */
+    ptrdiff_t *qlo = (ptrdiff_t *)malloc((size_t)(2 * W) * sizeof(ptrdiff_t));
+    if (!qlo) return FC_ENOMEM;
+    ptrdiff_t *qhi = qlo + W;
+    for (ptrdiff_t w = 0; w < W; ++w) fc_pool_cover(aw, w, OW, qlo + w, qhi + w);
+
+#pragma omp parallel num_threads(nt) if (nt > 1 && N * (HW + OH * OW) * C > FC_POOL_PARALLEL_MIN)
+    {
+        int32_t *conv = (int32_t *)fc_aligned_alloc((size_t)(ring_n * RC) * sizeof(int32_t));
+        ptrdiff_t key[4] = {-1, -1, -1, -1};
+        const int32_t *ring[4]; /* by candidate row: its converted indices */
+        const FT *gyr[4];       /* and its values */
+        int64_t mine = 0;
+        ptrdiff_t lo, hi;
+        fc_pool_share(items, &lo, &hi);
+        if (!conv) {
+#pragma omp critical(fc_pool_status)
+            status = FC_ENOMEM;
+            hi = lo;
+        }
+        for (ptrdiff_t it = lo; it < hi; ++it) {
+            const ptrdiff_t n = it / H, h = it - n * H;
+            FT *restrict d = dst + it * W * C;
+            ptrdiff_t a, b;
+            fc_pool_cover(ah, h, OH, &a, &b);
+            if (a > b) { /* no candidate: zeros (a stray index would go unmatched) */
+                FN(fill)(d, (FT)0, W * C);
+                continue;
+            }
+            for (ptrdiff_t oh = a; oh <= b; ++oh) {
+                const ptrdiff_t slot = oh % ring_n; /* consecutive rows: distinct slots */
+                int32_t *cr = conv + slot * RC;
+                if (key[slot] != n * OH + oh) {
+                    const int64_t *restrict ix = idx + (n * OH + oh) * RC;
+                    for (ptrdiff_t i = 0; i < RC; ++i) {
+                        const int64_t k = ix[i];
+                        cr[i] = k >= 0 && k < HW ? (int32_t)k : -1;
+                    }
+                    key[slot] = n * OH + oh;
+                }
+                ring[oh - a] = cr;
+                gyr[oh - a] = src + (n * OH + oh) * RC;
+            }
+            mine += FN(gather_row)(d, ring, gyr, b - a + 1, qlo, qhi, W, C, (int32_t)(h * W), accumulate);
+        }
+#pragma omp critical(fc_pool_status)
+        hits += mine;
+        fc_aligned_free(conv);
+    }
+    free(qlo);
+    if (status) return status;
+    return hits == N * OH * OW * C;
+}
+
+/*
+ * The windows gather_nhwc assumes, learnt from the indices of up to 8 pixels
+ * (away from the edges) of the middle output row of image 0: per axis, the
+ * stride is in/out rounded, and the offsets of the indices' rows and columns
+ * from oh*sh and ow*sw give the padding and the extent.  The smallest guess
+ * that covers what the sample shows gives the fewest candidates; a guess the
+ * other pixels do not fit only costs the gather (it counts every match and
+ * the scatter takes over).  Returns 0 when the sample is unusable (an index
+ * outside the plane or far from its window, or windows of more than 4 rows
+ * a stride).
+ */
+static int FN(gather_learn)(const int64_t *idx, ptrdiff_t H, ptrdiff_t W, ptrdiff_t C, ptrdiff_t OH,
+                            ptrdiff_t OW, fc_pool_axis *ah, fc_pool_axis *aw)
+{
+    const ptrdiff_t sh = FC_MAX((H + OH / 2) / OH, 1), sw = FC_MAX((W + OW / 2) / OW, 1);
+    const ptrdiff_t oh = OH / 2, o0 = OW > 2 ? 1 : 0, o1 = FC_MIN(OW > 2 ? OW - 1 : OW, o0 + 8);
+    const double inv_w = 1.0 / (double)W;
+    ptrdiff_t r_min = H, r_max = -1, c_min = W, c_max = -W;
+    for (ptrdiff_t ow = o0; ow < o1; ++ow) {
+        const int64_t *ix = idx + (oh * OW + ow) * C;
+        for (ptrdiff_t c = 0; c < C; ++c) {
+            const int64_t k = ix[c];
+            if (k < 0 || k >= (int64_t)H * W) return 0;
+            ptrdiff_t r = (ptrdiff_t)((double)k * inv_w); /* k / W, then exact */
+            if ((int64_t)r * W > k) --r;
+            else if ((int64_t)(r + 1) * W <= k) ++r;
+            const ptrdiff_t dc = (ptrdiff_t)(k - (int64_t)r * W) - ow * sw;
+            r_min = FC_MIN(r_min, r);
+            r_max = FC_MAX(r_max, r);
+            c_min = FC_MIN(c_min, dc);
+            c_max = FC_MAX(c_max, dc);
+        }
+    }
+    if (r_max < 0) return 0;
+    ah->s = sh;
+    ah->p = oh * sh - r_min;
+    ah->k = r_max - r_min + 1;
+    aw->s = sw;
+    aw->p = -c_min;
+    aw->k = c_max - c_min + 1;
+    return ah->k <= 4 * sh && aw->k <= 4 * sw;
+}
+
+/* Whether the first output pixels (up to 4) of the first row of image 0 keep
+ * their indices inside their kh x kw tiles: the probe that tells the common
+ * non-overlapping windows (tiles) from overlapping ones (gather) before
+ * either is tried; either path still checks every index. */
+static int FN(tiles_probe_nhwc)(const int64_t *idx, ptrdiff_t OW, ptrdiff_t W, ptrdiff_t C,
+                                ptrdiff_t kh, ptrdiff_t kw)
+{
+    for (ptrdiff_t o = 0; o < FC_MIN(OW, 4); ++o) {
+        ptrdiff_t in = 0;
+        for (ptrdiff_t c = 0; c < C; ++c) {
+            const int64_t k = idx[o * C + c];
+            int hit = 0;
+            for (ptrdiff_t r = 0; r < kh; ++r) hit |= (uint64_t)k - (uint64_t)(r * W + o * kw) < (uint64_t)kw;
+            in += hit;
+        }
+        if (in != C) return 0;
+    }
+    return 1;
+}
+
+/*
  * src and idx have the pooled shape, dst the input shape; dst is overwritten:
  * zeros, then dst[plane][idx] += src (accumulate) or = src, in row-major
  * order.  Output rows are taken in order; a row whose indices all lie in
@@ -1214,7 +1450,9 @@ static ptrdiff_t FN(tile_rows_nhwc)(FT *restrict d, const FT *restrict s, const 
  * An index outside the plane stops its item and makes the call return
  * FC_EINVAL.  A thread whose direct attempt misses stops trying for the rest
  * of the call (the indices are then most likely from overlapping windows);
- * the path never changes the result.
+ * the path never changes the result.  NHWC indices that are not tiled (a
+ * probe of the first pixels tells) go to the gather above first, and come
+ * here only when it could not place them all.
  */
 static int FN(scatter)(const fc_pool_geom *g, const FT *src, const int64_t *idx, FT *dst,
                        int accumulate, int nt)
@@ -1223,7 +1461,7 @@ static int FN(scatter)(const fc_pool_geom *g, const FT *src, const int64_t *idx,
     const ptrdiff_t N = g->batch, C = g->channels, H = g->in_h, W = g->in_w, OH = g->out_h, OW = g->out_w;
     const ptrdiff_t HW = H * W, OHW = OH * OW;
     const ptrdiff_t kh = OH > 0 ? H / OH : 0, kw = OW > 0 ? W / OW : 0;
-    const int tiles = kh >= 1 && kw >= 1;
+    int tiles = kh >= 1 && kw >= 1;
     int status = FC_OK;
 
     if (g->layout == FC_LAYOUT_NCHW) {
@@ -1285,6 +1523,16 @@ static int FN(scatter)(const fc_pool_geom *g, const FT *src, const int64_t *idx,
      * per output pixel, one vectorised pass turns the indices into element
      * offsets and finds their range (pixels whose range misses the band are
      * skipped); the scatter then only adds. */
+    if (OH > 0 && OW > 0 && N > 0 && C > 0 && HW <= (ptrdiff_t)INT32_MAX &&
+        (!tiles || !FN(tiles_probe_nhwc)(idx, OW, W, C, kh, kw))) {
+        /* overlapping windows (or tiles that are not): the gather, when the guessed windows hold every index */
+        fc_pool_axis ah, aw;
+        if (FN(gather_learn)(idx, H, W, C, OH, OW, &ah, &aw)) {
+            const int done = FN(gather_nhwc)(g, src, idx, dst, accumulate, nt, ah, aw);
+            if (done) return done < 0 ? done : FC_OK;
+        }
+        tiles = 0;
+    }
     const ptrdiff_t bands = N >= nt ? 1 : FC_MIN((nt + N - 1) / N, H);
     const ptrdiff_t items = N * bands;
 #pragma omp parallel num_threads(nt) if (nt > 1 && N * (HW + OHW) * C > FC_POOL_PARALLEL_MIN)
@@ -1575,6 +1823,7 @@ const FC_POOL_OPS_T FC_POOL_OPS = {
 #undef STREAM_FENCE
 #undef SINK_FLUSH
 #undef FC_POOL_TILE2
+#undef FC_POOL_GATHER_ROW
 #undef FN
 #undef FC_PCAT
 #undef FC_PCAT_

@@ -736,6 +736,82 @@ def test_scatter_tiles_bad_index_raises(rng, layout, row):
                                       layout=layout)
 
 
+# ---- index scatters from overlapping windows in NHWC: the gather ---------------------------------------
+# The window is learnt from a sample of the indices and every index is checked while gathering; a
+# guess that does not hold (larger kernels, dilation, indices moved elsewhere) falls back to the
+# scatter.  Every path gives the sequential scatter's bits.
+
+GATHER_CASES = [  # (kernel, stride, padding, dilation, ceil_mode)
+    (3, 2, 1, 1, False), (3, 2, 1, 1, True), (3, 1, 1, 1, False), (3, 2, 0, 1, True), (2, 1, 0, 1, False),
+    (4, 2, 1, 1, False), (5, 2, 2, 1, False), (3, 2, 1, 2, False), ((3, 2), (2, 1), (1, 0), 1, False),
+]
+
+
+@pytest.mark.parametrize("case", GATHER_CASES)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("nchw", [(1, 64, 23, 19), (3, 70, 9, 12), (1, 5, 14, 14), (2, 1, 7, 9)])
+def test_max_pool2d_backward_nhwc_overlapping(isa, rng, torch, case, dtype, nchw):
+    """NHWC max pooling backward and max unpooling over overlapping windows (channel counts
+    with and without SIMD tails): bitwise the sequential scatter and autograd, -0 gradients
+    become +0, equal bits at 1, 2 and 3 threads."""
+    k, s, p, d, ceil_mode = case
+    x = random_input(rng, nchw, dtype, "ties")
+    xl = to_layout(x, "NHWC")
+    y, idx = fastconv.max_pool2d(xl, k, s, p, d, ceil_mode, True, layout="NHWC")
+    gy = rng.standard_normal(y.shape).astype(dtype)
+    gy[rng.random(gy.shape) < 0.2] = -0.0
+    runs, unpooled = [], []
+    for nt in (1, 2, 3):
+        with fastconv.threads(nt):
+            runs.append(fastconv.max_pool2d_backward(gy, idx, xl.shape, layout="NHWC"))
+            if d == 1:  # unpooling has no dilation
+                unpooled.append(fastconv.max_unpool2d(gy, idx, k, s, p, output_size=xl.shape, layout="NHWC"))
+    for a, b in zip(runs[1:] + unpooled[1:], runs[:1] * 2 + unpooled[:1] * 2):
+        assert a.tobytes() == b.tobytes()
+    gy_n, idx_n = np.ascontiguousarray(to_nchw(gy, "NHWC")), to_nchw(idx, "NHWC")
+    want = sequential_scatter(gy_n, idx_n, x.shape, True)
+    assert np.ascontiguousarray(to_nchw(runs[0], "NHWC")).tobytes() == want.tobytes()
+    if unpooled:
+        want_set = sequential_scatter(gy_n, idx_n, x.shape, False)
+        assert np.ascontiguousarray(to_nchw(unpooled[0], "NHWC")).tobytes() == want_set.tobytes()
+    gt = torch_grad(torch, lambda t: torch.nn.functional.max_pool2d(t, k, s, p, d, ceil_mode), x, gy_n)
+    np.testing.assert_array_equal(to_nchw(runs[0], "NHWC"), gt)
+    exact = ref.max_pool2d_backward(gy_n.astype(np.float64), idx_n, x.shape)
+    kk = np.prod(np.broadcast_to(k, 2))
+    assert_sum_close(to_nchw(runs[0], "NHWC"), exact, ref.max_pool2d_backward(np.abs(gy_n), idx_n, x.shape),
+                     kk, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("where", ["probe", "elsewhere", "bad"])
+def test_nhwc_gather_guess_misses(isa, rng, dtype, where):
+    """3x3/2 pad 1 indices with a few moved: into the sampled middle row (the learnt window is
+    too wide: no gather), elsewhere (the gather's count misses: the scatter takes over), or out
+    of the plane (raises).  Bitwise the sequential scatter at 1, 2 and 3 threads."""
+    x = random_input(rng, (1, 40, 21, 26), dtype)
+    xl = to_layout(x, "NHWC")
+    y, idx = fastconv.max_pool2d(xl, 3, 2, 1, return_indices=True, layout="NHWC")
+    oh = y.shape[1] // 2
+    if where == "probe":
+        idx[0, oh, 2, 7] = 0
+    elif where == "elsewhere":
+        idx[0, 1, 3, 5] = 20 * 26 + 25
+        idx[0, y.shape[1] - 1, 0, 39] = 0
+    else:
+        idx[0, y.shape[1] - 2, 4, 11] = 21 * 26
+    gy = rng.standard_normal(y.shape).astype(dtype)
+    if where == "bad":
+        for nt in (1, 2):
+            with fastconv.threads(nt), pytest.raises(ValueError, match="indices"):
+                fastconv.max_pool2d_backward(gy, idx, xl.shape, layout="NHWC")
+        return
+    want = sequential_scatter(np.ascontiguousarray(to_nchw(gy, "NHWC")), to_nchw(idx, "NHWC"), x.shape, True)
+    for nt in (1, 2, 3):
+        with fastconv.threads(nt):
+            gx = fastconv.max_pool2d_backward(gy, idx, xl.shape, layout="NHWC")
+        assert np.ascontiguousarray(to_nchw(gx, "NHWC")).tobytes() == want.tobytes()
+
+
 # ---- NHWC forward with few output rows: rows split into column segments across threads ----------------
 
 @pytest.mark.parametrize("hwc", [(6, 200, 64), (4, 150, 96), (10, 23, 17), (7, 112, 8)])

@@ -78,6 +78,84 @@ static ptrdiff_t tile2_f32(float *restrict dr, const float *restrict s, const in
     return hits;
 }
 
+/*
+ * One input row of the NHWC gather of pool_impl.h (float), as in
+ * kernels/pool_avx512.c but with compare masks as vectors: a candidate's value
+ * where its index equals the cell t, +0 elsewhere, is added (the sum starts at
+ * +0 and is never -0, so the +0 change no bit), or for unpooling blended in.
+ * Channels in blocks of 32 (four accumulators), then 8, then one at a time.
+ */
+#define GATHER_STEP(A, CNT, OFF)                                                                   \
+    do {                                                                                           \
+        const __m256i e_ = _mm256_cmpeq_epi32(_mm256_loadu_si256((const __m256i *)(ix + (OFF))), t); \
+        const __m256 v_ = _mm256_loadu_ps(v + (OFF));                                              \
+        A = accumulate ? _mm256_add_ps(A, _mm256_and_ps(_mm256_castsi256_ps(e_), v_))              \
+                       : _mm256_blendv_ps(A, v_, _mm256_castsi256_ps(e_));                         \
+        CNT = _mm256_sub_epi32(CNT, e_);                                                           \
+    } while (0)
+
+static inline int64_t gather_row_f32(float *restrict d, const int32_t *const *ring, const float *const *gyr,
+                                     ptrdiff_t nr, const ptrdiff_t *qlo, const ptrdiff_t *qhi, ptrdiff_t W,
+                                     ptrdiff_t C, int32_t t0, int accumulate)
+{
+    __m256i cnt0 = _mm256_setzero_si256(), cnt1 = _mm256_setzero_si256();
+    int64_t tail = 0;
+    for (ptrdiff_t w = 0; w < W; ++w) {
+        float *y = d + w * C;
+        const ptrdiff_t q0 = qlo[w], q1 = qhi[w];
+        if (q0 > q1) {
+            for (ptrdiff_t c = 0; c < C; ++c) y[c] = 0.0f;
+            continue;
+        }
+        const int32_t tw = t0 + (int32_t)w;
+        const __m256i t = _mm256_set1_epi32(tw);
+        ptrdiff_t c = 0;
+        for (; c + 32 <= C; c += 32) {
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            for (ptrdiff_t r = 0; r < nr; ++r)
+                for (ptrdiff_t q = q0; q <= q1; ++q) {
+                    const int32_t *ix = ring[r] + q * C + c;
+                    const float *v = gyr[r] + q * C + c;
+                    GATHER_STEP(a0, cnt0, 0);
+                    GATHER_STEP(a1, cnt1, 8);
+                    GATHER_STEP(a2, cnt0, 16);
+                    GATHER_STEP(a3, cnt1, 24);
+                }
+            _mm256_storeu_ps(y + c, a0);
+            _mm256_storeu_ps(y + c + 8, a1);
+            _mm256_storeu_ps(y + c + 16, a2);
+            _mm256_storeu_ps(y + c + 24, a3);
+        }
+        for (; c + 8 <= C; c += 8) {
+            __m256 a0 = _mm256_setzero_ps();
+            for (ptrdiff_t r = 0; r < nr; ++r)
+                for (ptrdiff_t q = q0; q <= q1; ++q) {
+                    const int32_t *ix = ring[r] + q * C + c;
+                    const float *v = gyr[r] + q * C + c;
+                    GATHER_STEP(a0, cnt0, 0);
+                }
+            _mm256_storeu_ps(y + c, a0);
+        }
+        for (; c < C; ++c) {
+            float a = 0.0f;
+            for (ptrdiff_t r = 0; r < nr; ++r)
+                for (ptrdiff_t q = q0; q <= q1; ++q) {
+                    const int e = ring[r][q * C + c] == tw;
+                    const float v = gyr[r][q * C + c];
+                    a = accumulate ? a + (e ? v : 0.0f) : (e ? v : a);
+                    tail += e;
+                }
+            y[c] = a;
+        }
+    }
+    __m256i s = _mm256_add_epi32(cnt0, cnt1);
+    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4E));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xB1));
+    return tail + (int64_t)_mm_cvtsi128_si32(h);
+}
+#undef GATHER_STEP
+
 #define FC_POOL_STREAM_I64(dst, src, n) stream_i64(dst, src, n)
 #define FC_POOL_STREAM_FENCE() _mm_sfence()
 
@@ -87,6 +165,8 @@ static ptrdiff_t tile2_f32(float *restrict dr, const float *restrict s, const in
 #define FC_POOL_OPS fc_pool_ops_f32_avx2
 #define FC_POOL_STREAM_FT(dst, src, n) stream_f32(dst, src, n)
 #define FC_POOL_TILE2(dr, s, ix, n, p, acc) tile2_f32(dr, s, ix, n, p, acc)
+#define FC_POOL_GATHER_ROW(d, ring, gyr, nr, qlo, qhi, W, C, t0, acc) \
+    gather_row_f32(d, ring, gyr, nr, qlo, qhi, W, C, t0, acc)
 #include "../pool_impl.h"
 #undef FT
 #undef FSUF

@@ -76,6 +76,70 @@ static ptrdiff_t tile2_f32(float *restrict dr, const float *restrict s, const in
     return hits;
 }
 
+/*
+ * One input row of the NHWC gather of pool_impl.h (float): each pixel sums,
+ * per channel, its candidates' values whose int32 index equals the pixel's
+ * cell number t (masked adds: lanes that do not match are left alone, as the
+ * scatter leaves them), or for unpooling takes the last of them.  Channels in
+ * blocks of 64 (four accumulators), then 16 at a time with a lane mask.
+ * Matches are counted per lane (a masked subtract of -1) and returned.
+ */
+#define GATHER_STEP(A, CNT, OFF, LM)                                                              \
+    do {                                                                                          \
+        const __mmask16 m_ = _mm512_mask_cmpeq_epi32_mask((LM), _mm512_maskz_loadu_epi32((LM), ix + (OFF)), t); \
+        const __m512 v_ = _mm512_maskz_loadu_ps((LM), v + (OFF));                                 \
+        A = accumulate ? _mm512_mask_add_ps(A, m_, A, v_) : _mm512_mask_mov_ps(A, m_, v_);        \
+        CNT = _mm512_mask_sub_epi32(CNT, m_, CNT, none);                                          \
+    } while (0)
+
+static inline int64_t gather_row_f32(float *restrict d, const int32_t *const *ring, const float *const *gyr,
+                                     ptrdiff_t nr, const ptrdiff_t *qlo, const ptrdiff_t *qhi, ptrdiff_t W,
+                                     ptrdiff_t C, int32_t t0, int accumulate)
+{
+    const __m512i none = _mm512_set1_epi32(-1);
+    __m512i cnt0 = _mm512_setzero_si512(), cnt1 = _mm512_setzero_si512();
+    const __mmask16 all = 0xFFFF;
+    for (ptrdiff_t w = 0; w < W; ++w) {
+        float *y = d + w * C;
+        const ptrdiff_t q0 = qlo[w], q1 = qhi[w];
+        if (q0 > q1) {
+            for (ptrdiff_t c = 0; c < C; ++c) y[c] = 0.0f;
+            continue;
+        }
+        const __m512i t = _mm512_set1_epi32(t0 + (int32_t)w);
+        ptrdiff_t c = 0;
+        for (; c + 64 <= C; c += 64) {
+            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            for (ptrdiff_t r = 0; r < nr; ++r)
+                for (ptrdiff_t q = q0; q <= q1; ++q) {
+                    const int32_t *ix = ring[r] + q * C + c;
+                    const float *v = gyr[r] + q * C + c;
+                    GATHER_STEP(a0, cnt0, 0, all);
+                    GATHER_STEP(a1, cnt1, 16, all);
+                    GATHER_STEP(a2, cnt0, 32, all);
+                    GATHER_STEP(a3, cnt1, 48, all);
+                }
+            _mm512_storeu_ps(y + c, a0);
+            _mm512_storeu_ps(y + c + 16, a1);
+            _mm512_storeu_ps(y + c + 32, a2);
+            _mm512_storeu_ps(y + c + 48, a3);
+        }
+        for (; c < C; c += 16) {
+            const __mmask16 lm = C - c >= 16 ? all : (__mmask16)((1u << (C - c)) - 1);
+            __m512 a0 = _mm512_setzero_ps();
+            for (ptrdiff_t r = 0; r < nr; ++r)
+                for (ptrdiff_t q = q0; q <= q1; ++q) {
+                    const int32_t *ix = ring[r] + q * C + c;
+                    const float *v = gyr[r] + q * C + c;
+                    GATHER_STEP(a0, cnt0, 0, lm);
+                }
+            _mm512_mask_storeu_ps(y + c, lm, a0);
+        }
+    }
+    return (int64_t)_mm512_reduce_add_epi32(cnt0) + (int64_t)_mm512_reduce_add_epi32(cnt1);
+}
+#undef GATHER_STEP
+
 #define FC_POOL_STREAM_I64(dst, src, n) stream_i64(dst, src, n)
 #define FC_POOL_STREAM_FENCE() _mm_sfence()
 
@@ -85,6 +149,8 @@ static ptrdiff_t tile2_f32(float *restrict dr, const float *restrict s, const in
 #define FC_POOL_OPS fc_pool_ops_f32_avx512
 #define FC_POOL_STREAM_FT(dst, src, n) stream_f32(dst, src, n)
 #define FC_POOL_TILE2(dr, s, ix, n, p, acc) tile2_f32(dr, s, ix, n, p, acc)
+#define FC_POOL_GATHER_ROW(d, ring, gyr, nr, qlo, qhi, W, C, t0, acc) \
+    gather_row_f32(d, ring, gyr, nr, qlo, qhi, W, C, t0, acc)
 #include "../pool_impl.h"
 #undef FT
 #undef FSUF
