@@ -1,8 +1,9 @@
 /*
  * signal_fft_impl.h -- the batch kernel of the overlap-save FFT correlation
  * (see signal_fft_internal.h), included once per type by each ISA's file with
- * FT (element type), FL (lanes) and FN(name) (name suffix) defined; the loops
- * over the FL lanes are what the compiler turns into SIMD for that file's ISA.
+ * FT (element type), IT (the signed integer type of its width), FL (lanes),
+ * VL (lanes per native SIMD vector of the file's ISA) and FN(name) (name
+ * suffix) defined.
  *
  * Transforms are radix-4 (one radix-2 step where log2 N is odd), in place:
  * the forward one decimates in frequency and leaves its output in
@@ -21,55 +22,69 @@
 /* point t of the batch: real parts at z + 2 FL t, imaginary parts FL further */
 #define PT(z, t) ((z) + (size_t)(t) * 2 * FL)
 
-/* VT: the FL lanes as one GNU C vector (lowered to the file's ISA: one zmm,
- * two ymm or four xmm registers), NV = 1 of them; other compilers loop over
- * NV = FL scalars.  Either way V(a, l) / V(a, NV + l) are the real / imaginary
- * lanes of point a. */
+/* VT: a GNU C vector of VL lanes, the file's native width (VL, and IT, the
+ * integer type of FT's width, come with FT), NV = FL / VL of them per part of
+ * a point; other compilers loop over NV = FL scalars.  Either way a[l] and
+ * a[NV + l] are the real and imaginary vectors l of point a. */
 #if defined(__GNUC__) || defined(__clang__)
-typedef FT FN(vt) __attribute__((vector_size(FL * sizeof(FT))));
+typedef FT FN(vt) __attribute__((vector_size(VL * sizeof(FT))));
+typedef IT FN(vi) __attribute__((vector_size(VL * sizeof(FT))));
 #define VT FN(vt)
-#define NV 1
+#define NV (FL / VL)
+/* |v| (the sign bit cleared) and min(a, b) (a where a < b, else b) */
+#define FC_VABS(v) ((VT)((FN(vi))(v) & ((FN(vi)){0} + (IT)(((unsigned long long)-1) >> (65 - 8 * sizeof(FT))))))
+#define FC_VMIN(a, b) ((VT)(((FN(vi))(a) & (FN(vi))((a) < (b))) | ((FN(vi))(b) & ~(FN(vi))((a) < (b)))))
 #else
 #define VT FT
 #define NV FL
+#define FC_VABS(v) ((v) < 0 ? -(v) : (v))
+#define FC_VMIN(a, b) ((a) < (b) ? (a) : (b))
 #endif
 
-/* Register transposes of FL x FL lanes (gather and scatter of whole batches):
- * log2(FL) rounds of interleaving rows i and i + FL/2, each round rotating
- * the (row, column) index bits by one. */
+/* Register transposes of VL x VL lanes (gather and scatter of whole
+ * batches): log2(VL) rounds of interleaving rows i and i + VL/2, each round
+ * rotating the (row, column) index bits by one. */
 #if defined(__GNUC__) && defined(__has_builtin)
 #if __has_builtin(__builtin_shufflevector)
 #define FC_FFT_TRANSPOSE 1
 #endif
 #endif
 #ifdef FC_FFT_TRANSPOSE
-typedef FT FN(vtu) __attribute__((vector_size(FL * sizeof(FT)), aligned(sizeof(FT))));
-#if FL == 16
+typedef FT FN(vtu) __attribute__((vector_size(VL * sizeof(FT)), aligned(sizeof(FT))));
+#if VL == 16
 #define FC_LO(a, b) __builtin_shufflevector(a, b, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23)
 #define FC_HI(a, b) __builtin_shufflevector(a, b, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31)
-#define FC_LOG2FL 4
-#elif FL == 8
+#define FC_LOG2VL 4
+#elif VL == 8
 #define FC_LO(a, b) __builtin_shufflevector(a, b, 0, 8, 1, 9, 2, 10, 3, 11)
 #define FC_HI(a, b) __builtin_shufflevector(a, b, 4, 12, 5, 13, 6, 14, 7, 15)
-#define FC_LOG2FL 3
+#define FC_LOG2VL 3
+#elif VL == 4
+#define FC_LO(a, b) __builtin_shufflevector(a, b, 0, 4, 1, 5)
+#define FC_HI(a, b) __builtin_shufflevector(a, b, 2, 6, 3, 7)
+#define FC_LOG2VL 2
+#else
+#define FC_LO(a, b) __builtin_shufflevector(a, b, 0, 2)
+#define FC_HI(a, b) __builtin_shufflevector(a, b, 1, 3)
+#define FC_LOG2VL 1
 #endif
 static inline void FN(transpose)(VT *v)
 {
-    VT t[FL];
+    VT t[VL];
 #pragma GCC unroll 4
-    for (int r = 0; r < FC_LOG2FL; ++r) {
+    for (int r = 0; r < FC_LOG2VL; ++r) {
 #pragma GCC unroll 8
-        for (int i = 0; i < FL / 2; ++i) {
-            t[2 * i] = FC_LO(v[i], v[i + FL / 2]);
-            t[2 * i + 1] = FC_HI(v[i], v[i + FL / 2]);
+        for (int i = 0; i < VL / 2; ++i) {
+            t[2 * i] = FC_LO(v[i], v[i + VL / 2]);
+            t[2 * i + 1] = FC_HI(v[i], v[i + VL / 2]);
         }
 #pragma GCC unroll 16
-        for (int i = 0; i < FL; ++i) v[i] = t[i];
+        for (int i = 0; i < VL; ++i) v[i] = t[i];
     }
 }
 #undef FC_LO
 #undef FC_HI
-#undef FC_LOG2FL
+#undef FC_LOG2VL
 #endif
 
 /* One radix-4 DIF pass over the n points at z (span s = n / 4): with
@@ -208,24 +223,6 @@ static void FN(transform)(FT *z, ptrdiff_t p0, ptrdiff_t n, ptrdiff_t N, const F
     FN(dit4)(z, n, N / n, tw);
 }
 
-#if NV == 1
-/* |v| (the sign bit cleared) and min(a, b) (a where a < b, else b) on GNU C
- * vectors, by bit masks */
-#undef FC_FFT_MAG
-#if FL == 16
-#define FC_FFT_MAG INT32_MAX
-typedef int32_t FN(vi) __attribute__((vector_size(FL * sizeof(FT))));
-#else
-#define FC_FFT_MAG INT64_MAX
-typedef int64_t FN(vi) __attribute__((vector_size(FL * sizeof(FT))));
-#endif
-#define FC_VABS(v) ((VT)((FN(vi))(v) & ((FN(vi)){0} + FC_FFT_MAG)))
-#define FC_VMIN(a, b) ((VT)(((FN(vi))(a) & (FN(vi))((a) < (b))) | ((FN(vi))(b) & ~(FN(vi))((a) < (b)))))
-#else
-#define FC_VABS(v) ((v) < 0 ? -(v) : (v))
-#define FC_VMIN(a, b) ((a) < (b) ? (a) : (b))
-#endif
-
 void FN(fc_fftcorr_batch)(const fc_fftcorr_plan *p, ptrdiff_t batch, FT *ws, FT *y, unsigned char *bad)
 {
     const ptrdiff_t N = p->N, K = p->K, step = p->step, n = p->n;
@@ -240,17 +237,17 @@ void FN(fc_fftcorr_batch)(const fc_fftcorr_plan *p, ptrdiff_t batch, FT *ws, FT 
                        b0 + 2 * FL <= p->nblocks;
     (void)inside;
 #ifdef FC_FFT_TRANSPOSE
-    if (inside && N % FL == 0) {
+    if (inside) {
         const FT *src0 = x + b0 * step - p->pad;
-        for (ptrdiff_t t = 0; t < N; t += FL) {
-            for (int part = 0; part < 2; ++part) {
-                VT v[FL];
-                for (int l = 0; l < FL; ++l)
-                    v[l] = *(const FN(vtu) *)(src0 + (2 * l + part) * step + t);
-                FN(transpose)(v);
-                for (int u = 0; u < FL; ++u) ((VT *)PT(z, t + u))[part] = v[u];
-            }
-        }
+        for (ptrdiff_t t = 0; t < N; t += VL)
+            for (int part = 0; part < 2; ++part)
+                for (int br = 0; br < NV; ++br) {
+                    VT v[VL];
+                    for (int i = 0; i < VL; ++i)
+                        v[i] = *(const FN(vtu) *)(src0 + (2 * (br * VL + i) + part) * step + t);
+                    FN(transpose)(v);
+                    for (int u = 0; u < VL; ++u) ((VT *)PT(z, t + u))[part * NV + br] = v[u];
+                }
     } else
 #endif
     for (int l = 0; l < FL; ++l) {
@@ -321,15 +318,16 @@ void FN(fc_fftcorr_batch)(const fc_fftcorr_plan *p, ptrdiff_t batch, FT *ws, FT 
 #ifdef FC_FFT_TRANSPOSE
     if (b0 + 2 * FL < p->nblocks) {
         /* every block of the batch has step outputs: FL at a time transposed */
-        const ptrdiff_t full = step / FL * FL;
-        for (ptrdiff_t t = 0; t < full; t += FL) {
-            for (int part = 0; part < 2; ++part) {
-                VT v[FL];
-                for (int u = 0; u < FL; ++u) v[u] = ((const VT *)PT(z, K - 1 + t + u))[part];
-                FN(transpose)(v);
-                for (int l = 0; l < FL; ++l) *(FN(vtu) *)(y + (b0 + 2 * l + part) * step + t) = v[l];
-            }
-        }
+        const ptrdiff_t full = step / VL * VL;
+        for (ptrdiff_t t = 0; t < full; t += VL)
+            for (int part = 0; part < 2; ++part)
+                for (int br = 0; br < NV; ++br) {
+                    VT v[VL];
+                    for (int u = 0; u < VL; ++u) v[u] = ((const VT *)PT(z, K - 1 + t + u))[part * NV + br];
+                    FN(transpose)(v);
+                    for (int i = 0; i < VL; ++i)
+                        *(FN(vtu) *)(y + (b0 + 2 * (br * VL + i) + part) * step + t) = v[i];
+                }
         for (int l = 0; l < FL; ++l)
             for (int part = 0; part < 2; ++part) {
                 const FT *src = PT(z, K - 1) + part * FL + l;
@@ -354,7 +352,8 @@ void FN(fc_fftcorr_batch)(const fc_fftcorr_plan *p, ptrdiff_t batch, FT *ws, FT 
 #undef PT
 #undef FC_VABS
 #undef FC_VMIN
-#undef FC_FFT_MAG
+#undef VL
+#undef IT
 #undef FC_FFT_TRANSPOSE
 #undef VT
 #undef NV
