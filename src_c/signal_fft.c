@@ -122,11 +122,15 @@ static void fc_fft_dif_scalar(double *z, ptrdiff_t N, const double *tw)
     } while (0)
 
 
-/* The outputs of the pairs the guard flagged, recomputed by the direct engine
- * (fc_corr2d_*, which runs its own parallel region), one call per run of
- * flagged pairs (see below); the kernel is zero-padded to a multiple of 64 taps from 128
- * on (the engine's folded, Karatsuba-split form: the zeros read fill values
- * past the end, finite, so they add exact zeros). */
+/* The outputs of the pairs the guard flagged, and those whose windows reach
+ * outside the signal, recomputed by the direct engine (fc_corr2d_*, which
+ * runs its own parallel region), one call per run of flagged pairs.  Those
+ * outputs must meet the per-output bound of a plain dot product, so the
+ * engine must not take its Karatsuba steps there (their rounding errors are
+ * norm-wise too): an even kernel gets one zero tap, and a kernel of odd
+ * length is never folded.  Where the samples read are not all finite the
+ * kernel stays as it is (0 * inf would be NaN), and the engine takes no
+ * Karatsuba step on non-finite values anyway. */
 /* outputs [o0, o1) by the direct engine: they read e[o0, o1 + K2 - 1), that
  * is x[xs, xe) and fill values */
 #define FC_FFT_DIRECT_SPAN(CORR, o0, o1)                                                        \
@@ -140,6 +144,9 @@ static void fc_fft_dif_scalar(double *z, ptrdiff_t N, const double *tw)
         g.pad_top = 0, g.pad_left = p->pad + xs - (o0);                                         \
         g.boundary = FC_BOUNDARY_FILL, g.interleave = 0;                                        \
         const ptrdiff_t zero = 0;                                                               \
+        int fin = fill - fill == 0;                                                             \
+        for (ptrdiff_t t = xs; t < xe && fin; ++t) fin = x[t] - x[t] == 0;                      \
+        g.kernel_w = fin ? K2 : K;                                                              \
         CORR(&g, xe > xs ? x + xs : NULL, &zero, kp, &zero, &fill, y + (o0));                   \
     })
 
@@ -150,7 +157,7 @@ static void fc_fft_dif_scalar(double *z, ptrdiff_t N, const double *tw)
     {                                                                                           \
         const ptrdiff_t K = p->taps, step = p->fft_n - K + 1;                                   \
         const ptrdiff_t pairs = fc_fftcorr1d_pairs(p);                                          \
-        const ptrdiff_t K2 = K >= 128 ? (K + 63) / 64 * 64 : K;                                 \
+        const ptrdiff_t K2 = K | 1;                                                             \
         FT_ *kp = NULL;                                                                         \
         int st = FC_OK;                                                                         \
         /* runs of flagged pairs, merged across gaps of at most 2 pairs; more     \

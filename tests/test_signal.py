@@ -665,6 +665,180 @@ def test_fft_method_on_integers_stays_exact():
 
 
 # ---------------------------------------------------------------------------
+# the C overlap-save FFT of real 1-D signals (signal_fft.c)
+# ---------------------------------------------------------------------------
+
+def assert_auto_matches_numpy(fn, a, v, mode):
+    """method="auto" against NumPy's direct sum in float64, per output, within the
+    dot-product bound the direct tests use (the FFT's guard must keep it)."""
+    ours = getattr(fastconv, fn)(a, v, mode)
+    a64, v64 = a.astype(np.float64), v.astype(np.float64)
+    theirs = getattr(np, fn)(a64, v64, mode).astype(ours.dtype)
+    bound = getattr(np, fn)(magnitude(a), magnitude(v), mode)
+    assert_matches(ours, theirs, bound, terms=2 * min(len(a), len(v)))
+    return ours
+
+
+@FEW
+@given(n1=st.integers(1, 30000), n2=st.integers(1, 1300), mode=st.sampled_from(MODES),
+       dtype=st.sampled_from([np.float32, np.float64]), fn=st.sampled_from(["convolve", "correlate"]),
+       seed=st.integers(0, 2**32 - 1))
+def test_1d_own_fft_matches_numpy(n1, n2, mode, dtype, fn, seed):
+    """Random sizes (kernels longer than the signal, 1 sample, odd lengths): method="fft"
+    (the C FFT, no guard) within the FFT's norm-wise bound of the direct result;
+    method="auto" (the C FFT from 224 taps, with its guard) within NumPy's per-output
+    bound."""
+    rng = np.random.default_rng(seed)
+    a = random_array(rng, n1, dtype)
+    v = random_array(rng, n2, dtype)
+    f = getattr(fastconv, fn)
+    direct = f(a, v, mode, method="direct")
+    fft = f(a, v, mode, method="fft")
+    bound = getattr(np, fn)(magnitude(a), magnitude(v), mode)
+    assert_fft_close(fft, direct, bound, n1 + n2)
+    assert_auto_matches_numpy(fn, a, v, mode)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_1d_own_fft_every_isa(isa, dtype):
+    """Each ISA level's batch kernels (512-, 256- and 128-bit vectors): full batches,
+    edge batches, blocks of 2**k and 2 * 4**k points, every mode."""
+    rng = np.random.default_rng(31)
+    for n, taps in [(200_003, 256), (70_001, 300), (9000, 1000), (5000, 4096), (300, 17), (64, 64)]:
+        a = random_array(rng, n, dtype)
+        v = random_array(rng, taps, dtype)
+        for i, mode in enumerate(MODES):
+            fn = ("convolve", "correlate")[(i + taps) % 2]
+            fft = getattr(fastconv, fn)(a, v, mode, method="fft")
+            direct = getattr(fastconv, fn)(a, v, mode, method="direct")
+            bound = getattr(np, fn)(magnitude(a), magnitude(v), mode)
+            assert_fft_close(fft, direct, bound, n + taps)
+            assert_auto_matches_numpy(fn, a, v, mode)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_1d_own_fft_thread_counts_are_bitwise_equal(dtype):
+    """The blocks, their pairing and the block length never depend on the thread
+    count, nor do the guard's decisions: the same bits for 1, 2 and 3 threads."""
+    rng = np.random.default_rng(32)
+    a = random_array(rng, 333_333, dtype)
+    a[100_000:100_050] *= 1e-9  # a quiet stretch: some pairs recomputed directly
+    for taps in (256, 700, 4096):
+        v = random_array(rng, taps, dtype)
+        runs = []
+        for nt in (1, 2, 3):
+            with fastconv.threads(nt):
+                runs.append((fastconv.convolve(a, v, "full", method="fft"),
+                             fastconv.correlate(a, v, "same"), fastconv.convolve(a, v, "valid")))
+        for other in runs[1:]:
+            for x, y in zip(runs[0], other):
+                assert x.tobytes() == y.tobytes()
+
+
+def _dynamic_range_signals(rng, n):
+    t = np.arange(n)
+    yield rng.standard_normal(n)
+    yield np.where((t // 2500) % 2 == 0, 1e6, 1e-6) * rng.standard_normal(n)  # loud and quiet
+    yield 1e4 + rng.standard_normal(n)  # a large offset
+    yield (rng.random(n) < 0.02) * rng.standard_normal(n)  # sparse
+    yield np.repeat(rng.standard_normal(n // 400 + 1), 400)[:n] * 10.0 ** rng.integers(-8, 8, 1)
+    yield np.exp(-t / (n / 30))  # decaying over 13 decades
+    yield rng.random(n)  # all positive
+
+
+def _dynamic_range_kernels(rng, taps):
+    m = np.arange(taps) - (taps - 1) / 2
+    yield rng.standard_normal(taps)
+    yield np.ones(taps)
+    yield np.sinc(0.05 * m) * np.hanning(taps)
+    yield np.eye(1, taps, taps // 3)[0]  # a delay: the FFT could not meet the per-output bound
+    yield np.exp(-np.arange(taps) * (20.0 / taps))  # 2e-9 at the far end (no float32 underflow)
+    yield (-1.0) ** np.arange(taps) * (1 + rng.random(taps))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("taps", [224, 256, 640, 2000])
+def test_1d_auto_keeps_numpy_accuracy_on_large_dynamic_range(dtype, taps):
+    """method="auto" keeps NumPy's per-output accuracy where an FFT's norm-wise error
+    would not (quiet stretches next to loud ones, offsets, sparse signals, delays,
+    fast-decaying kernels): its guard sends those outputs to the direct engine, as
+    a plain dot product (no Karatsuba step, whose error is norm-wise too)."""
+    rng = np.random.default_rng(taps)
+    for sig in _dynamic_range_signals(rng, 40_000):
+        for ker in _dynamic_range_kernels(rng, taps):
+            a = sig.astype(dtype)
+            v = ker.astype(dtype)
+            for mode in MODES:
+                assert_auto_matches_numpy("convolve", a, v, mode)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_1d_auto_fft_nonfinite_values_stay_local(dtype):
+    """inf and NaN under "auto" with a kernel long enough for the FFT: the pairs of
+    blocks holding them are recomputed directly, so they spread only as in NumPy."""
+    rng = np.random.default_rng(33)
+    a = random_array(rng, 60_000, dtype)
+    v = random_array(rng, 300, dtype)
+    a[[1000, 30_000]] = np.inf
+    a[45_000] = -np.inf
+    a[50_000] = np.nan
+    for mode in MODES:
+        ours = fastconv.convolve(a, v, mode)
+        theirs = np.convolve(a, v, mode)
+        np.testing.assert_array_equal(np.isnan(ours), np.isnan(theirs))
+        np.testing.assert_array_equal(np.isinf(ours), np.isinf(theirs))
+        fin = np.isfinite(theirs)
+        bound = np.convolve(magnitude(a), magnitude(v), mode)[fin]
+        assert_matches(ours[fin], theirs[fin], bound, terms=600)
+    ker = v.copy()
+    ker[7] = np.nan  # a non-finite tap: NaN wherever NumPy multiplies it
+    a = random_array(rng, 60_000, dtype)
+    for mode in MODES:
+        np.testing.assert_array_equal(np.isnan(fastconv.convolve(a, ker, mode)),
+                                      np.isnan(np.convolve(a, ker, mode)))
+
+
+@pytest.mark.parametrize("boundary", ["fill", "wrap", "symm"])
+def test_own_fft_one_row_images(boundary):
+    """A single 1-row image through filter2d takes the 1-D FFT (wrap and symm extend
+    the row first): SciPy's values."""
+    rng = np.random.default_rng(34)
+    x = random_array(rng, (1, 5000), np.float64)
+    k = random_array(rng, (1, 300), np.float64)
+    for mode in MODES:
+        fft = fastconv.filter2d(x, k, mode, boundary, 0.25, method="fft")
+        auto = fastconv.filter2d(x, k, mode, boundary, 0.25)
+        theirs = scipy_signal.correlate2d(x, k, mode, boundary, 0.25)
+        bound = scipy_signal.correlate2d(magnitude(x), magnitude(k), mode, boundary, 0.25)
+        assert_fft_close(fft, theirs, bound, 5300)
+        assert_matches(auto, theirs, bound, terms=600)
+
+
+def test_own_fft_guard_flags():
+    """The C entry point's guard: a pair of blocks is flagged where a quiet stretch
+    sits inside it, not elsewhere; flagged or not, the outputs meet NumPy's bound."""
+    from fastconv import _signal
+
+    rng = np.random.default_rng(35)
+    n, taps, N = 100_000, 256, 1024
+    x = rng.standard_normal(n)
+    x[50_000:50_100] *= 1e-12
+    k = rng.standard_normal(taps)
+    params = (n, 0, taps, n - taps + 1, N, 1, fastconv.signal.FFT_GUARD_C)
+    bad = np.zeros(_signal.fftcorr1d_pairs(params), dtype=np.uint8)
+    y = np.empty(n - taps + 1)
+    _signal.fftcorr1d_f64(params, x, k, 0.0, y, bad)
+    step = N - taps + 1
+    quiet = {(50_000 + d) // (2 * step) for d in (-step, 0, 100)}
+    assert set(np.nonzero(bad)[0]) <= quiet and bad[50_000 // (2 * step)]
+    assert bad.sum() <= 3
+    assert_matches(y, np.correlate(x, k, "valid"), np.correlate(np.abs(x), np.abs(k), "valid"),
+                   terms=2 * taps)
+    with pytest.raises(ValueError):
+        _signal.fftcorr1d_f64((n, 0, taps, n - taps + 1, 1000, 1, 4.0), x, k, 0.0, y, bad)
+
+
+# ---------------------------------------------------------------------------
 # threads and ISA levels
 # ---------------------------------------------------------------------------
 
