@@ -94,9 +94,9 @@ static ptrdiff_t tile2_f32(float *restrict dr, const float *restrict s, const in
         CNT = _mm256_sub_epi32(CNT, e_);                                                           \
     } while (0)
 
-static inline int64_t gather_row_f32(float *restrict d, const int32_t *const *ring, const float *const *gyr,
-                                     ptrdiff_t nr, const ptrdiff_t *qlo, const ptrdiff_t *qhi, ptrdiff_t W,
-                                     ptrdiff_t C, int32_t t0, int accumulate)
+static inline __attribute__((always_inline)) int64_t
+gather_row_body(float *restrict d, const int32_t *const *ring, const float *const *gyr, ptrdiff_t nr,
+                const ptrdiff_t *qlo, const ptrdiff_t *qhi, ptrdiff_t W, ptrdiff_t C, int32_t t0, const int accumulate)
 {
     __m256i cnt0 = _mm256_setzero_si256(), cnt1 = _mm256_setzero_si256();
     int64_t tail = 0;
@@ -112,15 +112,16 @@ static inline int64_t gather_row_f32(float *restrict d, const int32_t *const *ri
         ptrdiff_t c = 0;
         for (; c + 32 <= C; c += 32) {
             __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-            for (ptrdiff_t r = 0; r < nr; ++r)
-                for (ptrdiff_t q = q0; q <= q1; ++q) {
-                    const int32_t *ix = ring[r] + q * C + c;
-                    const float *v = gyr[r] + q * C + c;
+            for (ptrdiff_t r = 0; r < nr; ++r) {
+                const int32_t *ix = ring[r] + q0 * C + c;
+                const float *v = gyr[r] + q0 * C + c;
+                for (ptrdiff_t q = q0; q <= q1; ++q, ix += C, v += C) {
                     GATHER_STEP(a0, cnt0, 0);
                     GATHER_STEP(a1, cnt1, 8);
                     GATHER_STEP(a2, cnt0, 16);
                     GATHER_STEP(a3, cnt1, 24);
                 }
+            }
             _mm256_storeu_ps(y + c, a0);
             _mm256_storeu_ps(y + c + 8, a1);
             _mm256_storeu_ps(y + c + 16, a2);
@@ -128,12 +129,13 @@ static inline int64_t gather_row_f32(float *restrict d, const int32_t *const *ri
         }
         for (; c + 8 <= C; c += 8) {
             __m256 a0 = _mm256_setzero_ps();
-            for (ptrdiff_t r = 0; r < nr; ++r)
-                for (ptrdiff_t q = q0; q <= q1; ++q) {
-                    const int32_t *ix = ring[r] + q * C + c;
-                    const float *v = gyr[r] + q * C + c;
+            for (ptrdiff_t r = 0; r < nr; ++r) {
+                const int32_t *ix = ring[r] + q0 * C + c;
+                const float *v = gyr[r] + q0 * C + c;
+                for (ptrdiff_t q = q0; q <= q1; ++q, ix += C, v += C) {
                     GATHER_STEP(a0, cnt0, 0);
                 }
+            }
             _mm256_storeu_ps(y + c, a0);
         }
         for (; c < C; ++c) {
@@ -155,6 +157,15 @@ static inline int64_t gather_row_f32(float *restrict d, const int32_t *const *ri
     return tail + (int64_t)_mm_cvtsi128_si32(h);
 }
 #undef GATHER_STEP
+
+/* accumulate as a constant in each copy: no test per step */
+static int64_t gather_row_f32(float *restrict d, const int32_t *const *ring, const float *const *gyr, ptrdiff_t nr,
+                              const ptrdiff_t *qlo, const ptrdiff_t *qhi, ptrdiff_t W, ptrdiff_t C, int32_t t0,
+                              int accumulate)
+{
+    return accumulate ? gather_row_body(d, ring, gyr, nr, qlo, qhi, W, C, t0, 1)
+                      : gather_row_body(d, ring, gyr, nr, qlo, qhi, W, C, t0, 0);
+}
 
 #define FC_POOL_STREAM_I64(dst, src, n) stream_i64(dst, src, n)
 #define FC_POOL_STREAM_FENCE() _mm_sfence()

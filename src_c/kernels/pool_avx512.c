@@ -92,9 +92,9 @@ static ptrdiff_t tile2_f32(float *restrict dr, const float *restrict s, const in
         CNT = _mm512_mask_sub_epi32(CNT, m_, CNT, none);                                          \
     } while (0)
 
-static inline int64_t gather_row_f32(float *restrict d, const int32_t *const *ring, const float *const *gyr,
-                                     ptrdiff_t nr, const ptrdiff_t *qlo, const ptrdiff_t *qhi, ptrdiff_t W,
-                                     ptrdiff_t C, int32_t t0, int accumulate)
+static inline __attribute__((always_inline)) int64_t
+gather_row_body(float *restrict d, const int32_t *const *ring, const float *const *gyr, ptrdiff_t nr,
+                const ptrdiff_t *qlo, const ptrdiff_t *qhi, ptrdiff_t W, ptrdiff_t C, int32_t t0, const int accumulate)
 {
     const __m512i none = _mm512_set1_epi32(-1);
     __m512i cnt0 = _mm512_setzero_si512(), cnt1 = _mm512_setzero_si512();
@@ -110,15 +110,16 @@ static inline int64_t gather_row_f32(float *restrict d, const int32_t *const *ri
         ptrdiff_t c = 0;
         for (; c + 64 <= C; c += 64) {
             __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-            for (ptrdiff_t r = 0; r < nr; ++r)
-                for (ptrdiff_t q = q0; q <= q1; ++q) {
-                    const int32_t *ix = ring[r] + q * C + c;
-                    const float *v = gyr[r] + q * C + c;
+            for (ptrdiff_t r = 0; r < nr; ++r) {
+                const int32_t *ix = ring[r] + q0 * C + c;
+                const float *v = gyr[r] + q0 * C + c;
+                for (ptrdiff_t q = q0; q <= q1; ++q, ix += C, v += C) {
                     GATHER_STEP(a0, cnt0, 0, all);
                     GATHER_STEP(a1, cnt1, 16, all);
                     GATHER_STEP(a2, cnt0, 32, all);
                     GATHER_STEP(a3, cnt1, 48, all);
                 }
+            }
             _mm512_storeu_ps(y + c, a0);
             _mm512_storeu_ps(y + c + 16, a1);
             _mm512_storeu_ps(y + c + 32, a2);
@@ -127,18 +128,28 @@ static inline int64_t gather_row_f32(float *restrict d, const int32_t *const *ri
         for (; c < C; c += 16) {
             const __mmask16 lm = C - c >= 16 ? all : (__mmask16)((1u << (C - c)) - 1);
             __m512 a0 = _mm512_setzero_ps();
-            for (ptrdiff_t r = 0; r < nr; ++r)
-                for (ptrdiff_t q = q0; q <= q1; ++q) {
-                    const int32_t *ix = ring[r] + q * C + c;
-                    const float *v = gyr[r] + q * C + c;
+            for (ptrdiff_t r = 0; r < nr; ++r) {
+                const int32_t *ix = ring[r] + q0 * C + c;
+                const float *v = gyr[r] + q0 * C + c;
+                for (ptrdiff_t q = q0; q <= q1; ++q, ix += C, v += C) {
                     GATHER_STEP(a0, cnt0, 0, lm);
                 }
+            }
             _mm512_mask_storeu_ps(y + c, lm, a0);
         }
     }
     return (int64_t)_mm512_reduce_add_epi32(cnt0) + (int64_t)_mm512_reduce_add_epi32(cnt1);
 }
 #undef GATHER_STEP
+
+/* accumulate as a constant in each copy: no test per step */
+static int64_t gather_row_f32(float *restrict d, const int32_t *const *ring, const float *const *gyr, ptrdiff_t nr,
+                              const ptrdiff_t *qlo, const ptrdiff_t *qhi, ptrdiff_t W, ptrdiff_t C, int32_t t0,
+                              int accumulate)
+{
+    return accumulate ? gather_row_body(d, ring, gyr, nr, qlo, qhi, W, C, t0, 1)
+                      : gather_row_body(d, ring, gyr, nr, qlo, qhi, W, C, t0, 0);
+}
 
 #define FC_POOL_STREAM_I64(dst, src, n) stream_i64(dst, src, n)
 #define FC_POOL_STREAM_FENCE() _mm_sfence()
