@@ -8,8 +8,9 @@ images at once (the batched call SciPy lacks).
 
 How a call is computed
 ----------------------
-Every call becomes one direct cross-correlation in C (a convolution is a
-correlation with the flipped kernel; a 1-D signal is an image of one row):
+Every call becomes one cross-correlation (a convolution is a correlation
+with the flipped kernel; a 1-D signal is an image of one row), computed
+directly in C unless ``method`` (below) picks an FFT.  The direct path:
 the output is cut into tiles that the threads share (OpenMP); each tile
 gathers the input it reads, with the boundary rule applied, into a small
 per-thread block, and a SIMD kernel (AVX-512 or AVX2 + FMA where available,
@@ -36,32 +37,77 @@ every thread count.
 ``method``
 ----------
 Each function takes a keyword-only ``method``: ``"direct"`` always runs the
-direct C path; ``"fft"`` runs an FFT (``numpy.fft``) on float and complex
-inputs: overlap-save blocks of ``max(8 * taps, 8192)`` points for 1-D signals
-(chunks of blocks spread over the threads), one zero-padded 2-D transform
-per image otherwise; ``"auto"`` (the default) chooses per call, as
-``scipy.signal.convolve(..., method="auto")`` does.  The rule: an FFT is
-used only for float or complex inputs whose values are all finite (an FFT
-would smear one NaN or inf over the whole output), and only when its
-estimated time is below the direct estimate, both from the cost model and
-constants in :data:`FFT_RULE` (measured on an AVX2 machine, with a
-factor for AVX-512): direct time grows with outputs x kernel taps / threads,
-FFT time with n log n per transform.  In practice, at AVX2, on a 1024x1024
-image, kernels up to 38x38 (float32) / 28x28 (float64) stay direct, and on a
-signal of 10**6 samples kernels up to about 580 (float32) / 360 (float64)
-taps (measured crossovers: between 512 and 768 taps for float32, between 256
-and 384 for float64); at AVX-512 float32 kernels up to 448 taps and of 512
-(a 16-tap fold leaves 456 to 511 taps one Karatsuba step fewer) and float64
-kernels up to about 590 taps (measured crossovers on a Zen 5: between 512 and
-640 taps for float32, between 512 and 768 for float64).  A
-real 1-D kernel of 128 taps or more runs through up to three Karatsuba steps
-(each trades four half-length correlations for three), which cuts its direct
-cost to about 0.56x at 256 taps and 0.42x at 512 taps and more.
-Integer and bool inputs are always direct (exact), whatever ``method`` says.
+direct C path; ``"fft"`` runs an FFT on float and complex inputs; ``"auto"``
+(the default) chooses per call, as ``scipy.signal.convolve(...,
+method="auto")`` does.  Integer and bool inputs are always direct (exact),
+whatever ``method`` says.
+
+*One real 1-D signal* (float32 / float64; also a single one-row image of the
+2-D functions) runs through fastconv's own overlap-save FFT in C
+(``src_c/signal_fft.c``): blocks of N samples (a power of two, 2 or 4 times
+the taps, at least 64; see :func:`_cfft_plan`) step N - taps + 1 apart; two
+neighbouring blocks are the real and imaginary parts of one complex transform
+(the kernel is real, so their circular convolutions stay apart), and 16
+(float32) / 8 (float64) such pairs run at once, one per SIMD lane, through
+in-place radix-4 transforms computed in the input's precision (forward in
+digit-reversed order, the kernel's spectrum computed once in double precision
+in that order, inverse back to natural order: no permutation pass), spread
+over threads in batches that do not depend on the thread count.
+``"auto"`` uses it from ``FFT_RULE["cfft_min_taps"]`` (224) taps where the
+cost model (below) says it is faster, and guards its accuracy: an FFT's
+rounding error is norm-wise (relative to the whole block), while NumPy's
+direct sum is accurate for each output relative to its own sum of
+``|products|``; so for each pair of blocks the C code checks
+
+    C * eps * sqrt(log2 N) * rms(pair) * max|FFT(kernel)|  <=  (2 taps + 1) * eps * LB
+
+with C = :data:`FFT_GUARD_C` (4), rms(pair) the root mean square of its
+2N samples, and LB a lower bound of every output's sum of ``|products|``:
+the largest sum of min ``|k|`` over disjoint windows of 15 taps, times the
+smallest sum of ``|x|`` over the aligned chunks of 8 samples in the pair (15
+consecutive samples always hold such a chunk).  The right side is half the
+per-output tolerance ``2 (2 taps + 1) eps * sum|products|`` of the tests
+against NumPy; the left side is an error model fitted on signals and kernels
+of many shapes (noise, sines, offsets, steps, positive data; random, box,
+windowed-sinc, decaying, alternating kernels): the largest measured ratio of
+error to ``eps * sqrt(log2 N) * rms * max|FFT(kernel)|`` was 3.3 (14 on
+sparse signals, which the lower bound rejects: chunks of zeros).  Pairs that
+fail (loud next to quiet stretches, sparse signals, kernels with zero taps,
+non-finite values: NaN and inf fail every comparison) and the outputs whose
+windows reach outside the signal (no lower bound there) are recomputed by the
+direct engine as plain dot products (no Karatsuba step, whose error is
+norm-wise too), so NaN and inf stay local as in NumPy.  On noise-like
+signals with random kernels the guard passes from about 224 taps (hence that
+threshold); below it too many pairs would be recomputed.
+
+``"fft"`` on such a signal takes ``numpy.fft``'s blocks (below) instead where
+their estimated time is lower (a few very long blocks would leave most SIMD
+lanes idle), and so do both methods where the C FFT's workspace would pass
+``_CFFT_MAX_BYTES`` (256 MiB: kernels of a few hundred thousand taps).
+
+*Complex signals, stacks of signals and 2-D inputs* use ``numpy.fft``:
+overlap-save blocks of ``max(8 * taps, 8192)`` points for 1-D signals (chunks
+of blocks spread over the threads), one zero-padded 2-D transform per image
+otherwise.  ``"auto"`` uses it only for inputs whose values are all finite
+(an FFT would smear one NaN or inf over the whole output), with no per-output
+guard.
+
+The rule: the FFT is used when its estimated time is below the direct
+estimate, both from the cost model and constants in :data:`FFT_RULE`: direct
+time grows with outputs x kernel taps / threads, FFT time with n log n per
+transform (the C FFT: per batch of lanes, with a factor for blocks beyond L2).
+In practice a real 1-D signal of 10**6 samples takes the C FFT from 224 taps
+(measured on a Zen 5, one thread: 224 taps float32 0.64 ms against 1.56 ms
+direct, float64 1.21 against 3.17 ms); for 2-D images, at AVX2, on a
+1024x1024 image, kernels up to 38x38 (float32) / 28x28 (float64) stay
+direct.  A real 1-D kernel of 128 taps or more runs through up to three
+Karatsuba steps on the direct path (each trades four half-length
+correlations for three), which cuts its direct cost to about 0.56x at 256
+taps and 0.42x at 512 taps and more.
 FFT results agree with the direct ones within floating-point tolerance
-(relative to the largest output), not bitwise; the direct path is bitwise
-identical for every thread count, and so is the FFT path (its blocks do not
-depend on the thread count).
+(relative to the largest output for ``"fft"``; per output, as above, for
+the C FFT under ``"auto"``), not bitwise; both paths are bitwise identical
+for every thread count (the FFT's blocks do not depend on it).
 """
 from __future__ import annotations
 
@@ -105,6 +151,11 @@ _I32, _I64 = np.dtype(np.int32), np.dtype(np.int64)
 #: FFT constants: float32 between 512 and 640 taps, float64 between 512 and
 #: 768 (its 512-bit kernels run a direct correlation about 1.7x faster than
 #: the AVX2 ones, and its numpy.fft is also faster than the Zen 3's).
+#: The C overlap-save FFT of one real 1-D signal (``cfft_*``, in the same
+#: units as the direct constants, fitted on the Zen 5 at 10**6 samples):
+#: ``cfft_1d_<dtype> * (1 + cfft_cache_step * max(0, log2(N) - 10)) *
+#: batches_per_thread * 2 * lanes * N * log2(N)``, with 16 (float32) / 8
+#: (float64) lanes; ``"auto"`` considers it from ``cfft_min_taps`` taps.
 FFT_RULE = {
     "direct_float32": 3.0e-11,
     "direct_float64": 6.0e-11,
@@ -121,6 +172,9 @@ FFT_RULE = {
     "cfft_cache_step": 0.25,
     "cfft_min_taps": 224,
 }
+
+#: Largest workspace of the C FFT (all threads); beyond it numpy.fft's blocks run.
+_CFFT_MAX_BYTES = 1 << 28
 
 #: Constant C of the error model behind the guard of ``method="auto"``'s own
 #: FFT (see the module documentation).
@@ -631,10 +685,22 @@ def _correlate_stack(x, k, batch, out_h, out_w, pad_top, pad_left, boundary, fil
 
         items = math.prod(batch)
         threads = _threads.get_num_threads()
-        if dtype in (_F32, _F64) and out_h == 1 and kh == 1 and items == 1 and x.shape[-2] == 1:
-            # one real signal: the C overlap-save FFT.  Under "auto" its guard
-            # recomputes directly every output it cannot vouch for (non-finite
-            # values included), so no finiteness test is needed first.
+        own = dtype in (_F32, _F64) and out_h == 1 and kh == 1 and items == 1 and x.shape[-2] == 1
+        if own:
+            # one real signal: the C overlap-save FFT unless its workspace would
+            # be too large, and for method="fft" unless numpy.fft's blocks are
+            # cheaper (a few very long blocks leave most SIMD lanes idle); the
+            # choice is made for one thread, so that the bits do not depend on
+            # the thread count
+            own_cost, n_fft = _cfft_plan(dtype, out_w, kw, 1)
+            lanes = 16 if dtype == _F32 else 8
+            own = n_fft * (2 * lanes + 1) * dtype.itemsize * max(threads, 1) <= _CFFT_MAX_BYTES
+            if method == "fft":
+                own = own and own_cost <= _fft_plan(dtype, 1, 1, out_w, 1, kw, 1)[0]
+        if own:
+            # Under "auto" its guard recomputes directly every output it cannot
+            # vouch for (non-finite values included), so no finiteness test is
+            # needed first.
             fft_cost, n_fft = _cfft_plan(dtype, out_w, kw, threads)
             use_fft = method == "fft" or (
                 kw >= FFT_RULE["cfft_min_taps"]
