@@ -148,6 +148,9 @@ int fc_dwconv_row3x3_nhwc_avx512_f32(const fc_conv_geom *g, const float *x, cons
  * the NHWC weight gradient of one tap over one output row. */
 void fc_conv_wgrad_tile_avx512_f32(ptrdiff_t k, const float *a, ptrdiff_t lda, int mr, const float *b,
                                    ptrdiff_t ldb, int nr, float *c, ptrdiff_t ldc);
+/* The same, AVX2 + FMA (kernels/convwg_avx2.c): mr <= 4, nr <= 16. */
+void fc_conv_wgrad_tile_avx2_f32(ptrdiff_t k, const float *a, ptrdiff_t lda, int mr, const float *b,
+                                 ptrdiff_t ldb, int nr, float *c, ptrdiff_t ldc);
 /* The kernel rows r of NHWC output row oh whose input row lies inside the
  * image, in order: tap_r[q] = r and roff[q] = that row's offset (ih * W * C);
  * returns how many. */

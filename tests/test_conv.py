@@ -1004,15 +1004,18 @@ def test_depthwise_nhwc_weight_grad_same_bits_at_every_level(shape):
 
 
 @pytest.mark.parametrize("shape", [(1, 64, 64, 12, 3, 1, 1, 1, 1), (2, 12, 40, 9, 3, 2, 1, 1, 1), (3, 33, 45, 7, 5, 1, 2, 2, 1),
-                                   (2, 32, 16, 10, 3, 1, 0, 1, 2), (1, 24, 69, 6, 1, 2, 1, 1, 3), (4, 9, 5, 8, 2, 3, 0, 1, 1)])
-def test_nhwc_weight_grad_every_level(shape):
-    """The NHWC weight gradient (read in place per tap at AVX-512, gathered
-    into packed panels below it) for channel counts that do and do not fill
-    8-channel rows and 32-channel columns, strides, dilation and groups: the
-    float64 reference's values, and the same bits at 1 and 2 threads."""
+                                   (2, 32, 16, 10, 3, 1, 0, 1, 2), (1, 24, 69, 6, 1, 2, 1, 1, 3), (4, 9, 5, 8, 2, 3, 0, 1, 1),
+                                   (1, 5, 6, 4, 3, 1, 1, 1, 1)])
+@pytest.mark.parametrize("width", [9, 47])
+def test_nhwc_weight_grad_every_level(shape, width):
+    """The NHWC weight gradient (read in place per tap and output row where
+    rows are long, gathered into packed panels elsewhere) for channel counts
+    that do and do not fill the tiles' channel rows and columns, strides,
+    dilation and groups: the float64 reference's values, and the same bits
+    at 1 and 2 threads."""
     n, c, k, h, ks, s, p, d, g = shape
-    rng = np.random.default_rng(sum(shape))
-    x = rng.standard_normal((n, c, h, h + 3)).astype(np.float32)
+    rng = np.random.default_rng(sum(shape) + width)
+    x = rng.standard_normal((n, c, h, width)).astype(np.float32)
     w = rng.standard_normal((k, c // g, ks, ks)).astype(np.float32)
     y = ref.conv2d(x, w, None, (s, s), [(p, p)] * 2, (d, d), g)
     dy = rng.standard_normal(y.shape).astype(np.float32)
