@@ -6,7 +6,8 @@
  * copy when fc_isa_active() >= FC_ISA_AVX512: their direct path over
  * non-overlapping windows compares int64 indices and selects float values,
  * which 8-lane compares into mask registers do about twice as fast as the
- * AVX2 copy (NHWC; NCHW float uses tile2_f32 below).  The other drivers of
+ * AVX2 copy (NHWC; NCHW float uses tile2_f32 below); NHWC indices from
+ * overlapping windows are gathered with masked adds (gather_row_f32 below).  The other drivers of
  * this copy are compiled but not selected: they stream memory and measured
  * no faster than the AVX2 copy.
  */
