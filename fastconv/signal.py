@@ -93,7 +93,9 @@ otherwise.  ``"auto"`` uses it only for inputs whose values are all finite
 guard.
 
 The rule: the FFT is used when its estimated time is below the direct
-estimate, both from the cost model and constants in :data:`FFT_RULE`: direct
+estimate (for the C FFT, both on one thread, so that the choice, and so the
+bits, never depend on the thread count), both from the cost model and
+constants in :data:`FFT_RULE`: direct
 time grows with outputs x kernel taps / threads, FFT time with n log n per
 transform (the C FFT: per batch of lanes, with a factor for blocks beyond L2).
 In practice a real 1-D signal of 10**6 samples takes the C FFT from 224 taps
@@ -698,13 +700,13 @@ def _correlate_stack(x, k, batch, out_h, out_w, pad_top, pad_left, boundary, fil
             if method == "fft":
                 own = own and own_cost <= _fft_plan(dtype, 1, 1, out_w, 1, kw, 1)[0]
         if own:
-            # Under "auto" its guard recomputes directly every output it cannot
-            # vouch for (non-finite values included), so no finiteness test is
-            # needed first.
-            fft_cost, n_fft = _cfft_plan(dtype, out_w, kw, threads)
+            # "auto" compares the costs on one thread too (the choice, and so the
+            # bits, must not depend on the thread count); its guard recomputes
+            # directly every output it cannot vouch for (non-finite values
+            # included), so no finiteness test is needed first.
             use_fft = method == "fft" or (
                 kw >= FFT_RULE["cfft_min_taps"]
-                and fft_cost < _direct_cost(dtype, items, out_h, out_w, kh, kw, threads,
+                and own_cost < _direct_cost(dtype, items, out_h, out_w, kh, kw, 1,
                                             _dispatch.get_isa()))
             if use_fft:
                 y = _cfft_correlate(x, k, out_w, pad_left, boundary, fill, n_fft, method == "auto")
