@@ -1565,7 +1565,7 @@ static int FN(conv_wgrad_nhwc)(const fc_conv_geom *g, const FT *dy, const FT *x,
  * fixed (group, tap, channel-panel) rows of d; each element is a sum per
  * output row added in order over images and rows: the same bits whatever
  * the thread count. */
-static void FN(conv_wgrad_nhwc_taps)(const fc_conv_geom *g, const FT *dy, const FT *x, FT *d, int nt)
+static void FN(conv_wgrad_nhwc_taps)(const fc_conv_geom *g, const FT *dy, const FT *x, FT *d, int zero, int nt)
 {
     const ptrdiff_t N = g->batch, G = g->groups, C = g->in_channels, K = g->out_channels;
     const ptrdiff_t H = g->in_h, W = g->in_w, OH = g->out_h, OW = g->out_w, Cg = C / G, Kg = K / G;
@@ -1575,7 +1575,8 @@ static void FN(conv_wgrad_nhwc_taps)(const fc_conv_geom *g, const FT *dy, const 
     void (*tile)(ptrdiff_t, const float *, ptrdiff_t, int, const float *, ptrdiff_t, int, float *, ptrdiff_t) =
         wide ? fc_conv_wgrad_tile_avx512_f32 : fc_conv_wgrad_tile_avx2_f32;
     const ptrdiff_t cpan = (Cg + TR - 1) / TR, rows = G * T * cpan;
-    for (ptrdiff_t i = 0; i < G * T * Cg * Kg; ++i) d[i] = 0;
+    if (zero)
+        for (ptrdiff_t i = 0; i < G * T * Cg * Kg; ++i) d[i] = 0;
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
 #ifdef _OPENMP
@@ -1608,6 +1609,21 @@ static void FN(conv_wgrad_nhwc_taps)(const fc_conv_geom *g, const FT *dy, const 
                 }
     }
 }
+
+/* dst[n][j][c] = src[n][c][j] for N images of C planes of P pixels (8-plane
+ * register transposes). */
+static void FN(planes_to_pixels)(const FT *src, ptrdiff_t N, ptrdiff_t C, ptrdiff_t P, FT *dst, int nt)
+{
+    const ptrdiff_t cb = (C + 7) / 8;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (ptrdiff_t task = 0; task < N * cb; ++task) {
+        const ptrdiff_t n = task / cb, c0 = task % cb * 8, nc = FC_MIN((ptrdiff_t)8, C - c0);
+        const FT *sp = src + (n * C + c0) * P;
+        FT *dp = dst + n * P * C + c0;
+        for (ptrdiff_t j = fc_conv_planes_to_pixels_avx2(sp, P, nc, dp, C); j < P; ++j)
+            for (ptrdiff_t c = 0; c < nc; ++c) dp[j * C + c] = sp[c * P + j];
+    }
+}
 #endif
 
 int FN(fc_conv2d_backward_weight)(const fc_conv_geom *g, const FT *dy, const FT *x, FT *dwt)
@@ -1633,7 +1649,7 @@ int FN(fc_conv2d_backward_weight)(const fc_conv_geom *g, const FT *dy, const FT 
     /* per tap in place where output rows are long enough to amortise a
      * tile's setup (measured: 28 pixels 1.05-1.35x the packed GEMM, 14
      * pixels 0.5-0.65x) */
-    const int taps = !nchw && !plain && fc_isa_active() >= FC_ISA_AVX2 &&
+    const int taps = !plain && fc_isa_active() >= FC_ISA_AVX2 &&
                      Cg >= (fc_isa_active() >= FC_ISA_AVX512 ? 8 : 4) && g->out_w >= 20;
 #else
     const int taps = 0;
@@ -1642,16 +1658,39 @@ int FN(fc_conv2d_backward_weight)(const fc_conv_geom *g, const FT *dy, const FT 
     size_t colsz = 0, accsz = 0;
     if (nchw && !plain && fc_size_mul3((size_t)Ktot, (size_t)P, sizeof(FT), &colsz)) return FC_EOVERFLOW;
     colsz = (colsz + FC_ALIGN - 1) / FC_ALIGN * FC_ALIGN;
-    if (!nchw && fc_size_mul3((size_t)K, (size_t)Ktot, sizeof(FT), &accsz)) return FC_EOVERFLOW;
-    if (colsz > SIZE_MAX - accsz) return FC_EOVERFLOW;
-    FT *ws = (FT *)fc_aligned_alloc(colsz + accsz);
+    /* NCHW through the per-tap path: a chunk of images (up to 32 MiB, at
+     * least one) of x and dy transposed to pixels at a time */
+    ptrdiff_t chunk = 0;
+    size_t tsz = 0;
+    if (taps && nchw) {
+        const double img = ((double)C * HW + (double)K * P) * sizeof(FT);
+        chunk = (ptrdiff_t)FC_MAX(1.0, FC_MIN((double)N, (double)(32 << 20) / img));
+        if (fc_size_mul3((size_t)chunk, (size_t)(C * HW + K * P), sizeof(FT), &tsz)) return FC_EOVERFLOW;
+        tsz = (tsz + FC_ALIGN - 1) / FC_ALIGN * FC_ALIGN;
+        colsz = 0;
+    }
+    if ((!nchw || taps) && fc_size_mul3((size_t)K, (size_t)Ktot, sizeof(FT), &accsz)) return FC_EOVERFLOW;
+    if (colsz > SIZE_MAX - accsz || tsz > SIZE_MAX - accsz - colsz) return FC_EOVERFLOW;
+    FT *ws = (FT *)fc_aligned_alloc(colsz + accsz + tsz);
     if (!ws) return FC_ENOMEM;
     FT *col = ws;
-    FT *acc = nchw ? dwt : (FT *)((char *)ws + colsz);   /* NHWC: k ordered (r, s, c) */
+    FT *acc = nchw && !taps ? dwt : (FT *)((char *)ws + colsz);   /* NHWC: k ordered (r, s, c) */
     int err = implicit ? FN(conv_wgrad_nhwc)(g, dy, x, acc, nt) : 0;
 #if FC_CONV_IS_F32 && defined(FC_HAVE_X86_KERNELS)
     if (taps) {                                   /* acc is [g][tap][c][k] */
-        FN(conv_wgrad_nhwc_taps)(g, dy, x, acc, nt);
+        if (nchw) {
+            FT *xt = (FT *)((char *)ws + accsz), *dyt = xt + chunk * C * HW;
+            fc_conv_geom gt = *g;
+            gt.layout = FC_LAYOUT_NHWC;
+            for (ptrdiff_t n0 = 0; n0 < N; n0 += chunk) {
+                gt.batch = FC_MIN(chunk, N - n0);
+                FN(planes_to_pixels)(x + n0 * C * HW, gt.batch, C, HW, xt, nt);
+                FN(planes_to_pixels)(dy + n0 * K * P, gt.batch, K, P, dyt, nt);
+                FN(conv_wgrad_nhwc_taps)(&gt, dyt, xt, acc, n0 == 0, nt);
+            }
+        } else {
+            FN(conv_wgrad_nhwc_taps)(g, dy, x, acc, 1, nt);
+        }
         for (ptrdiff_t ko = 0; ko < K; ++ko)
             for (ptrdiff_t c = 0; c < Cg; ++c)
                 for (ptrdiff_t q = 0; q < T; ++q)

@@ -1007,12 +1007,13 @@ def test_depthwise_nhwc_weight_grad_same_bits_at_every_level(shape):
                                    (2, 32, 16, 10, 3, 1, 0, 1, 2), (1, 24, 69, 6, 1, 2, 1, 1, 3), (4, 9, 5, 8, 2, 3, 0, 1, 1),
                                    (1, 5, 6, 4, 3, 1, 1, 1, 1)])
 @pytest.mark.parametrize("width", [9, 47])
-def test_nhwc_weight_grad_every_level(shape, width):
-    """The NHWC weight gradient (read in place per tap and output row where
-    rows are long, gathered into packed panels elsewhere) for channel counts
-    that do and do not fill the tiles' channel rows and columns, strides,
-    dilation and groups: the float64 reference's values, and the same bits
-    at 1 and 2 threads."""
+@pytest.mark.parametrize("layout", ["NHWC", "NCHW"])
+def test_weight_grad_every_level(shape, width, layout):
+    """The weight gradient (per tap and output row on pixel-major data where
+    rows are long -- NCHW transposed to it a chunk of images at a time --,
+    packed GEMMs elsewhere) for channel counts that do and do not fill the
+    tiles' channel rows and columns, strides, dilation and groups: the
+    float64 reference's values, and the same bits at 1 and 2 threads."""
     n, c, k, h, ks, s, p, d, g = shape
     rng = np.random.default_rng(sum(shape) + width)
     x = rng.standard_normal((n, c, h, width)).astype(np.float32)
@@ -1028,8 +1029,11 @@ def test_nhwc_weight_grad_every_level(shape, width):
             got = []
             for nt in (1, 2):
                 with fastconv.threads(nt):
-                    got.append(fastconv.conv2d_backward(nhwc(dy), nhwc(x), w, s, p, d, groups=g, layout="NHWC",
-                                                        needs=("weight",))[1])
+                    if layout == "NHWC":
+                        got.append(fastconv.conv2d_backward(nhwc(dy), nhwc(x), w, s, p, d, groups=g, layout="NHWC",
+                                                            needs=("weight",))[1])
+                    else:
+                        got.append(fastconv.conv2d_backward(dy, x, w, s, p, d, groups=g, needs=("weight",))[1])
             np.testing.assert_array_equal(got[0], got[1], err_msg=isa)
             assert_close(got[0], egw.astype(np.float32))
     finally:
