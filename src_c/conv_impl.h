@@ -1475,15 +1475,11 @@ static int FN(conv_wgrad_nhwc)(const fc_conv_geom *g, const FT *dy, const FT *x,
     if (!ws) return FC_ENOMEM;
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
-#ifdef _OPENMP
-        const int tid = omp_get_thread_num(), team = omp_get_num_threads();
-#else
-        const int tid = 0, team = 1;
-#endif
+        ptrdiff_t f0, f1;
+        const int tid = conv_thread_range(total, &f0, &f1);
         FT *const apack = ws + (size_t)tid * per;
         FT *const bpack = apack + (a_elems + al - 1) / al * al;
         FT *const scratch = bpack + ((size_t)KC * NR + al - 1) / al * al;
-        const ptrdiff_t f0 = total * tid / team, f1 = total * (tid + 1) / team;
         for (ptrdiff_t n = 0; n < N && f0 < f1; ++n) {
             const FT *xn = x + n * H * W * C;
             for (ptrdiff_t pc = 0; pc < P; pc += KC) {
@@ -1579,12 +1575,8 @@ static void FN(conv_wgrad_nhwc_taps)(const fc_conv_geom *g, const FT *dy, const 
         for (ptrdiff_t i = 0; i < G * T * Cg * Kg; ++i) d[i] = 0;
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
-#ifdef _OPENMP
-        const int tid = omp_get_thread_num(), team = omp_get_num_threads();
-#else
-        const int tid = 0, team = 1;
-#endif
-        const ptrdiff_t f0 = rows * tid / team, f1 = rows * (tid + 1) / team;
+        ptrdiff_t f0, f1;
+        conv_thread_range(rows, &f0, &f1);
         /* the thread's rows of d in chunks of about 256 KiB, each chunk kept
          * in cache over the whole batch */
         const ptrdiff_t chunk = FC_MAX((ptrdiff_t)1, (ptrdiff_t)(262144 / ((size_t)TR * Kg * sizeof(FT))));
