@@ -32,6 +32,14 @@ cdef extern from "fastconv.h" nogil:
                               const double *x, Py_ssize_t rs_x, Py_ssize_t cs_x,
                               const double *w, Py_ssize_t rs_w, Py_ssize_t cs_w,
                               const double *bias, double *y)
+    int fc_linear_forward_gemv_f32(Py_ssize_t m, Py_ssize_t in_features, Py_ssize_t out_features,
+                                   const float *x, Py_ssize_t rs_x, Py_ssize_t cs_x,
+                                   const float *w, Py_ssize_t rs_w, Py_ssize_t cs_w,
+                                   const float *bias, float *y)
+    int fc_linear_forward_gemv_f64(Py_ssize_t m, Py_ssize_t in_features, Py_ssize_t out_features,
+                                   const double *x, Py_ssize_t rs_x, Py_ssize_t cs_x,
+                                   const double *w, Py_ssize_t rs_w, Py_ssize_t cs_w,
+                                   const double *bias, double *y)
     int fc_linear_backward_input_f32(Py_ssize_t m, Py_ssize_t in_features, Py_ssize_t out_features,
                                      const float *dy, const float *w, Py_ssize_t rs_w, Py_ssize_t cs_w,
                                      float *dx)

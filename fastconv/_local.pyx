@@ -91,8 +91,10 @@ def tiled_backward_bias(tuple geom, const floating[::1] dy, bint per_position, f
 
 
 def linear_forward(const floating[:, :] x, const floating[:, :] w, const floating[::1] bias,
-                   floating[:, ::1] y):
-    """y = x @ w.T + bias for non-empty x (m, in) and w (out, in), any strides."""
+                   floating[:, ::1] y, bint batch_invariant=True):
+    """y = x @ w.T + bias for non-empty x (m, in) and w (out, in), any strides;
+    batch_invariant=False: few float32 rows as plain dot products (not the
+    batched GEMM's row bits)."""
     cdef Py_ssize_t m = x.shape[0], k = x.shape[1], n = w.shape[0]
     cdef Py_ssize_t isz = sizeof(floating)
     cdef Py_ssize_t rs_x = x.strides[0] // isz, cs_x = x.strides[1] // isz
@@ -103,9 +105,17 @@ def linear_forward(const floating[:, :] x, const floating[:, :] w, const floatin
     cdef int st
     with nogil:
         if floating is float:
-            st = fc_linear_forward_f32(m, k, n, &x[0, 0], rs_x, cs_x, &w[0, 0], rs_w, cs_w, bp, &y[0, 0])
+            if batch_invariant:
+                st = fc_linear_forward_f32(m, k, n, &x[0, 0], rs_x, cs_x, &w[0, 0], rs_w, cs_w, bp, &y[0, 0])
+            else:
+                st = fc_linear_forward_gemv_f32(m, k, n, &x[0, 0], rs_x, cs_x, &w[0, 0], rs_w, cs_w, bp,
+                                                &y[0, 0])
         else:
-            st = fc_linear_forward_f64(m, k, n, &x[0, 0], rs_x, cs_x, &w[0, 0], rs_w, cs_w, bp, &y[0, 0])
+            if batch_invariant:
+                st = fc_linear_forward_f64(m, k, n, &x[0, 0], rs_x, cs_x, &w[0, 0], rs_w, cs_w, bp, &y[0, 0])
+            else:
+                st = fc_linear_forward_gemv_f64(m, k, n, &x[0, 0], rs_x, cs_x, &w[0, 0], rs_w, cs_w, bp,
+                                                &y[0, 0])
     check_status(st, "linear")
 
 

@@ -818,11 +818,11 @@ def predict(model, x, batch_chunk=None, *, threads_per_task=None):
         The model's output, batch chunks as requested; shape and dtype from
         one local call on a single zero image.  Equal to ``model(x.compute())``
         bitwise whenever the model computes each image of a batch the same way
-        whatever the batch size.  (Not quite so for ``fastconv.linear``, hence
-        :class:`~fastconv.layers.Linear`: batches of at most 4 rows take a
-        streaming path whose rounding differs from the GEMM path of larger
-        batches in the last bit, so keep batch chunks above 4 images for
-        results bitwise equal to one call on the whole batch.)
+        whatever the batch size, as fastconv's layers do
+        (:class:`~fastconv.layers.Linear` calls ``fastconv.linear`` with
+        ``batch_invariant=True``).  A model that calls ``fastconv.linear``
+        itself with the default ``batch_invariant=False`` may differ in the
+        last bits for chunks of at most 4 images.
 
     Examples
     --------

@@ -885,7 +885,8 @@ class Linear(_ParamLayer):
         return shape[:-1] + (self.out_features,)
 
     def forward(self, x):
-        return self._forward_via(linear, x)
+        # batch_invariant: a row's output never depends on the batch size (predict in chunks)
+        return self._forward_via(lambda *a, **kw: linear(*a, batch_invariant=True, **kw), x)
 
     def backward(self, grad_out):
         return self._backward_via(linear_backward, grad_out)

@@ -531,7 +531,7 @@ def _linear_shapes(x, weight):
     return out_f, in_f, x.shape[:-1], math.prod(x.shape[:-1])
 
 
-def linear(x, weight, bias=None):
+def linear(x, weight, bias=None, *, batch_invariant=False):
     """Fully connected layer ``y = x @ weight.T + bias``, as ``torch.nn.functional.linear``.
 
     Parameters
@@ -541,6 +541,14 @@ def linear(x, weight, bias=None):
     weight : array_like, shape (out_features, in_features)
         Any strides: a transposed view is used without a copy.
     bias : array_like, shape (out_features,), optional
+    batch_invariant : bool, keyword-only
+        True: a row's result is bitwise the same whatever the batch it comes
+        in (the few-row loops follow the batched GEMM's summation order;
+        :class:`fastconv.layers.Linear` passes it).  False (default): up to
+        four float32 rows run as plain dot products, faster at batch 1 (see
+        Notes), whose last bits may differ from the same rows in a batch of
+        five or more.  Either way the result does not depend on the thread
+        count.
 
     Returns
     -------
@@ -553,7 +561,8 @@ def linear(x, weight, bias=None):
         When ``weight`` is not 2-D, ``x``'s last dimension is not
         ``in_features`` or ``bias`` is not ``(out_features,)``.
     TypeError
-        For complex or non-numeric inputs.
+        For complex or non-numeric inputs, or a ``batch_invariant`` that is
+        not a bool.
 
     Notes
     -----
@@ -561,9 +570,20 @@ def linear(x, weight, bias=None):
     ``W*H*X*Y`` weights.  With up to four rows (batch 1 is a matrix-vector
     product, memory-bound on the weight) the weight is streamed once,
     parallel over output features; larger batches run on the packed GEMM.
-    The streaming loops sum in the GEMM's order, so a row's result is
-    bitwise the same whatever the batch it is computed in, and the same for
-    every thread count.
+
+    By default (``batch_invariant=False``) up to four float32 rows, at AVX2
+    or AVX-512 and with rows of ``weight`` contiguous (``x`` is copied when
+    its rows are not), take each output as one dot product read straight
+    from the weight's rows: 16 partial sums (lane ``l`` over inputs ``l,
+    l + 16, ...`` in order, fused multiply-adds), added as a fixed tree, the
+    bias last.  That order is the same for every batch of 1 to 4 rows, every
+    thread count and both ISA levels, but not the GEMM's, so such a row may
+    differ in the last bits from the same row in a larger batch.  float64,
+    other strides and the generic level take the batch-invariant loops.
+
+    With ``batch_invariant=True`` the streaming loops sum in the GEMM's
+    order (in-register transposes of the weight, slower at batch 1), so a
+    row's result is bitwise the same whatever the batch it is computed in.
 
     Examples
     --------
@@ -571,6 +591,8 @@ def linear(x, weight, bias=None):
     >>> linear(np.array([1.0, 2.0]), np.array([[1.0, 0.0], [1.0, 1.0], [0.0, 2.0]]), np.array([0.5, 0.0, 0.0]))
     array([1.5, 3. , 4. ])
     """
+    if not isinstance(batch_invariant, (bool, np.bool_)):
+        raise TypeError(f"batch_invariant must be a bool, got {type(batch_invariant).__name__}")
     x = _asarray(x, "x")
     weight = _asarray(weight, "weight")
     out_f, in_f, lead, m = _linear_shapes(x, weight)
@@ -588,7 +610,10 @@ def linear(x, weight, bias=None):
             x2 = as_float_array(x.reshape(m, in_f), dtype, "x")
             w2 = as_float_array(weight, dtype, "weight")
             bd = None if b is None else _dense(b, dtype)
-            _local.linear_forward(x2, w2, bd, y.reshape(m, out_f))
+            batch_invariant = bool(batch_invariant)
+            if not batch_invariant and m <= 4 and dtype == np.float32 and x2.strides[-1] != x2.itemsize:
+                x2 = np.ascontiguousarray(x2)       # a few rows: the dot-product path wants them contiguous
+            _local.linear_forward(x2, w2, bd, y.reshape(m, out_f), batch_invariant)
     return y
 
 

@@ -381,6 +381,16 @@ int fc_linear_forward_f32(ptrdiff_t m, ptrdiff_t in_features, ptrdiff_t out_feat
 int fc_linear_forward_f64(ptrdiff_t m, ptrdiff_t in_features, ptrdiff_t out_features,
                           const double *x, ptrdiff_t rs_x, ptrdiff_t cs_x,
                           const double *w, ptrdiff_t rs_w, ptrdiff_t cs_w, const double *bias, double *y);
+/* The same product, not bound to the GEMM's sums: float32 with at most 4
+ * rows (x and w rows contiguous, AVX2 or above) as one dot product per
+ * output in a fixed order (the same for every thread count and ISA level,
+ * but not the batched GEMM's row bits); anything else as fc_linear_forward. */
+int fc_linear_forward_gemv_f32(ptrdiff_t m, ptrdiff_t in_features, ptrdiff_t out_features,
+                               const float *x, ptrdiff_t rs_x, ptrdiff_t cs_x,
+                               const float *w, ptrdiff_t rs_w, ptrdiff_t cs_w, const float *bias, float *y);
+int fc_linear_forward_gemv_f64(ptrdiff_t m, ptrdiff_t in_features, ptrdiff_t out_features,
+                               const double *x, ptrdiff_t rs_x, ptrdiff_t cs_x,
+                               const double *w, ptrdiff_t rs_w, ptrdiff_t cs_w, const double *bias, double *y);
 /* dx (m, in_features) = dy (m, out_features) . w */
 int fc_linear_backward_input_f32(ptrdiff_t m, ptrdiff_t in_features, ptrdiff_t out_features,
                                  const float *dy, const float *w, ptrdiff_t rs_w, ptrdiff_t cs_w, float *dx);

@@ -172,6 +172,13 @@ void fc_linear_tile_f32_avx512(ptrdiff_t m, ptrdiff_t k, ptrdiff_t kc, const flo
 /* kernels/linear_avx512.c: the same sums for one row of x, 8 outputs
  * (w[0..7]) x 4 kc blocks at once (k >= 4 kc) */
 void fc_linear_row8_f32_avx512(ptrdiff_t k, ptrdiff_t kc, const float *x, const float *const *w, float *out);
+/* kernels/linear_avx512.c and linear_avx2.c: the default few-row path, one
+ * dot product per output in a fixed order (16 partial sums), the same bits
+ * at both levels, not the GEMM's sums */
+void fc_linear_gemv_f32_avx512(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *x, ptrdiff_t ldx,
+                               const float *w, ptrdiff_t ldw, const float *bias, float *y, ptrdiff_t ldy);
+void fc_linear_gemv_f32_avx2(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *x, ptrdiff_t ldx,
+                             const float *w, ptrdiff_t ldw, const float *bias, float *y, ptrdiff_t ldy);
 #endif
 
 /* ---- the per-type code ------------------------------------------------------ */
@@ -213,3 +220,45 @@ void fc_linear_row8_f32_avx512(ptrdiff_t k, ptrdiff_t kc, const float *x, const 
 #undef FC_LOCAL_UKH
 #undef FC_LOCAL_PACKA
 #undef FC_LOCAL_GEMM
+
+/* ---- the fully connected layer, default (not batch-invariant) form --------- */
+/*
+ * float32 with at most FC_LINEAR_GEMV_ROWS rows, contiguous rows of x and w,
+ * AVX2 or above: fc_linear_gemv_f32_* (each output one dot product in a
+ * fixed order, whatever m, the ISA level or the thread count); threads take
+ * ranges of outputs.  Anything else: fc_linear_forward, whose rows equal
+ * the batched GEMM's.
+ */
+#define FC_LINEAR_GEMV_ROWS 4
+#define FC_LINEAR_GEMV_CHUNK 64     /* outputs per task (a multiple of 8) */
+
+int fc_linear_forward_gemv_f32(ptrdiff_t m, ptrdiff_t in_features, ptrdiff_t out_features,
+                               const float *x, ptrdiff_t rs_x, ptrdiff_t cs_x,
+                               const float *w, ptrdiff_t rs_w, ptrdiff_t cs_w, const float *bias, float *y)
+{
+#if FC_LOCAL_HAVE_AVX2_TARGET
+    if (m >= 1 && m <= FC_LINEAR_GEMV_ROWS && in_features > 0 && out_features > 0 && x && w && y &&
+        cs_x == 1 && cs_w == 1 && fc_isa_active() >= FC_ISA_AVX2) {
+        const ptrdiff_t n = out_features, k = in_features;
+        void (*fn)(ptrdiff_t, ptrdiff_t, ptrdiff_t, const float *, ptrdiff_t, const float *, ptrdiff_t,
+                   const float *, float *, ptrdiff_t) =
+            fc_isa_active() >= FC_ISA_AVX512 ? fc_linear_gemv_f32_avx512 : fc_linear_gemv_f32_avx2;
+        const int nt = local_threads((double)m * n * k);
+        const ptrdiff_t chunks = (n + FC_LINEAR_GEMV_CHUNK - 1) / FC_LINEAR_GEMV_CHUNK;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1 && chunks > 1)
+        for (ptrdiff_t c = 0; c < chunks; ++c) {
+            const ptrdiff_t j0 = c * FC_LINEAR_GEMV_CHUNK, cnt = FC_MIN((ptrdiff_t)FC_LINEAR_GEMV_CHUNK, n - j0);
+            fn(m, cnt, k, x, rs_x, w + j0 * rs_w, rs_w, bias ? bias + j0 : NULL, y + j0, n);
+        }
+        return FC_OK;
+    }
+#endif
+    return fc_linear_forward_f32(m, in_features, out_features, x, rs_x, cs_x, w, rs_w, cs_w, bias, y);
+}
+
+int fc_linear_forward_gemv_f64(ptrdiff_t m, ptrdiff_t in_features, ptrdiff_t out_features,
+                               const double *x, ptrdiff_t rs_x, ptrdiff_t cs_x,
+                               const double *w, ptrdiff_t rs_w, ptrdiff_t cs_w, const double *bias, double *y)
+{
+    return fc_linear_forward_f64(m, in_features, out_features, x, rs_x, cs_x, w, rs_w, cs_w, bias, y);
+}

@@ -466,7 +466,8 @@ def test_predict_equals_the_local_model(compute):
 
 
 def test_predict_tiny_batch_chunks():
-    """Chunks of 1-4 images run linear's streaming path, which sums in the GEMM's order."""
+    """Chunks of 1-4 images run linear's streaming path: layers.Linear passes
+    batch_invariant=True, so it sums in the GEMM's order."""
     net = _model()
     x = np.random.default_rng(16).standard_normal((10, 1, 32, 32)).astype(np.float32)
     got, = threaded(fd.predict(net, da.from_array(x, chunks=3)))

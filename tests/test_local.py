@@ -400,8 +400,9 @@ def test_linear_rows_do_not_depend_on_the_batch_beyond_four(dtype):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("in_features, out_features", [(37, 13), (1100, 35), (2053, 17)])
 def test_linear_row_equals_the_row_alone(isa, dtype, in_features, out_features):
-    """Row i of linear(x) is bitwise linear(x[i:i+1]) whatever the batch: the
-    few-row streaming paths (batches of 1 to 4) sum in the GEMM's order.
+    """With batch_invariant=True, row i of linear(x) is bitwise
+    linear(x[i:i+1]) whatever the batch: the few-row streaming paths
+    (batches of 1 to 4) sum in the GEMM's order.
     Input sizes span several GEMM depth blocks with ragged tails; output sizes
     leave short column tiles; both weight layouts (the dot and axpy forms),
     and the input gradient, which runs the same paths."""
@@ -412,21 +413,21 @@ def test_linear_row_equals_the_row_alone(isa, dtype, in_features, out_features):
         x = rng.standard_normal((m, in_features)).astype(dtype)
         go = rng.standard_normal((m, out_features)).astype(dtype)
         for ww in (w, np.asfortranarray(w)):
-            y = fastconv.linear(x, ww, b)
+            y = fastconv.linear(x, ww, b, batch_invariant=True)
             gx = fastconv.linear_backward(go, x, ww)[0]
             for i in range(m):
-                np.testing.assert_array_equal(fastconv.linear(x[i:i + 1], ww, b), y[i:i + 1])
-                np.testing.assert_array_equal(fastconv.linear(x[i], ww, b), y[i])      # unbatched
+                np.testing.assert_array_equal(fastconv.linear(x[i:i + 1], ww, b, batch_invariant=True), y[i:i + 1])
+                np.testing.assert_array_equal(fastconv.linear(x[i], ww, b, batch_invariant=True), y[i])      # unbatched
                 np.testing.assert_array_equal(fastconv.linear_backward(go[i:i + 1], x[i:i + 1], ww)[0],
                                               gx[i:i + 1])
             for lo, hi in ((0, 2), (1, 4), (0, 4)):     # sub-batches of the streaming sizes
                 if hi <= m:
-                    np.testing.assert_array_equal(fastconv.linear(x[lo:hi], ww, b), y[lo:hi])
+                    np.testing.assert_array_equal(fastconv.linear(x[lo:hi], ww, b, batch_invariant=True), y[lo:hi])
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_linear_streaming_paths_at_every_isa(isa, dtype):
-    """The few-row paths of each ISA level (at AVX-512 the 16-column float32
+    """The batch-invariant few-row paths of each ISA level (at AVX-512 the 16-column float32
     tile kernel, its masked block tails; the whole-row input gradient) against
     the NumPy reference, bitwise the same for 1, 2 and 3 threads, a row equal
     to the row alone, and weights whose rows are not contiguous with each
@@ -442,7 +443,7 @@ def test_linear_streaming_paths_at_every_isa(isa, dtype):
                 results = []
                 for nt in (1, 2, 3):
                     with fastconv.threads(nt):
-                        results.append([fastconv.linear(x, w, b), *fastconv.linear_backward(go, x, w)])
+                        results.append([fastconv.linear(x, w, b, batch_invariant=True), *fastconv.linear_backward(go, x, w)])
                 for other in results[1:]:
                     for a, c in zip(results[0], other):
                         np.testing.assert_array_equal(a, c)
@@ -450,7 +451,7 @@ def test_linear_streaming_paths_at_every_isa(isa, dtype):
                 assert_close(y, ref.linear(x, w, b), dtype)
                 for got, exp in zip((gi, gw, gb), ref.linear_grads(go, x, w)):
                     assert_close(got, exp, dtype)
-                np.testing.assert_array_equal(fastconv.linear(x[m - 1], w, b), y[m - 1])
+                np.testing.assert_array_equal(fastconv.linear(x[m - 1], w, b, batch_invariant=True), y[m - 1])
                 np.testing.assert_array_equal(fastconv.linear_backward(go[m - 1:], x[m - 1:], w)[0], gi[m - 1:])
 
 
@@ -475,11 +476,13 @@ def _guarded(shape, dtype, *, fortran=False):
     return flat.reshape(shape, order="F" if fortran else "C")    # the view keeps the mapping alive
 
 
+@pytest.mark.parametrize("batch_invariant", [False, True])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_linear_streaming_never_reads_past_the_weight(isa, dtype):
-    """The masked tails of the few-row kernels stay inside the weight: a
-    weight ending just before an inaccessible page (the last row's last
-    element the last in bounds; in_features not a multiple of a vector)."""
+def test_linear_streaming_never_reads_past_the_weight(isa, dtype, batch_invariant):
+    """The masked tails of the few-row kernels (both modes) stay inside the
+    weight: a weight ending just before an inaccessible page (the last row's
+    last element the last in bounds; in_features not a multiple of a
+    vector)."""
     rng = np.random.default_rng(22)
     for in_f, out_f, fortran in ((389, 37, False), (21, 5, False), (389, 37, True)):
         try:
@@ -492,7 +495,7 @@ def test_linear_streaming_never_reads_past_the_weight(isa, dtype):
         for m in (1, 3, 4):
             x = rng.standard_normal((m, in_f)).astype(dtype)
             go = rng.standard_normal((m, out_f)).astype(dtype)
-            assert_close(fastconv.linear(x, w), ref.linear(x, w), dtype)
+            assert_close(fastconv.linear(x, w, batch_invariant=batch_invariant), ref.linear(x, w), dtype)
             for got, exp in zip(fastconv.linear_backward(go, x, w), ref.linear_grads(go, x, w)):
                 assert_close(got, exp, dtype)
 
@@ -506,7 +509,8 @@ def _offset_rows(rng, out_f, in_f, dtype, shift, pad):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_linear_batch1_many_blocks(isa, dtype):
-    """A single row with at least four GEMM depth blocks (at AVX-512 float32
+    """batch_invariant=True: a single row with at least four GEMM depth
+    blocks (at AVX-512 float32
     the 8-output x 4-block kernel, lines aligned when every row shares its
     offset in a 64-byte line, masked first and last lines of each block):
     bitwise the row of a larger batch (the GEMM), the same for 1-3 threads,
@@ -518,12 +522,12 @@ def test_linear_batch1_many_blocks(isa, dtype):
         for shift, pad in ((0, 0), (1, 15), (4, 16), (9, 16), (15, 32), (2, 7)):
             w = _offset_rows(rng, out_f, in_f, dtype, shift, pad)
             x = rng.standard_normal((6, in_f)).astype(dtype)
-            full = fastconv.linear(x, w, b)
+            full = fastconv.linear(x, w, b, batch_invariant=True)
             for i in (0, 5):
                 outs = []
                 for nt in (1, 2, 3):
                     with fastconv.threads(nt):
-                        outs.append(fastconv.linear(x[i], w, b))
+                        outs.append(fastconv.linear(x[i], w, b, batch_invariant=True))
                 for o in outs:
                     np.testing.assert_array_equal(o, full[i])
             assert_close(full, ref.linear(x, w, b), dtype)
@@ -543,19 +547,21 @@ def test_linear_batch1_many_blocks_never_reads_past_the_weight(isa, dtype):
             pytest.skip("no guard page on this platform")
         w[...] = rng.standard_normal((out_f, in_f))
         x = rng.standard_normal(in_f).astype(dtype)
-        assert_close(fastconv.linear(x, w), ref.linear(x[None], w)[0], dtype)
+        for inv in (True, False):
+            assert_close(fastconv.linear(x, w, batch_invariant=inv), ref.linear(x[None], w)[0], dtype)
 
 
 @needs_torch
+@pytest.mark.parametrize("batch_invariant", [False, True])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_linear_batch1_many_blocks_matches_torch(dtype):
+def test_linear_batch1_many_blocks_matches_torch(dtype, batch_invariant):
     rng = np.random.default_rng(25)
     for in_f, out_f in ((4096, 1000), (2053, 37)):
         x = rng.standard_normal((1, in_f)).astype(dtype)
         w = (rng.standard_normal((out_f, in_f)) / np.sqrt(in_f)).astype(dtype)
         b = rng.standard_normal(out_f).astype(dtype)
         expected = F.linear(torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b)).numpy()
-        assert_close(fastconv.linear(x, w, b), expected)
+        assert_close(fastconv.linear(x, w, b, batch_invariant=batch_invariant), expected)
 
 
 @needs_torch
@@ -578,6 +584,104 @@ def test_linear_matches_torch(dtype, shape):
     assert_close(gi, xt.grad.numpy())
     assert_close(gw, wt.grad.numpy())
     assert_close(gb, bt.grad.numpy())
+
+
+# the default few-row path (batch_invariant=False): plain dot products
+
+_GEMV_SIZES = [(1, 1), (15, 1), (16, 3), (17, 8), (37, 9), (389, 33), (1000, 600), (4096 + 5, 17), (300, 1041)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_linear_default_few_rows(isa, dtype):
+    """batch_invariant=False (the default) for 1-4 rows at each ISA level:
+    close to the NumPy reference, bitwise the same for 1, 2 and 3 threads,
+    rows of any batch of 1-4 equal to the row alone (the dot products sum in
+    one order whatever the batch), for in_features off a multiple of 16, a
+    single output and many, weights with rows apart (a column slice) or
+    transposed, and non-contiguous x."""
+    rng = np.random.default_rng(31)
+    for in_f, out_f in _GEMV_SIZES:
+        wide = rng.standard_normal((out_f, in_f + 5)).astype(dtype)
+        b = rng.standard_normal(out_f).astype(dtype)
+        for w in (np.ascontiguousarray(wide[:, :in_f]), wide[:, 2:in_f + 2], np.asfortranarray(wide[:, :in_f])):
+            for m in (1, 2, 3, 4):
+                xw = rng.standard_normal((m, 2 * in_f)).astype(dtype)
+                for x in (np.ascontiguousarray(xw[:, :in_f]), xw[:, ::2]):
+                    outs = []
+                    for nt in (1, 2, 3):
+                        with fastconv.threads(nt):
+                            outs.append(fastconv.linear(x, w, b))
+                    for o in outs[1:]:
+                        np.testing.assert_array_equal(o, outs[0])
+                    y = outs[0]
+                    assert y.dtype == dtype and y.shape == (m, out_f)
+                    assert_close(y, ref.linear(x, w, b), dtype)
+                    assert_close(fastconv.linear(x, w), ref.linear(x, w), dtype)
+                    for i in range(m):
+                        np.testing.assert_array_equal(fastconv.linear(x[i], w, b), y[i])
+                    np.testing.assert_array_equal(fastconv.linear(x, w, b, batch_invariant=False), y)
+
+
+def test_linear_default_same_bits_at_avx2_and_avx512():
+    """float32 few rows: the AVX2 and AVX-512 dot-product kernels do the same
+    operations (16 partial sums, one reduction tree), so the same bits."""
+    levels = [lv for lv in ("avx2", "avx512") if lv in fastconv.available_isas()]
+    if len(levels) < 2:
+        pytest.skip("needs both AVX2 and AVX-512")
+    rng = np.random.default_rng(32)
+    previous = fastconv.get_isa()
+    try:
+        for in_f, out_f in _GEMV_SIZES:
+            w = rng.standard_normal((out_f, in_f)).astype(np.float32)
+            b = rng.standard_normal(out_f).astype(np.float32)
+            for m in (1, 2, 3, 4):
+                x = rng.standard_normal((m, in_f)).astype(np.float32)
+                got = []
+                for lv in levels:
+                    fastconv.set_isa(lv)
+                    got.append(fastconv.linear(x, w, b))
+                np.testing.assert_array_equal(got[0], got[1])
+    finally:
+        fastconv.set_isa(previous)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_linear_batch_invariant_true_is_the_batched_row(isa, dtype):
+    """batch_invariant=True keeps the guarantee: rows of 1-4 equal the same
+    rows of a batch on the GEMM, bitwise; the default stays close to them."""
+    rng = np.random.default_rng(33)
+    for in_f, out_f in ((4096 + 5, 17), (389, 33), (37, 1)):
+        w = rng.standard_normal((out_f, in_f)).astype(dtype)
+        b = rng.standard_normal(out_f).astype(dtype)
+        x = rng.standard_normal((9, in_f)).astype(dtype)
+        full = fastconv.linear(x, w, b, batch_invariant=True)
+        np.testing.assert_array_equal(fastconv.linear(x, w, b), full)        # 9 rows: the GEMM either way
+        for lo, hi in ((0, 1), (3, 5), (2, 5), (5, 9)):
+            np.testing.assert_array_equal(fastconv.linear(x[lo:hi], w, b, batch_invariant=True), full[lo:hi])
+            assert_close(fastconv.linear(x[lo:hi], w, b), full[lo:hi], dtype)
+
+
+@needs_torch
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("m, in_f, out_f", [(1, 4096, 1000), (1, 2304, 1024), (2, 1000, 1), (3, 17, 600),
+                                            (4, 4096 + 5, 33)])
+def test_linear_default_matches_torch(dtype, m, in_f, out_f):
+    rng = np.random.default_rng(34)
+    x = rng.standard_normal((m, in_f)).astype(dtype)
+    w = (rng.standard_normal((out_f, in_f)) / np.sqrt(in_f)).astype(dtype)
+    b = rng.standard_normal(out_f).astype(dtype)
+    expected = F.linear(torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b)).numpy()
+    assert_close(fastconv.linear(x, w, b), expected)
+    assert_close(fastconv.linear(x[0], w, b), expected[0])
+
+
+def test_linear_batch_invariant_must_be_a_bool():
+    x, w = np.ones((1, 3), np.float32), np.ones((2, 3), np.float32)
+    for bad in (1, "yes", None, np.ones(2)):
+        with pytest.raises(TypeError, match="batch_invariant"):
+            fastconv.linear(x, w, batch_invariant=bad)
+    with pytest.raises(TypeError):
+        fastconv.linear(x, w, None, True)       # keyword-only
 
 
 # ---------------------------------------------------------------------------

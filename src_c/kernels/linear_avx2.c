@@ -138,3 +138,98 @@ void fc_linear_tile_f64_avx2(ptrdiff_t m, ptrdiff_t k, ptrdiff_t kc, const doubl
 {
     LIN_DISPATCH(lin_tile_f64);
 }
+
+/* ---- the default (not batch-invariant) few-row path: plain dot products ---- */
+/*
+ * The operations of fc_linear_gemv_f32_avx512 (kernels/linear_avx512.c) on
+ * two 8-lane halves, so that the bits are the same at either level: per
+ * output 16 partial sums, lane l an FMA chain from zero over inputs l,
+ * l + 16, ... in input order (the short last step leaves lanes past k
+ * untouched), the lanes added as a tree (l + 8, + 4, + 2, + 1), the bias
+ * last.  Rows of w load contiguously: 4 at a time for one row of x, 2 for
+ * two, 1 for three or four (16 registers).
+ */
+static inline float gemv_reduce16_avx2(__m256 lo, __m256 hi)
+{
+    const __m256 h8 = _mm256_add_ps(lo, hi);
+    const __m128 h4 = _mm_add_ps(_mm256_castps256_ps128(h8), _mm256_extractf128_ps(h8, 1));
+    const __m128 h2 = _mm_add_ps(h4, _mm_movehl_ps(h4, h4));
+    const __m128 h1 = _mm_add_ss(h2, _mm_shuffle_ps(h2, h2, 0x55));
+    return _mm_cvtss_f32(h1);
+}
+
+/* lanes below cnt (clipped to 0..8) set */
+static inline __m256i gemv_mask8(ptrdiff_t cnt)
+{
+    const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(cnt < 0 ? 0 : cnt > 8 ? 8 : cnt)), idx);
+}
+
+static inline __attribute__((always_inline)) void gemv_block_avx2(const int M, const int NW, ptrdiff_t k,
+                                                                 const float *x, ptrdiff_t ldx, const float *w,
+                                                                 ptrdiff_t ldw, const float *bias, float *y,
+                                                                 ptrdiff_t ldy)
+{
+    __m256 lo[4][4], hi[4][4];
+#pragma GCC unroll 4
+    for (int r = 0; r < M; ++r)
+#pragma GCC unroll 4
+        for (int l = 0; l < NW; ++l) lo[r][l] = hi[r][l] = _mm256_setzero_ps();
+    ptrdiff_t p = 0;
+    for (; p + 16 <= k; p += 16) {
+#pragma GCC unroll 4
+        for (int l = 0; l < NW; ++l) {
+            const __m256 wl = _mm256_loadu_ps(w + l * ldw + p), wh = _mm256_loadu_ps(w + l * ldw + p + 8);
+#pragma GCC unroll 4
+            for (int r = 0; r < M; ++r) {
+                lo[r][l] = _mm256_fmadd_ps(wl, _mm256_loadu_ps(x + r * ldx + p), lo[r][l]);
+                hi[r][l] = _mm256_fmadd_ps(wh, _mm256_loadu_ps(x + r * ldx + p + 8), hi[r][l]);
+            }
+        }
+    }
+    if (p < k) {
+        const ptrdiff_t rem = k - p;
+        const __m256i ml = gemv_mask8(rem), mh = gemv_mask8(rem - 8);
+#pragma GCC unroll 4
+        for (int l = 0; l < NW; ++l) {
+            const __m256 wl = _mm256_maskload_ps(w + l * ldw + p, ml);
+            const __m256 wh = rem > 8 ? _mm256_maskload_ps(w + l * ldw + p + 8, mh) : _mm256_setzero_ps();
+#pragma GCC unroll 4
+            for (int r = 0; r < M; ++r) {
+                const __m256 xl = _mm256_maskload_ps(x + r * ldx + p, ml);
+                lo[r][l] = _mm256_blendv_ps(lo[r][l], _mm256_fmadd_ps(wl, xl, lo[r][l]), _mm256_castsi256_ps(ml));
+                if (rem > 8) {
+                    const __m256 xh = _mm256_maskload_ps(x + r * ldx + p + 8, mh);
+                    hi[r][l] = _mm256_blendv_ps(hi[r][l], _mm256_fmadd_ps(wh, xh, hi[r][l]), _mm256_castsi256_ps(mh));
+                }
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < M; ++r)
+#pragma GCC unroll 4
+        for (int l = 0; l < NW; ++l) {
+            const float s = gemv_reduce16_avx2(lo[r][l], hi[r][l]);
+            y[r * ldy + l] = bias ? s + bias[l] : s;
+        }
+}
+
+#define GEMV_ROWS(M, NW)                                                                              \
+    do {                                                                                              \
+        for (; j + (NW) <= n; j += (NW))                                                              \
+            gemv_block_avx2(M, NW, k, x, ldx, w + j * ldw, ldw, bias ? bias + j : NULL, y + j, ldy);  \
+        for (; j < n; ++j) gemv_block_avx2(M, 1, k, x, ldx, w + j * ldw, ldw, bias ? bias + j : NULL, y + j, ldy); \
+    } while (0)
+
+/* y[r][j] = x_r . w_j (+ bias[j]), r < m (1..4), j < n; rows contiguous */
+void fc_linear_gemv_f32_avx2(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *x, ptrdiff_t ldx,
+                             const float *w, ptrdiff_t ldw, const float *bias, float *y, ptrdiff_t ldy)
+{
+    ptrdiff_t j = 0;
+    switch (m) {
+    case 1: GEMV_ROWS(1, 4); break;
+    case 2: GEMV_ROWS(2, 2); break;
+    case 3: GEMV_ROWS(3, 1); break;
+    default: GEMV_ROWS(4, 1); break;
+    }
+}

@@ -263,3 +263,96 @@ void fc_linear_row8_f32_avx512(ptrdiff_t k, ptrdiff_t kc, const float *x, const 
     }
     _mm256_storeu_ps(out, sum);
 }
+
+/* ---- the default (not batch-invariant) few-row path: plain dot products ---- */
+/*
+ * y[r][j] = x_r . w_j (+ bias[j]) for r < m (1..4), j < n, w_j at w + j * ldw
+ * and x_r at x + r * ldx, both contiguous.  Every output is one dot product
+ * with a fixed order, the same for every m, n, tile and thread: 16 partial
+ * sums, lane l an FMA chain from zero over inputs l, l + 16, l + 32, ... in
+ * input order (the last, short step masked: lanes past k untouched), then
+ * the 16 lanes added as a tree (l + 8, then + 4, + 2, + 1) and the bias
+ * last.  kernels/linear_avx2.c computes the same operations on two 8-lane
+ * halves, so the bits are the same at either level.  The rows of w load
+ * whole lines, no transposition: one row of x takes 8 rows of w at a time
+ * (8 chains), more rows of x 4 (4 m chains), each x vector loaded once a
+ * step.  The weight is read once.
+ */
+#define GEMV_PREFETCH 256   /* floats ahead in each row (a hint only) */
+
+/* the fixed 16 -> 1 tree */
+static inline float gemv_reduce16(__m512 a)
+{
+    const __m256 h8 = _mm256_add_ps(_mm512_castps512_ps256(a),
+                                    _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)));
+    const __m128 h4 = _mm_add_ps(_mm256_castps256_ps128(h8), _mm256_extractf128_ps(h8, 1));
+    const __m128 h2 = _mm_add_ps(h4, _mm_movehl_ps(h4, h4));
+    const __m128 h1 = _mm_add_ss(h2, _mm_shuffle_ps(h2, h2, 0x55));
+    return _mm_cvtss_f32(h1);
+}
+
+static inline __attribute__((always_inline)) void gemv_block(const int M, const int NW, ptrdiff_t k, const float *x,
+                                                            ptrdiff_t ldx, const float *w, ptrdiff_t ldw,
+                                                            const float *bias, float *y, ptrdiff_t ldy, int pf)
+{
+    __m512 acc[4][8];
+#pragma GCC unroll 4
+    for (int r = 0; r < M; ++r)
+#pragma GCC unroll 8
+        for (int l = 0; l < NW; ++l) acc[r][l] = _mm512_setzero_ps();
+    ptrdiff_t p = 0;
+    for (; p + 16 <= k; p += 16) {
+        if (pf) {
+#pragma GCC unroll 8
+            for (int l = 0; l < NW; ++l) _mm_prefetch((const char *)(w + l * ldw + p + GEMV_PREFETCH), _MM_HINT_T0);
+        }
+        __m512 xv[4];
+#pragma GCC unroll 4
+        for (int r = 0; r < M; ++r) xv[r] = _mm512_loadu_ps(x + r * ldx + p);
+#pragma GCC unroll 8
+        for (int l = 0; l < NW; ++l) {
+            const __m512 wv = _mm512_loadu_ps(w + l * ldw + p);
+#pragma GCC unroll 4
+            for (int r = 0; r < M; ++r) acc[r][l] = _mm512_fmadd_ps(wv, xv[r], acc[r][l]);
+        }
+    }
+    if (p < k) {
+        const __mmask16 mk = (__mmask16)((1u << (k - p)) - 1u);
+        __m512 xv[4];
+#pragma GCC unroll 4
+        for (int r = 0; r < M; ++r) xv[r] = _mm512_maskz_loadu_ps(mk, x + r * ldx + p);
+#pragma GCC unroll 8
+        for (int l = 0; l < NW; ++l) {
+            const __m512 wv = _mm512_maskz_loadu_ps(mk, w + l * ldw + p);
+#pragma GCC unroll 4
+            for (int r = 0; r < M; ++r) acc[r][l] = _mm512_mask3_fmadd_ps(wv, xv[r], acc[r][l], mk);
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < M; ++r)
+#pragma GCC unroll 8
+        for (int l = 0; l < NW; ++l) {
+            const float s = gemv_reduce16(acc[r][l]);
+            y[r * ldy + l] = bias ? s + bias[l] : s;
+        }
+}
+
+#define GEMV_ROWS(M, NW)                                                                             \
+    do {                                                                                             \
+        for (; j + (NW) <= n; j += (NW))                                                             \
+            gemv_block(M, NW, k, x, ldx, w + j * ldw, ldw, bias ? bias + j : NULL, y + j, ldy, pf);  \
+        for (; j < n; ++j) gemv_block(M, 1, k, x, ldx, w + j * ldw, ldw, bias ? bias + j : NULL, y + j, ldy, pf); \
+    } while (0)
+
+void fc_linear_gemv_f32_avx512(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *x, ptrdiff_t ldx,
+                               const float *w, ptrdiff_t ldw, const float *bias, float *y, ptrdiff_t ldy)
+{
+    const int pf = k >= 2 * GEMV_PREFETCH;
+    ptrdiff_t j = 0;
+    switch (m) {
+    case 1: GEMV_ROWS(1, 8); break;
+    case 2: GEMV_ROWS(2, 4); break;
+    case 3: GEMV_ROWS(3, 4); break;
+    default: GEMV_ROWS(4, 4); break;
+    }
+}
