@@ -912,6 +912,12 @@ static int FN(forward_nhwc)(const fc_pool_geom *g, const fc_pool_windows *w, int
     /* separable row buffer, in pixels: the input row at pl.., and the reach of the last window */
     const ptrdiff_t len = !separable ? 0 : reg ? FC_MAX(W + pl, (OW - 1) * sw + (kw - 1) * dw + 1) : W;
     const ptrdiff_t nrows = separable ? FC_MAX(w->max_cnt_h, 1) : 1;
+    /* inputs larger than the caches, fixed windows of stride 1 (one new input row per
+     * output row): the separable pass prefetches, as forward_nchw does (measured on
+     * Zen 5, 32x112x112x64 float32 avg 3x3/1 pad 1 at one thread: ~11.9 -> ~8.6-9.1
+     * ms; stride 2, whose rows the hardware prefetchers follow, measured no faster) */
+    const int prefetch = FC_POOL_CAN_PREFETCH && separable && reg && g->stride_h == 1 && xs[3] == C &&
+                         (size_t)(g->batch * g->in_h * W * C) * sizeof(FT) >= FC_POOL_PREFETCH_MIN;
     int status = FC_OK;
 
 #pragma omp parallel num_threads(nt) if (nt > 1 && rows_out * OW * C > FC_POOL_PARALLEL_MIN)
@@ -951,7 +957,19 @@ static int FN(forward_nhwc)(const fc_pool_geom *g, const fc_pool_windows *w, int
                     a = FC_MAX(a, 0);
                     b = FC_MIN(b, W);
                 }
-                if (b > a) {
+                if (b > a && prefetch) {
+                    /* in VBLK pieces, each after prefetching the window's last (new) row
+                     * FC_POOL_PREFETCH bytes on, as the NCHW pass does */
+                    const ptrdiff_t len_r = (b - a) * C;
+                    for (ptrdiff_t i0 = 0; i0 < len_r; i0 += VBLK) {
+                        const ptrdiff_t m = FC_MIN(VBLK, len_r - i0);
+                        for (ptrdiff_t r = 0; r < nr; ++r) rows[r] = xn + (h0 + r * dh) * xs[2] + a * C + i0;
+                        for (ptrdiff_t i = 0; i < m; i += (ptrdiff_t)(64 / sizeof(FT)))
+                            FC_POOL_PREFETCH_LINE((const void *)((uintptr_t)(rows[nr - 1] + i) + FC_POOL_PREFETCH));
+                        if (op == FC_POOL_MAX) FN(vmax)(row + (pl + a) * C + i0, rows, nr, m);
+                        else FN(vsum)(row + (pl + a) * C + i0, rows, nr, m);
+                    }
+                } else if (b > a) {
                     for (ptrdiff_t r = 0; r < nr; ++r) rows[r] = xn + (h0 + r * dh) * xs[2] + a * C;
                     if (op == FC_POOL_MAX) FN(vmax)(row + (pl + a) * C, rows, nr, (b - a) * C);
                     else FN(vsum)(row + (pl + a) * C, rows, nr, (b - a) * C);

@@ -553,6 +553,21 @@ def test_large_outputs_streamed(isa, rng, layout, dtype):
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("op", ["avg 3x3/1", "max 3x3/1", "max 2x2/2", "avg 3x3/2"])
+def test_large_inputs_prefetched(isa, rng, layout, op):
+    """Inputs of 16 MiB and more take the software-prefetching passes (NCHW rows, NHWC stride-1
+    separable rows in pieces): bitwise equal to per-image calls (which do not prefetch)."""
+    x = to_layout(rng.standard_normal((5, 64, 128, 128)).astype(np.float32), layout)
+    kind, rest = op.split()
+    k, s = (int(v) for v in rest.replace("x", " ").replace("/", " ").split()[1:])
+    f = fastconv.avg_pool2d if kind == "avg" else fastconv.max_pool2d
+    y = f(x, k, s, 1 if k == 3 else 0, layout=layout)
+    assert x.nbytes >= 16 << 20 > x[:1].nbytes
+    parts = [f(x[i:i + 1], k, s, 1 if k == 3 else 0, layout=layout) for i in range(len(x))]
+    assert y.tobytes() == np.concatenate(parts).tobytes()
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("unbatched", [False, True])
 def test_out_argument(rng, layout, unbatched):
     """out= receives exactly the result a fresh call returns, and is returned itself."""
