@@ -9,7 +9,11 @@ forward + backward (autograd); the fully connected layer against
 float32, every competitor in the same process, alternating, at each thread
 count.
 
-    python benchmarks/bench_local.py [--quick] [--threads 1,2] [--only conv|linear] [--json PATH]
+    python benchmarks/bench_local.py [--quick] [--threads 1,2] [--only conv|linear] [--batch-invariant]
+                                     [--json PATH]
+
+--batch-invariant times ``fastconv.linear(..., batch_invariant=True)`` (the
+path of ``fastconv.layers.Linear``: rows bitwise those of a large batch).
 """
 from __future__ import annotations
 
@@ -50,8 +54,9 @@ def conv_cases(quick):
             yield label, xs, k, ks, tiles
 
 
-def run(threads=(1, 2), quick=False, progress=True, only=None):
-    """``only``: "conv" (the unshared convolutions) or "linear" (the fully connected layer) alone."""
+def run(threads=(1, 2), quick=False, progress=True, only=None, batch_invariant=False):
+    """``only``: "conv" (the unshared convolutions) or "linear" (the fully connected layer) alone;
+    ``batch_invariant``: passed to ``fastconv.linear``."""
     rng = np.random.default_rng(0)
     results = {"area": "local", "rows": []}
     conv = list(conv_cases(quick)) if only != "linear" else []
@@ -106,13 +111,15 @@ def run(threads=(1, 2), quick=False, progress=True, only=None):
             w = rng.standard_normal((o, i), dtype=np.float32) / math.sqrt(i)
             b = rng.standard_normal(o, dtype=np.float32)
             go = rng.standard_normal((m, o), dtype=np.float32)
-            row["case"] = f"linear {i} -> {o} batch {m} {op}"
+            row["case"] = f"linear {i} -> {o} batch {m} {op}" + (" batch_invariant" if batch_invariant else "")
             flops = 2.0 * m * i * o * (1 if op == "fwd" else 3)
             competitor = "torch_linear"
+            bi = batch_invariant
             if op == "fwd":
-                comps = {"fastconv": lambda: fastconv.linear(x, w, b)}
+                comps = {"fastconv": lambda: fastconv.linear(x, w, b, batch_invariant=bi)}
             else:
-                comps = {"fastconv": lambda: (fastconv.linear(x, w, b), fastconv.linear_backward(go, x, w))}
+                comps = {"fastconv": lambda: (fastconv.linear(x, w, b, batch_invariant=bi),
+                                              fastconv.linear_backward(go, x, w))}
             if torch is not None:
                 xt, wt, bt, gt = (torch.from_numpy(a) for a in (x, w, b, go))
                 if op == "fwd":
@@ -167,13 +174,19 @@ def report(results) -> str:
     return "\n".join(lines)
 
 
+def _add_arguments(p):
+    p.add_argument("--only", choices=("conv", "linear"), default=None,
+                   help="time only the unshared convolutions or only the fully connected layer")
+    p.add_argument("--batch-invariant", action="store_true",
+                   help="fastconv.linear with batch_invariant=True (rows bitwise those of any batch, "
+                        "as fastconv.layers.Linear)")
+
+
 def main(argv=None):
     harness.bench_main(__doc__, "Unshared convolutions and linear: fastconv vs PyTorch (unfold + einsum, F.linear)",
                        run, report, argv,
-                       add_arguments=lambda p: p.add_argument(
-                           "--only", choices=("conv", "linear"), default=None,
-                           help="time only the unshared convolutions or only the fully connected layer"),
-                       run_kwargs=lambda a: {"only": a.only},
+                       add_arguments=_add_arguments,
+                       run_kwargs=lambda a: {"only": a.only, "batch_invariant": a.batch_invariant},
                        quick_help="fewer rounds; the small layer (local, 2x2 tiles) and all but the largest "
                                   "linear layer")
 

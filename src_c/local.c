@@ -176,9 +176,9 @@ void fc_linear_row8_f32_avx512(ptrdiff_t k, ptrdiff_t kc, const float *x, const 
  * dot product per output in a fixed order (16 partial sums), the same bits
  * at both levels, not the GEMM's sums */
 void fc_linear_gemv_f32_avx512(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *x, ptrdiff_t ldx,
-                               const float *w, ptrdiff_t ldw, const float *bias, float *y, ptrdiff_t ldy);
+                               const float *w, ptrdiff_t ldw, const float *bias, float *y, ptrdiff_t ldy, int big);
 void fc_linear_gemv_f32_avx2(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *x, ptrdiff_t ldx,
-                             const float *w, ptrdiff_t ldw, const float *bias, float *y, ptrdiff_t ldy);
+                             const float *w, ptrdiff_t ldw, const float *bias, float *y, ptrdiff_t ldy, int big);
 #endif
 
 /* ---- the per-type code ------------------------------------------------------ */
@@ -231,6 +231,7 @@ void fc_linear_gemv_f32_avx2(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float 
  */
 #define FC_LINEAR_GEMV_ROWS 4
 #define FC_LINEAR_GEMV_CHUNK 64     /* outputs per task (a multiple of 8) */
+#define FC_LINEAR_GEMV_L3 (24u << 20) /* a larger weight streams from memory (fewer rows at once) */
 
 int fc_linear_forward_gemv_f32(ptrdiff_t m, ptrdiff_t in_features, ptrdiff_t out_features,
                                const float *x, ptrdiff_t rs_x, ptrdiff_t cs_x,
@@ -241,14 +242,15 @@ int fc_linear_forward_gemv_f32(ptrdiff_t m, ptrdiff_t in_features, ptrdiff_t out
         cs_x == 1 && cs_w == 1 && fc_isa_active() >= FC_ISA_AVX2) {
         const ptrdiff_t n = out_features, k = in_features;
         void (*fn)(ptrdiff_t, ptrdiff_t, ptrdiff_t, const float *, ptrdiff_t, const float *, ptrdiff_t,
-                   const float *, float *, ptrdiff_t) =
+                   const float *, float *, ptrdiff_t, int) =
             fc_isa_active() >= FC_ISA_AVX512 ? fc_linear_gemv_f32_avx512 : fc_linear_gemv_f32_avx2;
         const int nt = local_threads((double)m * n * k);
+        const int big = (double)n * (double)k * sizeof(float) > (double)FC_LINEAR_GEMV_L3;
         const ptrdiff_t chunks = (n + FC_LINEAR_GEMV_CHUNK - 1) / FC_LINEAR_GEMV_CHUNK;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1 && chunks > 1)
         for (ptrdiff_t c = 0; c < chunks; ++c) {
             const ptrdiff_t j0 = c * FC_LINEAR_GEMV_CHUNK, cnt = FC_MIN((ptrdiff_t)FC_LINEAR_GEMV_CHUNK, n - j0);
-            fn(m, cnt, k, x, rs_x, w + j0 * rs_w, rs_w, bias ? bias + j0 : NULL, y + j0, n);
+            fn(m, cnt, k, x, rs_x, w + j0 * rs_w, rs_w, bias ? bias + j0 : NULL, y + j0, n, big);
         }
         return FC_OK;
     }

@@ -591,6 +591,19 @@ def test_linear_matches_torch(dtype, shape):
 _GEMV_SIZES = [(1, 1), (15, 1), (16, 3), (17, 8), (37, 9), (389, 33), (1000, 600), (4096 + 5, 17), (300, 1041)]
 
 
+def _line_offset_rows(rng, out_f, in_f, dtype, sh):
+    """A weight (out_f, in_f) whose rows all start `sh` elements past a
+    64-byte line (row stride a whole number of lines): the AVX-512 kernel's
+    aligned-line loads."""
+    per_line = 64 // np.dtype(dtype).itemsize
+    ld = (in_f + per_line) // per_line * per_line
+    buf = np.empty(out_f * ld + 2 * per_line, dtype)
+    start = (sh - buf.ctypes.data // buf.itemsize) % per_line
+    w = buf[start:start + out_f * ld].reshape(out_f, ld)[:, :in_f]
+    w[...] = rng.standard_normal((out_f, in_f))
+    return w
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_linear_default_few_rows(isa, dtype):
     """batch_invariant=False (the default) for 1-4 rows at each ISA level:
@@ -603,7 +616,8 @@ def test_linear_default_few_rows(isa, dtype):
     for in_f, out_f in _GEMV_SIZES:
         wide = rng.standard_normal((out_f, in_f + 5)).astype(dtype)
         b = rng.standard_normal(out_f).astype(dtype)
-        for w in (np.ascontiguousarray(wide[:, :in_f]), wide[:, 2:in_f + 2], np.asfortranarray(wide[:, :in_f])):
+        for w in (np.ascontiguousarray(wide[:, :in_f]), wide[:, 2:in_f + 2], np.asfortranarray(wide[:, :in_f]),
+                  _line_offset_rows(rng, out_f, in_f, dtype, 0), _line_offset_rows(rng, out_f, in_f, dtype, 3)):
             for m in (1, 2, 3, 4):
                 xw = rng.standard_normal((m, 2 * in_f)).astype(dtype)
                 for x in (np.ascontiguousarray(xw[:, :in_f]), xw[:, ::2]):
@@ -632,15 +646,19 @@ def test_linear_default_same_bits_at_avx2_and_avx512():
     previous = fastconv.get_isa()
     try:
         for in_f, out_f in _GEMV_SIZES:
-            w = rng.standard_normal((out_f, in_f)).astype(np.float32)
             b = rng.standard_normal(out_f).astype(np.float32)
-            for m in (1, 2, 3, 4):
-                x = rng.standard_normal((m, in_f)).astype(np.float32)
-                got = []
-                for lv in levels:
-                    fastconv.set_isa(lv)
-                    got.append(fastconv.linear(x, w, b))
-                np.testing.assert_array_equal(got[0], got[1])
+            for w in (rng.standard_normal((out_f, in_f)).astype(np.float32),
+                      _line_offset_rows(rng, out_f, in_f, np.float32, 4),
+                      _line_offset_rows(rng, out_f, in_f, np.float32, 15)):
+                for m in (1, 2, 3, 4):
+                    x = rng.standard_normal((m, in_f)).astype(np.float32)
+                    got = []
+                    for lv in levels:
+                        fastconv.set_isa(lv)
+                        got.append(fastconv.linear(x, w, b))
+                    np.testing.assert_array_equal(got[0], got[1])
+                    fastconv.set_isa(levels[-1])
+                    assert_close(got[-1], ref.linear(x, w, b), np.float32)
     finally:
         fastconv.set_isa(previous)
 
@@ -673,6 +691,32 @@ def test_linear_default_matches_torch(dtype, m, in_f, out_f):
     expected = F.linear(torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b)).numpy()
     assert_close(fastconv.linear(x, w, b), expected)
     assert_close(fastconv.linear(x[0], w, b), expected[0])
+
+
+def test_linear_default_weight_beyond_l3():
+    """A weight over 24 MiB (streamed from memory: fewer rows at a time)
+    gives the bits of the same rows of a small weight, the same for 1-3
+    threads and at AVX2 / AVX-512, close to the NumPy reference."""
+    rng = np.random.default_rng(35)
+    in_f, out_f = 6401, 1000                  # 25.6 MB of float32
+    w = rng.standard_normal((out_f, in_f), dtype=np.float32)
+    b = rng.standard_normal(out_f, dtype=np.float32)
+    previous = fastconv.get_isa()
+    try:
+        for lv in [lv for lv in ("avx2", "avx512") if lv in fastconv.available_isas()]:
+            fastconv.set_isa(lv)
+            for m in (1, 2):
+                x = rng.standard_normal((m, in_f), dtype=np.float32)
+                outs = []
+                for nt in (1, 2, 3):
+                    with fastconv.threads(nt):
+                        outs.append(fastconv.linear(x, w, b))
+                for o in outs[1:]:
+                    np.testing.assert_array_equal(o, outs[0])
+                np.testing.assert_array_equal(fastconv.linear(x, w[37:101], b[37:101]), outs[0][:, 37:101])
+                assert_close(outs[0], ref.linear(x, w, b), np.float32)
+    finally:
+        fastconv.set_isa(previous)
 
 
 def test_linear_batch_invariant_must_be_a_bool():
