@@ -678,6 +678,7 @@ typedef struct {
     const fc_pool_geom *g;
     const fc_pool_windows *w;
     int op, reg, in_place, fused;
+    int avg3s1; /* average of 3-wide stride-1 windows, one padded column each side */
     ptrdiff_t kw, sw, dw, dh, pl, nfused;
     FT neutral;
 } FN(nchw_call);
@@ -750,6 +751,13 @@ static void FN(nchw_row)(const FN(nchw_call) *k, const FT **rows, ptrdiff_t oh, 
         FN(fill)(yr, k->neutral, OW);
         return;
     }
+#ifdef FC_POOL_AVG3S1
+    /* the same sums in registers (kernels/pool_avg3.h): no row buffer */
+    if (k->avg3s1 && (nr == 2 || nr == 3)) {
+        FC_POOL_AVG3S1(yr, rows, nr, W, div);
+        return;
+    }
+#endif
     ptrdiff_t o0 = 0;
     if (k->fused && nr == 2) {
         if (max) FN(max2x2)(yr, rows[0], rows[1], k->nfused);
@@ -805,6 +813,7 @@ static int FN(forward_nchw)(const fc_pool_geom *g, const fc_pool_windows *w, int
     k.fused = k.reg && g->kernel_h == 2 && k.kw == 2 && g->stride_h == 2 && k.sw == 2 &&
               k.dh == 1 && k.dw == 1 && k.pl == 0 && g->pad_top == 0;
     k.nfused = FC_MIN(OW, W / 2); /* outputs whose two columns are inside */
+    k.avg3s1 = op == FC_POOL_AVG && k.reg && k.kw == 3 && k.sw == 1 && k.dw == 1 && k.pl == 1 && OW == W;
     k.neutral = op == FC_POOL_MAX ? (FT)-INFINITY : (FT)0;
 
     const ptrdiff_t items = g->batch * C * OH;
@@ -1841,6 +1850,7 @@ const FC_POOL_OPS_T FC_POOL_OPS = {
 #undef STREAM_FENCE
 #undef SINK_FLUSH
 #undef FC_POOL_TILE2
+#undef FC_POOL_AVG3S1
 #undef FC_POOL_GATHER_ROW
 #undef FN
 #undef FC_PCAT

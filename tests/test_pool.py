@@ -567,6 +567,37 @@ def test_large_inputs_prefetched(isa, rng, layout, op):
     assert y.tobytes() == np.concatenate(parts).tobytes()
 
 
+@pytest.mark.parametrize("h", [1, 2, 3, 5])
+@pytest.mark.parametrize("count_include_pad,divisor_override,ceil_mode",
+                         [(True, None, False), (False, None, True), (True, 7, False)])
+def test_avg_3wide_stride1_rows(isa, rng, h, count_include_pad, divisor_override, ceil_mode):
+    """NCHW float32 average of 3-wide stride-1 windows with one padded column per side (3x3/1 pad 1,
+    1x3 and 2x3 windows) over every row width up to 40 and a few long rows: the fused row kernel of
+    the AVX2/AVX-512 copies (vertical sums in registers, row tails masked) gives the bits of the
+    baseline copy's row-buffer path, and the sums pass the reference bound."""
+    widths = list(range(1, 41)) + [112, 113, 127]
+    for w in widths:
+        x = rng.standard_normal((2, 3, h, w)).astype(np.float32)
+        x[x > 1.5] = -0.0
+        x[0, 0, 0, -1] = np.inf
+        for kh, ph in [(3, 1), (1, 0), (2, 1)]:
+            args = ((kh, 3), (1, 1), (ph, 1), ceil_mode, count_include_pad, divisor_override)
+            y = fastconv.avg_pool2d(x, *args)
+            previous = fastconv.get_isa()
+            fastconv.set_isa("generic")
+            try:
+                y0 = fastconv.avg_pool2d(x, *args)
+            finally:
+                fastconv.set_isa(previous)
+            assert y.tobytes() == y0.tobytes(), (w, kh)
+            x64 = x.astype(np.float64)
+            exact = ref.avg_pool2d(x64, *args)
+            scale = ref.avg_pool2d(np.abs(x64), *args)
+            fin = np.isfinite(exact)  # the inf's windows: checked bitwise above
+            assert_sum_close(y[fin], exact[fin], scale[fin], 3 * kh, np.float32)
+            np.testing.assert_array_equal(y[~fin], exact[~fin])
+
+
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("unbatched", [False, True])
 def test_out_argument(rng, layout, unbatched):

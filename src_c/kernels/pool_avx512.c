@@ -163,6 +163,7 @@ static int64_t gather_row_f32(float *restrict d, const int32_t *const *ring, con
 #define FC_POOL_TILE2(dr, s, ix, n, p, acc) tile2_f32(dr, s, ix, n, p, acc)
 #define FC_POOL_GATHER_ROW(d, ring, gyr, nr, qlo, qhi, W, C, t0, acc) \
     gather_row_f32(d, ring, gyr, nr, qlo, qhi, W, C, t0, acc)
+#include "pool_avg3.h" /* defines FC_POOL_AVG3S1 (float only) */
 #include "../pool_impl.h"
 #undef FT
 #undef FSUF
