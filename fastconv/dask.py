@@ -822,7 +822,7 @@ def predict(model, x, batch_chunk=None, *, threads_per_task=None):
         (:class:`~fastconv.layers.Linear` calls ``fastconv.linear`` with
         ``batch_invariant=True``).  A model that calls ``fastconv.linear``
         itself with the default ``batch_invariant=False`` may differ in the
-        last bits for chunks of at most 4 images.
+        last bits for chunks of at most 16 images.
 
     Examples
     --------

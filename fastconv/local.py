@@ -545,9 +545,8 @@ def linear(x, weight, bias=None, *, batch_invariant=False):
         True: a row's result is bitwise the same whatever the batch it comes
         in (the few-row loops follow the batched GEMM's summation order;
         :class:`fastconv.layers.Linear` passes it).  False (default): up to
-        four float32 rows run as plain dot products, faster at batch 1 (see
-        Notes), whose last bits may differ from the same rows in a batch of
-        five or more.  Either way the result does not depend on the thread
+        16 float32 rows run as plain dot products, faster (see Notes), whose
+        last bits may differ from the same rows in a batch of more than 16.  Either way the result does not depend on the thread
         count.
 
     Returns
@@ -571,15 +570,17 @@ def linear(x, weight, bias=None, *, batch_invariant=False):
     product, memory-bound on the weight) the weight is streamed once,
     parallel over output features; larger batches run on the packed GEMM.
 
-    By default (``batch_invariant=False``) up to four float32 rows, at AVX2
+    By default (``batch_invariant=False``) up to 16 float32 rows, at AVX2
     or AVX-512 and with rows of ``weight`` contiguous (``x`` is copied when
     its rows are not), take each output as one dot product read straight
-    from the weight's rows: 16 partial sums (lane ``l`` over inputs ``l,
+    from the weight's rows (the weight read once per group of 4 rows, from
+    cache after the first): 16 partial sums (lane ``l`` over inputs ``l,
     l + 16, ...`` in order, fused multiply-adds), added as a fixed tree, the
-    bias last.  That order is the same for every batch of 1 to 4 rows, every
-    thread count and both ISA levels, but not the GEMM's, so such a row may
-    differ in the last bits from the same row in a larger batch.  float64,
-    other strides and the generic level take the batch-invariant loops.
+    bias last.  That order is the same for every batch of 1 to 16 rows,
+    every thread count and both ISA levels, but not the GEMM's, so such a
+    row may differ in the last bits from the same row in a larger batch.
+    float64, other strides and the generic level take the batch-invariant
+    loops (up to four rows) or the GEMM.
 
     With ``batch_invariant=True`` the streaming loops sum in the GEMM's
     order (in-register transposes of the weight, slower at batch 1), so a
@@ -611,7 +612,7 @@ def linear(x, weight, bias=None, *, batch_invariant=False):
             w2 = as_float_array(weight, dtype, "weight")
             bd = None if b is None else _dense(b, dtype)
             batch_invariant = bool(batch_invariant)
-            if not batch_invariant and m <= 4 and dtype == np.float32 and x2.strides[-1] != x2.itemsize:
+            if not batch_invariant and m <= 16 and dtype == np.float32 and x2.strides[-1] != x2.itemsize:
                 x2 = np.ascontiguousarray(x2)       # a few rows: the dot-product path wants them contiguous
             _local.linear_forward(x2, w2, bd, y.reshape(m, out_f), batch_invariant)
     return y

@@ -381,7 +381,7 @@ int fc_linear_forward_f32(ptrdiff_t m, ptrdiff_t in_features, ptrdiff_t out_feat
 int fc_linear_forward_f64(ptrdiff_t m, ptrdiff_t in_features, ptrdiff_t out_features,
                           const double *x, ptrdiff_t rs_x, ptrdiff_t cs_x,
                           const double *w, ptrdiff_t rs_w, ptrdiff_t cs_w, const double *bias, double *y);
-/* The same product, not bound to the GEMM's sums: float32 with at most 4
+/* The same product, not bound to the GEMM's sums: float32 with at most 16
  * rows (x and w rows contiguous, AVX2 or above) as one dot product per
  * output in a fixed order (the same for every thread count and ISA level,
  * but not the batched GEMM's row bits); anything else as fc_linear_forward. */

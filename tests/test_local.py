@@ -386,15 +386,15 @@ def test_linear_matches_reference(dtype, lead):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_linear_rows_do_not_depend_on_the_batch_beyond_four(dtype):
-    """From five rows on (the GEMM path, either orientation) a row's result is
-    the same in any batch."""
+    """With batch_invariant=True, from five rows on (the GEMM path, either
+    orientation) a row's result is the same in any batch."""
     rng = np.random.default_rng(17)
     x = rng.standard_normal((300, 600)).astype(dtype)
     w = rng.standard_normal((20, 600)).astype(dtype)
     b = rng.standard_normal(20).astype(dtype)
-    full = fastconv.linear(x, w, b)
+    full = fastconv.linear(x, w, b, batch_invariant=True)
     for m in (5, 7, 19, 20, 64, 299):
-        np.testing.assert_array_equal(fastconv.linear(x[:m], w, b), full[:m])
+        np.testing.assert_array_equal(fastconv.linear(x[:m], w, b, batch_invariant=True), full[:m])
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -606,10 +606,10 @@ def _line_offset_rows(rng, out_f, in_f, dtype, sh):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_linear_default_few_rows(isa, dtype):
-    """batch_invariant=False (the default) for 1-4 rows at each ISA level:
+    """batch_invariant=False (the default) for 1-16 rows at each ISA level:
     close to the NumPy reference, bitwise the same for 1, 2 and 3 threads,
-    rows of any batch of 1-4 equal to the row alone (the dot products sum in
-    one order whatever the batch), for in_features off a multiple of 16, a
+    rows of any batch of 1-16 equal to the row alone (the dot products sum
+    in one order whatever the batch), for in_features off a multiple of 16, a
     single output and many, weights with rows apart (a column slice) or
     transposed, and non-contiguous x."""
     rng = np.random.default_rng(31)
@@ -618,7 +618,7 @@ def test_linear_default_few_rows(isa, dtype):
         b = rng.standard_normal(out_f).astype(dtype)
         for w in (np.ascontiguousarray(wide[:, :in_f]), wide[:, 2:in_f + 2], np.asfortranarray(wide[:, :in_f]),
                   _line_offset_rows(rng, out_f, in_f, dtype, 0), _line_offset_rows(rng, out_f, in_f, dtype, 3)):
-            for m in (1, 2, 3, 4):
+            for m in (1, 2, 3, 4, 7, 16):
                 xw = rng.standard_normal((m, 2 * in_f)).astype(dtype)
                 for x in (np.ascontiguousarray(xw[:, :in_f]), xw[:, ::2]):
                     outs = []
@@ -650,7 +650,7 @@ def test_linear_default_same_bits_at_avx2_and_avx512():
             for w in (rng.standard_normal((out_f, in_f)).astype(np.float32),
                       _line_offset_rows(rng, out_f, in_f, np.float32, 4),
                       _line_offset_rows(rng, out_f, in_f, np.float32, 15)):
-                for m in (1, 2, 3, 4):
+                for m in (1, 2, 3, 4, 6):
                     x = rng.standard_normal((m, in_f)).astype(np.float32)
                     got = []
                     for lv in levels:
@@ -665,16 +665,18 @@ def test_linear_default_same_bits_at_avx2_and_avx512():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_linear_batch_invariant_true_is_the_batched_row(isa, dtype):
-    """batch_invariant=True keeps the guarantee: rows of 1-4 equal the same
-    rows of a batch on the GEMM, bitwise; the default stays close to them."""
+    """batch_invariant=True keeps the guarantee: rows of 1-16 equal the same
+    rows of a batch on the GEMM, bitwise; the default stays close to them
+    (and from 17 rows is the GEMM)."""
     rng = np.random.default_rng(33)
     for in_f, out_f in ((4096 + 5, 17), (389, 33), (37, 1)):
         w = rng.standard_normal((out_f, in_f)).astype(dtype)
         b = rng.standard_normal(out_f).astype(dtype)
-        x = rng.standard_normal((9, in_f)).astype(dtype)
+        x = rng.standard_normal((20, in_f)).astype(dtype)
         full = fastconv.linear(x, w, b, batch_invariant=True)
-        np.testing.assert_array_equal(fastconv.linear(x, w, b), full)        # 9 rows: the GEMM either way
-        for lo, hi in ((0, 1), (3, 5), (2, 5), (5, 9)):
+        np.testing.assert_array_equal(fastconv.linear(x, w, b), full)        # 20 rows: the GEMM either way
+        np.testing.assert_array_equal(fastconv.linear(x[:17], w, b), full[:17])
+        for lo, hi in ((0, 1), (3, 5), (2, 5), (5, 9), (4, 20), (1, 17)):
             np.testing.assert_array_equal(fastconv.linear(x[lo:hi], w, b, batch_invariant=True), full[lo:hi])
             assert_close(fastconv.linear(x[lo:hi], w, b), full[lo:hi], dtype)
 
@@ -682,7 +684,7 @@ def test_linear_batch_invariant_true_is_the_batched_row(isa, dtype):
 @needs_torch
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("m, in_f, out_f", [(1, 4096, 1000), (1, 2304, 1024), (2, 1000, 1), (3, 17, 600),
-                                            (4, 4096 + 5, 33)])
+                                            (4, 4096 + 5, 33), (5, 4096, 100), (16, 300, 129)])
 def test_linear_default_matches_torch(dtype, m, in_f, out_f):
     rng = np.random.default_rng(34)
     x = rng.standard_normal((m, in_f)).astype(dtype)
@@ -705,7 +707,7 @@ def test_linear_default_weight_beyond_l3():
     try:
         for lv in [lv for lv in ("avx2", "avx512") if lv in fastconv.available_isas()]:
             fastconv.set_isa(lv)
-            for m in (1, 2):
+            for m in (1, 2, 5):
                 x = rng.standard_normal((m, in_f), dtype=np.float32)
                 outs = []
                 for nt in (1, 2, 3):
