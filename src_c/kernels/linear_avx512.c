@@ -302,8 +302,9 @@ static inline float gemv_reduce16(__m512 a)
  * arrays start 16 bytes in): a step loads whole aligned lines and puts
  * together the 16 floats of the step from two of them (vpermt2ps), the
  * same vector as an unaligned load (measured 4096 -> 1000: 0.17 against
- * 0.20 ms).  The first and last lines of a row hold some of its elements,
- * so they never cross a page the row does not touch.
+ * 0.20 ms).  Never a byte outside the row: its first line loads masked
+ * (lanes from sh), and the last full step, whose next line would run past
+ * the row, loads unaligned as the plain loop.
  */
 static inline __attribute__((always_inline)) void gemv_block(const int M, const int NW, ptrdiff_t k, const float *x,
                                                             ptrdiff_t ldx, const float *w, ptrdiff_t ldw,
@@ -321,8 +322,9 @@ static inline __attribute__((always_inline)) void gemv_block(const int M, const 
                                              _mm512_set1_epi32(sh));
         __m512 cur[8];
 #pragma GCC unroll 8
-        for (int l = 0; l < NW; ++l) cur[l] = _mm512_load_ps(w + l * ldw - sh);
-        for (; p + 16 <= k; p += 16) {
+        for (int l = 0; l < NW; ++l)
+            cur[l] = _mm512_maskz_load_ps((__mmask16)(0xFFFFu << sh), w + l * ldw - sh);
+        for (; p + 32 <= k; p += 16) {
             __m512 xv[4];
 #pragma GCC unroll 4
             for (int r = 0; r < M; ++r) xv[r] = _mm512_loadu_ps(x + r * ldx + p);
