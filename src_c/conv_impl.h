@@ -639,19 +639,29 @@ static int conv_fwd_indirect_f32(const fc_conv_geom *g, const float *x, const fl
                 const ptrdiff_t jp0 = nbk * nchunk, jp1 = FC_MIN(npan, jp0 + nchunk);
                 if (jp0 >= jp1) continue;
 
-                /* pointer table: ptab[(tile * S + t) * 6 + i] = pixel's input at segment t */
+                /* pointer table: ptab[(tile * S + t) * 6 + i] = pixel's input at
+                 * segment t; the pixels in order, (image, row, column) stepped
+                 * rather than divided out per pixel */
+                ptrdiff_t rn = u0 / P, roh = (u0 - rn * P) / OW, row = u0 - rn * P - roh * OW;
                 for (ptrdiff_t tl = 0; tl < tiles; ++tl)
                     for (ptrdiff_t i = 0; i < MR; ++i) {
                         const ptrdiff_t u = u0 + tl * MR + i;
                         const float **pp = ptab + tl * S * MR + i;
-                        const ptrdiff_t n = FC_MIN(u, u_begin + u_count - 1) / P;
+                        const ptrdiff_t n = rn, oh = roh, ow = row;
+                        /* step to the next pixel (never past the block's last) */
+                        if (u + 1 < u0 + mb && ++row == OW) {
+                            row = 0;
+                            if (++roh == g->out_h) {
+                                roh = 0;
+                                ++rn;
+                            }
+                        }
                         const float *xs = pin ? (padded ? xpad + (n - n0) * C * Hp * Wp : x + n * C * H * W) + gi * Cg * cs
                                                : x + n * H * W * C + gi * Cg;
                         if (u >= u0 + mb) {              /* beyond the block: any readable data */
                             for (ptrdiff_t t = 0; t < S; ++t) pp[t * MR] = pin ? xs : zeros;
                             continue;
                         }
-                        const ptrdiff_t j = u - n * P, oh = j / OW, ow = j % OW;
                         if (rows) {                      /* segment (c, r): row r of the window in plane c */
                             for (ptrdiff_t c = 0, t = 0; c < Cg; ++c)
                                 for (ptrdiff_t r = 0; r < KH; ++r, ++t)
