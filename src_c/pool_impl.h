@@ -908,6 +908,48 @@ static void FN(pix_max3s2)(FT *restrict y, FT *restrict carry, const FT *restric
 }
 
 /*
+ * NHWC average of 3-wide stride-1 windows (3x3/1 pad 1 and the like), one
+ * output pixel: v = (a + b) + c (or a + b: nr = 2), the column sum of its
+ * last column, and y = ((p + q) + v) / div with p, q the column sums of the
+ * two before it (carried from the previous pixels; then p = v, the caller
+ * swaps p and q).  The same sums in the same order as the separable pass
+ * (vsum into the zero-padded row buffer, then hpix_avg); columns outside
+ * the input point at a pixel of +0, as the buffer's padding reads.
+ */
+static void FN(pix_avg3s1)(FT *restrict y, FT *restrict p, const FT *restrict q, const FT *restrict a,
+                           const FT *restrict b, const FT *restrict c, ptrdiff_t nr, ptrdiff_t C, FT div)
+{
+    if (nr == 3) {
+        for (ptrdiff_t i = 0; i < C; ++i) {
+            const FT v = (a[i] + b[i]) + c[i];
+            y[i] = ((p[i] + q[i]) + v) / div;
+            p[i] = v;
+        }
+    } else {
+        for (ptrdiff_t i = 0; i < C; ++i) {
+            const FT v = a[i] + b[i];
+            y[i] = ((p[i] + q[i]) + v) / div;
+            p[i] = v;
+        }
+    }
+}
+
+/* the column sum of pixel q of nr = 2 or 3 rows (+0 outside the input) into v */
+static void FN(col_sum)(FT *restrict v, const FT *r0, const FT *r1, const FT *r2, ptrdiff_t nr,
+                        ptrdiff_t q, ptrdiff_t W, ptrdiff_t C)
+{
+    if (q < 0 || q >= W) {
+        FN(fill)(v, (FT)0, C);
+        return;
+    }
+    const FT *restrict a = r0 + q * C, *restrict b = r1 + q * C, *restrict c = r2 + q * C;
+    if (nr == 3)
+        for (ptrdiff_t i = 0; i < C; ++i) v[i] = (a[i] + b[i]) + c[i];
+    else
+        for (ptrdiff_t i = 0; i < C; ++i) v[i] = a[i] + b[i];
+}
+
+/*
  * NHWC, one output row of pixels at a time: each output pixel reduces its
  * window's pixels along the channels (contiguous), in PyTorch's order (rows,
  * then columns), the channels in register blocks.  Windows larger than 2x2
@@ -945,6 +987,11 @@ static int FN(forward_nhwc)(const fc_pool_geom *g, const fc_pool_windows *w, int
     const ptrdiff_t nrows = separable ? FC_MAX(w->max_cnt_h, 1) : 1;
     /* max of 3-wide stride-2 windows: pix_max3s2, per pixel, no row buffer */
     const int max3s2 = separable && reg && op == FC_POOL_MAX && kw == 3 && sw == 2 && dw == 1;
+    /* average of 3-wide stride-1 windows: pix_avg3s1, per pixel, no row buffer; over large
+     * inputs each pixel prefetches its new column in the next output row's new row */
+    const int avg3s1 = separable && reg && op == FC_POOL_AVG && kw == 3 && sw == 1 && dw == 1;
+    const int pf3s1 = FC_POOL_CAN_PREFETCH && avg3s1 && g->stride_h == 1 && dh == 1 && xs[3] == C &&
+                      (size_t)(g->batch * g->in_h * W * C) * sizeof(FT) >= FC_POOL_PREFETCH_MIN;
     /* ... over inputs larger than the caches, stride 2 down: each pixel prefetches its two
      * columns in the next output row's two new input rows (one output row ahead; measured
      * on Zen 5, 32x112x112x64 float32 max 3x3/2 pad 1, 1 thread: ~6.3 -> ~3.4 ms) */
@@ -963,7 +1010,7 @@ static int FN(forward_nhwc)(const fc_pool_geom *g, const fc_pool_windows *w, int
         FT *obuf = stream ? (FT *)fc_aligned_alloc((size_t)cap * sizeof(FT)) : NULL;
         int64_t *ibuf = stream && idx ? (int64_t *)fc_aligned_alloc((size_t)cap * sizeof(int64_t)) : NULL;
         /* separable: the row buffer, then (max3s2) the carried column and a pixel of -inf */
-        FT *row = separable ? (FT *)fc_aligned_alloc((size_t)((len + 2) * C) * sizeof(FT)) : NULL;
+        FT *row = separable ? (FT *)fc_aligned_alloc((size_t)((len + 3) * C) * sizeof(FT)) : NULL;
         const FT **rows = (const FT **)malloc((size_t)nrows * sizeof(FT *));
         const int ok = rows && (!stream || (obuf && (ibuf || !idx))) && (!separable || row);
         ptrdiff_t lo, hi;
@@ -973,10 +1020,13 @@ static int FN(forward_nhwc)(const fc_pool_geom *g, const fc_pool_windows *w, int
             status = FC_ENOMEM;
             hi = lo;
         } else if (separable) {
-            FN(fill)(row, neutral, (len + 2) * C);
+            FN(fill)(row, neutral, (len + 3) * C);
         }
+        /* max3s2: the carried column and a pixel of -inf; avg3s1: two carried columns and
+         * a pixel of +0 */
         FT *carry = separable ? row + len * C : NULL;
         const FT *ninf = separable ? carry + C : NULL;
+        FT *carry2 = separable ? row + (len + 2) * C : NULL;
         /* the thread's outputs are contiguous: from its first item's first pixel */
         const ptrdiff_t first = lo < items ? (lo / segs) * OW + OW * (lo % segs) / segs : 0;
         FN(sink) sk = {y + first * C, obuf, 0};
@@ -989,8 +1039,17 @@ static int FN(forward_nhwc)(const fc_pool_geom *g, const fc_pool_windows *w, int
             const FT *xn = x + n * xs[0];
             const ptrdiff_t nr = w->cnt_h[oh], h0 = w->lo_h[oh];
             const int fz = max3s2 && (nr == 2 || nr == 3) && o1 > o0;
-            const int sep = separable && nr > 0 && o1 > o0 && !fz;
+            const int fa = avg3s1 && (nr == 2 || nr == 3) && o1 > o0;
+            const int sep = separable && nr > 0 && o1 > o0 && !fz && !fa;
             const FT *fr0 = NULL, *fr1 = NULL, *fr2 = NULL;
+            FT *cp = carry, *cq = carry2; /* avg3s1: column sums of the window's first two columns */
+            if (fa) {
+                fr0 = xn + h0 * xs[2];
+                fr1 = xn + (h0 + dh) * xs[2];
+                fr2 = nr == 3 ? xn + (h0 + 2 * dh) * xs[2] : fr1;
+                FN(col_sum)(cp, fr0, fr1, fr2, nr, o0 - pl, W, C);
+                FN(col_sum)(cq, fr0, fr1, fr2, nr, o0 - pl + 1, W, C);
+            }
             if (fz) {
                 fr0 = xn + h0 * xs[2];
                 fr1 = xn + (h0 + dh) * xs[2];
@@ -1039,7 +1098,19 @@ static int FN(forward_nhwc)(const fc_pool_geom *g, const fc_pool_windows *w, int
                  * adaptive ones their nc pixels from w0 */
                 const FT *hb = reg ? row + ow * sw * C : row + w0 * C;
                 const ptrdiff_t hk = reg ? kw : nc;
-                if (fz) {
+                if (fa) {
+                    const ptrdiff_t q2 = ow - pl + 2;
+                    const FT *zero = carry + C; /* a pixel of +0 (the row's neutral) */
+                    const int in2 = q2 >= 0 && q2 < W;
+                    if (pf3s1 && nr == 3 && in2 && h0 + 3 < g->in_h)
+                        for (ptrdiff_t i = 0; i < C; i += (ptrdiff_t)(64 / sizeof(FT)))
+                            FC_POOL_PREFETCH_LINE((const void *)(fr2 + xs[2] + q2 * C + i));
+                    FN(pix_avg3s1)(yp, cp, cq, in2 ? fr0 + q2 * C : zero, in2 ? fr1 + q2 * C : zero,
+                                   in2 ? fr2 + q2 * C : zero, nr, C, (FT)(w->dv_h[oh] * w->dv_w[ow]));
+                    FT *t = cp; /* cp now holds the newest column: it becomes the second */
+                    cp = cq;
+                    cq = t;
+                } else if (fz) {
                     const ptrdiff_t q1 = ow * sw - pl + 1, q2 = q1 + 1;
                     const int in1 = q1 >= 0 && q1 < W, in2 = q2 >= 0 && q2 < W;
                     if (pf3s2 && nr == 3 && in2 && h0 + 4 < g->in_h) /* the next output row's two new rows */

@@ -599,6 +599,30 @@ def test_avg_3wide_stride1_rows(isa, rng, h, count_include_pad, divisor_override
             np.testing.assert_array_equal(y[~fin], exact[~fin])
 
 
+@pytest.mark.parametrize("c", [3, 17, 64])
+@pytest.mark.parametrize("op,k,s,p,ceil_mode", [("max", (3, 3), (2, 2), (1, 1), False),
+                                                ("max", (3, 3), (2, 2), (0, 1), True),
+                                                ("avg", (3, 3), (1, 1), (1, 1), False),
+                                                ("avg", (2, 3), (1, 1), (1, 0), True)])
+def test_nhwc_3wide_per_pixel(isa, rng, c, op, k, s, p, ceil_mode):
+    """NHWC max of 3-wide stride-2 windows and average of 3-wide stride-1 ones run per pixel
+    (column maxima / sums carried, no row buffer): bitwise equal to the NCHW result (row buffers,
+    same operation order) at every width, with -0, NaN and inf, at 1 and 2 threads."""
+    f = fastconv.max_pool2d if op == "max" else fastconv.avg_pool2d
+    for h, w in [(3, 1), (4, 2), (5, 3), (3, 8), (6, 13), (7, 20)]:
+        if w + 2 * p[1] < k[1]:
+            continue
+        x = rng.standard_normal((2, c, h, w)).astype(np.float32)
+        x[x > 1.8] = -0.0
+        x[x < -2.5] = np.nan
+        x[0, 0, 0, 0] = np.inf
+        want = f(x, k, s, p, ceil_mode=ceil_mode)
+        for threads in (1, 2):
+            with fastconv.threads(threads):
+                got = f(to_layout(x, "NHWC"), k, s, p, ceil_mode=ceil_mode, layout="NHWC")
+            assert np.ascontiguousarray(to_nchw(got, "NHWC")).tobytes() == want.tobytes(), (h, w, threads)
+
+
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("unbatched", [False, True])
 def test_out_argument(rng, layout, unbatched):
