@@ -35,20 +35,6 @@ static double conv_work(const fc_conv_geom *g)
            (double)(g->in_channels / g->groups) * (double)(g->kernel_h * g->kernel_w);
 }
 
-/* Inside a parallel region: this thread's share [*lo, *hi) of `total`
- * items, contiguous and fixed by the team size; returns the thread number. */
-static inline int conv_thread_range(ptrdiff_t total, ptrdiff_t *lo, ptrdiff_t *hi)
-{
-#ifdef _OPENMP
-    const int tid = omp_get_thread_num(), team = omp_get_num_threads();
-#else
-    const int tid = 0, team = 1;
-#endif
-    *lo = total * tid / team;
-    *hi = total * (tid + 1) / team;
-    return tid;
-}
-
 #define FT float
 #define FSUF _f32
 #define FC_CONV_BL s

@@ -1486,7 +1486,7 @@ static int FN(conv_wgrad_nhwc)(const fc_conv_geom *g, const FT *dy, const FT *x,
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         ptrdiff_t f0, f1;
-        const int tid = conv_thread_range(total, &f0, &f1);
+        const int tid = fc_thread_share(total, &f0, &f1);
         FT *const apack = ws + (size_t)tid * per;
         FT *const bpack = apack + (a_elems + al - 1) / al * al;
         FT *const scratch = bpack + ((size_t)KC * NR + al - 1) / al * al;
@@ -1586,7 +1586,7 @@ static void FN(conv_wgrad_nhwc_taps)(const fc_conv_geom *g, const FT *dy, const 
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         ptrdiff_t f0, f1;
-        conv_thread_range(rows, &f0, &f1);
+        fc_thread_share(rows, &f0, &f1);
         /* the thread's rows of d in chunks of about 256 KiB, each chunk kept
          * in cache over the whole batch */
         const ptrdiff_t chunk = FC_MAX((ptrdiff_t)1, (ptrdiff_t)(262144 / ((size_t)TR * Kg * sizeof(FT))));

@@ -7,6 +7,10 @@
 
 #include "fastconv.h"
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 typedef struct {
     fc_gemm_blocking s;           /* float32 blocking */
     fc_gemm_blocking d;           /* float64 blocking */
@@ -22,6 +26,21 @@ typedef struct {
 const fc_kernel_table *fc_kernels(void);
 
 #define FC_ALIGN 64
+
+/* Inside a parallel region: this thread's contiguous share [*lo, *hi) of n
+ * items (a static partition fixed by the team size); returns the thread
+ * number. */
+static inline int fc_thread_share(ptrdiff_t n, ptrdiff_t *lo, ptrdiff_t *hi)
+{
+#ifdef _OPENMP
+    const ptrdiff_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+#else
+    const ptrdiff_t t = 0, nt = 1;
+#endif
+    *lo = n / nt * t + (t < n % nt ? t : n % nt);
+    *hi = *lo + n / nt + (t < n % nt);
+    return (int)t;
+}
 
 #if defined(__GNUC__) || defined(__clang__)
 #define FC_PREFETCH(p) __builtin_prefetch((const void *)(p), 0, 3)

@@ -113,18 +113,6 @@ static inline double fc_pool_uniform(uint64_t seed, uint64_t counter)
     return (double)(fc_pool_mix64(z) >> 11) * (1.0 / 9007199254740992.0); /* [0, 1) */
 }
 
-/* This thread's contiguous share [*lo, *hi) of n items (static partition). */
-static inline void fc_pool_share(ptrdiff_t n, ptrdiff_t *lo, ptrdiff_t *hi)
-{
-#ifdef _OPENMP
-    const ptrdiff_t t = omp_get_thread_num(), nt = omp_get_num_threads();
-#else
-    const ptrdiff_t t = 0, nt = 1;
-#endif
-    *lo = n / nt * t + FC_MIN(t, n % nt);
-    *hi = *lo + n / nt + (t < n % nt);
-}
-
 /* The windows the NHWC index gather assumes along one axis: output o's
  * indices lie in [o*s - p, o*s - p + k).  For cell i, the outputs [*lo, *hi]
  * (empty when *lo > *hi) are its candidates. */
@@ -838,7 +826,7 @@ static int FN(forward_nchw)(const fc_pool_geom *g, const fc_pool_windows *w, int
         const FT **rows = (const FT **)malloc((size_t)nrows * sizeof(FT *));
         const int ok = buf && rows && (ibuf || !(stream && idx));
         ptrdiff_t lo, hi;
-        fc_pool_share(items, &lo, &hi);
+        fc_thread_share(items, &lo, &hi);
         if (!ok) {
 #pragma omp critical(fc_pool_status)
             status = FC_ENOMEM;
@@ -1014,7 +1002,7 @@ static int FN(forward_nhwc)(const fc_pool_geom *g, const fc_pool_windows *w, int
         const FT **rows = (const FT **)malloc((size_t)nrows * sizeof(FT *));
         const int ok = rows && (!stream || (obuf && (ibuf || !idx))) && (!separable || row);
         ptrdiff_t lo, hi;
-        fc_pool_share(items, &lo, &hi);
+        fc_thread_share(items, &lo, &hi);
         if (!ok) {
 #pragma omp critical(fc_pool_status)
             status = FC_ENOMEM;
@@ -1488,7 +1476,7 @@ static int FN(gather_nhwc)(const fc_pool_geom *g, const FT *src, const int64_t *
         const FT *gyr[4];       /* and its values */
         int64_t mine = 0;
         ptrdiff_t lo, hi;
-        fc_pool_share(items, &lo, &hi);
+        fc_thread_share(items, &lo, &hi);
         if (!conv) {
 #pragma omp critical(fc_pool_status)
             status = FC_ENOMEM;
@@ -1842,7 +1830,7 @@ static int FN(avg_backward)(const fc_pool_geom *g, const fc_pool_windows *w,
         const int ok = scaled && key && rows;
         FT *sum = scaled ? scaled + ring * RC : NULL;
         ptrdiff_t lo, hi;
-        fc_pool_share(items, &lo, &hi);
+        fc_thread_share(items, &lo, &hi);
         if (!ok) {
 #pragma omp critical(fc_pool_status)
             status = FC_ENOMEM;
