@@ -119,6 +119,17 @@ def torch_unshared(x, w, b, stride, pads, dilation, tiled):
 # forward
 # ---------------------------------------------------------------------------
 
+def _linear_at_1_to_3_threads(x, w, b, **kw):
+    """linear at 1, 2 and 3 threads, asserted bitwise equal; the result."""
+    outs = []
+    for nt in (1, 2, 3):
+        with fastconv.threads(nt):
+            outs.append(fastconv.linear(x, w, b, **kw))
+    for o in outs[1:]:
+        np.testing.assert_array_equal(o, outs[0])
+    return outs[0]
+
+
 @pytest.mark.parametrize("kind", ["local", "tiled"])
 @SETTINGS
 @given(data=st.data(), dtype=st.sampled_from([np.float32, np.float64]), layout=st.sampled_from(["NCHW", "NHWC"]))
@@ -524,12 +535,7 @@ def test_linear_batch1_many_blocks(isa, dtype):
             x = rng.standard_normal((6, in_f)).astype(dtype)
             full = fastconv.linear(x, w, b, batch_invariant=True)
             for i in (0, 5):
-                outs = []
-                for nt in (1, 2, 3):
-                    with fastconv.threads(nt):
-                        outs.append(fastconv.linear(x[i], w, b, batch_invariant=True))
-                for o in outs:
-                    np.testing.assert_array_equal(o, full[i])
+                np.testing.assert_array_equal(_linear_at_1_to_3_threads(x[i], w, b, batch_invariant=True), full[i])
             assert_close(full, ref.linear(x, w, b), dtype)
 
 
@@ -621,13 +627,7 @@ def test_linear_default_few_rows(isa, dtype):
             for m in (1, 2, 3, 4, 7, 16):
                 xw = rng.standard_normal((m, 2 * in_f)).astype(dtype)
                 for x in (np.ascontiguousarray(xw[:, :in_f]), xw[:, ::2]):
-                    outs = []
-                    for nt in (1, 2, 3):
-                        with fastconv.threads(nt):
-                            outs.append(fastconv.linear(x, w, b))
-                    for o in outs[1:]:
-                        np.testing.assert_array_equal(o, outs[0])
-                    y = outs[0]
+                    y = _linear_at_1_to_3_threads(x, w, b)
                     assert y.dtype == dtype and y.shape == (m, out_f)
                     assert_close(y, ref.linear(x, w, b), dtype)
                     assert_close(fastconv.linear(x, w), ref.linear(x, w), dtype)
@@ -709,14 +709,9 @@ def test_linear_default_weight_beyond_l3():
             fastconv.set_isa(lv)
             for m in (1, 2, 5):
                 x = rng.standard_normal((m, in_f), dtype=np.float32)
-                outs = []
-                for nt in (1, 2, 3):
-                    with fastconv.threads(nt):
-                        outs.append(fastconv.linear(x, w, b))
-                for o in outs[1:]:
-                    np.testing.assert_array_equal(o, outs[0])
-                np.testing.assert_array_equal(fastconv.linear(x, w[37:101], b[37:101]), outs[0][:, 37:101])
-                assert_close(outs[0], ref.linear(x, w, b), np.float32)
+                y = _linear_at_1_to_3_threads(x, w, b)
+                np.testing.assert_array_equal(fastconv.linear(x, w[37:101], b[37:101]), y[:, 37:101])
+                assert_close(y, ref.linear(x, w, b), np.float32)
     finally:
         fastconv.set_isa(previous)
 
