@@ -1701,7 +1701,7 @@ int FN(fc_conv2d_backward_weight)(const fc_conv_geom *g, const FT *dy, const FT 
         return FC_OK;
     }
 #endif
-    for (ptrdiff_t n = 0; n < N && !err && !implicit && !taps; ++n) {
+    for (ptrdiff_t n = 0; n < N && !err && !implicit; ++n) {
         for (ptrdiff_t gi = 0; gi < G && !err; ++gi) {
             const FT beta = n > 0 ? 1 : 0;
             if (nchw) {
