@@ -667,6 +667,7 @@ typedef struct {
     const fc_pool_windows *w;
     int op, reg, in_place, fused;
     int avg3s1; /* average of 3-wide stride-1 windows, one padded column each side */
+    int rowk;   /* FC_ROWK_* kind of the ISA's row kernel (FC_POOL_ROWK), 0 for none */
     ptrdiff_t kw, sw, dw, dh, pl, nfused;
     FT neutral;
 } FN(nchw_call);
@@ -739,6 +740,10 @@ static void FN(nchw_row)(const FN(nchw_call) *k, const FT **rows, ptrdiff_t oh, 
         FN(fill)(yr, k->neutral, OW);
         return;
     }
+#ifdef FC_POOL_ROWK
+    /* the same operations in registers (kernels/pool_rows.h) */
+    if (k->rowk && FC_POOL_ROWK(k->rowk, yr, rows, nr, W, OW, pl, div)) return;
+#endif
 #ifdef FC_POOL_AVG3S1
     /* the same sums in registers (kernels/pool_avg3.h): no row buffer */
     if (k->avg3s1 && (nr == 2 || nr == 3)) {
@@ -803,6 +808,15 @@ static int FN(forward_nchw)(const fc_pool_geom *g, const fc_pool_windows *w, int
     k.nfused = FC_MIN(OW, W / 2); /* outputs whose two columns are inside */
     k.avg3s1 = op == FC_POOL_AVG && k.reg && k.kw == 3 && k.sw == 1 && k.dw == 1 && k.pl == 1 && OW == W;
     k.neutral = op == FC_POOL_MAX ? (FT)-INFINITY : (FT)0;
+    k.rowk = 0;
+#ifdef FC_POOL_ROWK
+    if (!idx && FC_POOL_ROWK_READY()) {
+        if (k.fused && k.nfused == OW) k.rowk = op == FC_POOL_MAX ? FC_ROWK_MAX2X2 : FC_ROWK_AVG2X2;
+        else if (op == FC_POOL_MAX && k.reg && k.kw == 3 && k.sw == 2 && k.dw == 1 && k.pl <= 1)
+            k.rowk = FC_ROWK_MAX3S2;
+        else if (k.avg3s1) k.rowk = FC_ROWK_AVG3S1;
+    }
+#endif
 
     const ptrdiff_t items = g->batch * C * OH;
     /* row buffer: the input row at pl.., long enough for the last window */
@@ -817,6 +831,13 @@ static int FN(forward_nchw)(const fc_pool_geom *g, const fc_pool_windows *w, int
      * core at about half its copy bandwidth) */
     const int prefetch = FC_POOL_CAN_PREFETCH && g->batch * C * g->in_h * W * sizeof(FT) >= FC_POOL_PREFETCH_MIN;
     const ptrdiff_t pf_rows = k.reg ? g->stride_h : w->max_cnt_h;
+    /* whole runs of rows of a plane to the row kernel: inputs in the caches
+     * (no prefetch, no staged stores), one set of divisors for every row */
+#ifdef FC_POOL_ROWS
+    int runs = k.rowk && !stream && !prefetch;
+    if (runs && op == FC_POOL_AVG)
+        for (ptrdiff_t oh = 1; oh < OH; ++oh) runs &= w->dv_h[oh] == w->dv_h[0];
+#endif
     int status = FC_OK;
 
 #pragma omp parallel num_threads(nt) if (nt > 1 && items * (W + OW) > FC_POOL_PARALLEL_MIN)
@@ -848,6 +869,21 @@ static int FN(forward_nchw)(const fc_pool_geom *g, const fc_pool_windows *w, int
                 ++p;
                 plane = x + (p / C) * xs[0] + (p % C) * xs[1];
             }
+#ifdef FC_POOL_ROWS
+            if (runs) { /* the rest of this plane's rows in this thread's range */
+                if (op == FC_POOL_AVG && div_h < 0) {
+                    for (ptrdiff_t o = 0; o < OW; ++o) div[o] = (FT)(w->dv_h[0] * w->dv_w[o]);
+                    div_h = 0;
+                }
+                const ptrdiff_t done = FC_POOL_ROWS(k.rowk, y + it * OW, plane, xs[2], k.dh, w->lo_h, w->cnt_h,
+                                                    oh, oh + FC_MIN(hi - it, OH - oh), W, OW, k.pl, div);
+                if (done > 0) {
+                    it += done - 1; /* the loop steps past the last one */
+                    oh += done - 1;
+                    continue;
+                }
+            }
+#endif
             const ptrdiff_t h0 = w->lo_h[oh];
             for (ptrdiff_t r = 0; r < w->cnt_h[oh]; ++r) rows[r] = plane + (h0 + r * k.dh) * xs[2];
             if (prefetch) /* the rows new to this window (its last stride_h), FC_POOL_PREFETCH bytes on */
@@ -1967,6 +2003,9 @@ const FC_POOL_OPS_T FC_POOL_OPS = {
 #undef SINK_FLUSH
 #undef FC_POOL_TILE2
 #undef FC_POOL_AVG3S1
+#undef FC_POOL_ROWK
+#undef FC_POOL_ROWK_READY
+#undef FC_POOL_ROWS
 #undef FC_POOL_GATHER_ROW
 #undef FN
 #undef FC_PCAT

@@ -599,6 +599,47 @@ def test_avg_3wide_stride1_rows(isa, rng, h, count_include_pad, divisor_override
             np.testing.assert_array_equal(y[~fin], exact[~fin])
 
 
+@pytest.mark.parametrize("op,k,s,p,d", [("max", 2, 2, 0, 1), ("avg", 2, 2, 0, 1), ("max", 3, 2, 1, 1),
+                                        ("max", 3, 2, 0, 1), ("max", (2, 3), 2, (1, 0), (2, 1)),
+                                        ("max", (1, 3), (1, 2), (0, 1), 1)])
+@pytest.mark.parametrize("ceil_mode", [False, True])
+def test_nchw_row_kernels_same_bits(isa, rng, op, k, s, p, d, ceil_mode):
+    """NCHW float32 rows of the common windows (2x2/2 max and average, 3-wide stride-2 max with
+    left padding 0 or 1, rows spaced by a dilation) run through the AVX-512 row kernels when that
+    level is active (vertical reduction in registers, 16 outputs a step, masked borders): every
+    row width to 40 and long rows, 1 to 5 rows, -0, NaN and inf, a strided view, 1 and 2 threads,
+    bitwise equal to the baseline copy, and equal to the NumPy reference."""
+    f = fastconv.max_pool2d if op == "max" else fastconv.avg_pool2d
+    args = (k, s, p) + ((d,) if op == "max" else ()) + (ceil_mode,)
+    pair = lambda v: v if isinstance(v, tuple) else (v, v)  # noqa: E731
+    for h in range(1, 6):
+        for w in list(range(1, 41)) + [112, 113, 127]:
+            base = rng.standard_normal((2, 3, h, w + 3)).astype(np.float32)
+            base[base > 1.5] = -0.0
+            base[base < -2.2] = np.nan
+            base[0, 0, 0, w - 1] = np.inf
+            x = base[..., 1:w + 1]  # rows not contiguous with each other
+            previous = fastconv.get_isa()
+            fastconv.set_isa("generic")
+            try:
+                y0 = f(x, *args)
+            except ValueError:  # a kernel larger than the padded input
+                continue
+            finally:
+                fastconv.set_isa(previous)
+            for threads in (1, 2):
+                with fastconv.threads(threads):
+                    y = f(x, *args)
+                assert y.tobytes() == y0.tobytes(), (h, w, threads)
+            if w in (1, 2, 3, 16, 17, 33, 113):
+                x64 = x.astype(np.float64)
+                if op == "max":
+                    want = ref.max_pool2d(x64, pair(k), pair(s), pair(p), pair(d), ceil_mode)[0]
+                else:
+                    want = ref.avg_pool2d(x64, pair(k), pair(s), pair(p), ceil_mode)
+                np.testing.assert_allclose(y, want, rtol=2e-6, atol=1e-6)
+
+
 @pytest.mark.parametrize("c", [3, 17, 64])
 @pytest.mark.parametrize("op,k,s,p,ceil_mode", [("max", (3, 3), (2, 2), (1, 1), False),
                                                 ("max", (3, 3), (2, 2), (0, 1), True),

@@ -1,0 +1,46 @@
+/*
+ * pool_rows.h -- AVX-512 row kernels for the common NCHW float forward
+ * windows (kernels/pool_rows_avx512.c), called from the AVX2 copy of
+ * pool_impl.h when fc_isa_active() >= FC_ISA_AVX512.
+ *
+ * The AVX2 copy's loops are left to the vectoriser, which turns a stride-2
+ * window into a de-interleave through memory and a 3-wide window into a
+ * vertical pass written to a row buffer and read back: for a batch-1 input
+ * that sits in the caches that is about half of what the core can move.
+ * These kernels keep a window's vertical reduction in registers, de-interleave
+ * with two-source permutes and shift with lane alignment, 16 outputs a step,
+ * masked loads for the borders (a column outside the row reads as the
+ * window's neutral element, as the padded row buffer does).  Every output is
+ * the same operations, in the same order, as the generic path, so the bits
+ * equal the AVX2 and generic copies' (tests/test_pool.py checks them at every
+ * ISA level).
+ */
+#ifndef FC_POOL_ROWS_H
+#define FC_POOL_ROWS_H
+
+#include <stddef.h>
+
+enum {
+    FC_ROWK_NONE = 0,
+    FC_ROWK_MAX2X2, /* 2x2 stride 2, no padding, every window inside  */
+    FC_ROWK_AVG2X2, /* the same, averaged                              */
+    FC_ROWK_MAX3S2, /* 3 columns, stride 2, left padding 0 or 1        */
+    FC_ROWK_AVG3S1  /* 3 columns, stride 1, one padded column each side */
+};
+
+/* One output row y[0..ow) of kind from the nr input rows rows[0..nr) of w
+ * floats (pl: left padding; div: the divisors of averages).  Returns 0,
+ * computing nothing, when the kernel does not cover nr rows (the caller
+ * then takes the generic path). */
+int fc_pool_row_f32_avx512(int kind, float *y, const float *const *rows, ptrdiff_t nr, ptrdiff_t w,
+                           ptrdiff_t ow, ptrdiff_t pl, const float *div);
+
+/* Output rows oh0 <= oh < oh1 of one plane (rows rs floats apart; output
+ * row oh's window has cnt_h[oh] rows from lo_h[oh], dh apart) into y, ow
+ * floats a row, with the same divisors on every row.  Returns the number of
+ * rows done: it stops before the first row the kernel does not cover. */
+ptrdiff_t fc_pool_rows_f32_avx512(int kind, float *y, const float *plane, ptrdiff_t rs, ptrdiff_t dh,
+                                  const ptrdiff_t *lo_h, const ptrdiff_t *cnt_h, ptrdiff_t oh0, ptrdiff_t oh1,
+                                  ptrdiff_t w, ptrdiff_t ow, ptrdiff_t pl, const float *div);
+
+#endif /* FC_POOL_ROWS_H */

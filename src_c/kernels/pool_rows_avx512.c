@@ -1,0 +1,192 @@
+/*
+ * pool_rows_avx512.c -- AVX-512 row kernels for the common NCHW float
+ * forward windows (see pool_rows.h): 16 outputs a step, the window's
+ * vertical reduction in registers, stride 2 by two-source permutes, the
+ * neighbouring columns by lane alignment, borders by masked loads.
+ *
+ * Each output is computed with the operations of the generic path
+ * (pool_impl.h: vmax/vsum over the rows, then hmax/hsum along the row, or
+ * the fused 2x2 kernels), in the same order, so the results are bitwise those
+ * of the AVX2 and generic copies.
+ */
+#include <immintrin.h>
+#include <math.h>
+#include <stdint.h>
+
+#include "pool_rows.h"
+
+/* PyTorch's max step (pool_impl.h's nanmax): v wins if v > a or v is NaN.
+ * x86 max(v, a) is v > a ? v : a (a NaN a survives); a NaN v is put back. */
+static inline __m512 nanmax(__m512 a, __m512 v)
+{
+    return _mm512_mask_max_ps(v, _mm512_cmp_ps_mask(v, v, _CMP_ORD_Q), v, a);
+}
+
+/* lanes l of a 16-float load at column c with 0 <= c + l < w */
+static inline __mmask16 col_mask(ptrdiff_t c, ptrdiff_t w)
+{
+    const ptrdiff_t lo = c < 0 ? -c : 0;
+    const ptrdiff_t hi = w - c < 16 ? w - c : 16;
+    if (hi <= lo) return 0;
+    return (__mmask16)((((uint32_t)1 << hi) - 1) & ~(((uint32_t)1 << lo) - 1));
+}
+
+/* lanes below n (n may exceed 16) */
+static inline __mmask16 head_mask(ptrdiff_t n)
+{
+    return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)(((uint32_t)1 << n) - 1);
+}
+
+/* the even and odd columns of the 32 columns lo:hi */
+static inline void deinterleave(__m512 lo, __m512 hi, __m512 *even, __m512 *odd)
+{
+    const __m512i ie = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i io = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    *even = _mm512_permutex2var_ps(lo, ie, hi);
+    *odd = _mm512_permutex2var_ps(lo, io, hi);
+}
+
+static inline void store_head(float *y, __m512 v, ptrdiff_t n)
+{
+    if (n >= 16) _mm512_storeu_ps(y, v);
+    else _mm512_mask_storeu_ps(y, head_mask(n), v);
+}
+
+/* y[o] = max(max(r0[2o], r1[2o]), max(r0[2o+1], r1[2o+1])) */
+static void max2x2(float *restrict y, const float *r0, const float *r1, ptrdiff_t ow)
+{
+    for (ptrdiff_t o = 0; o < ow; o += 16) {
+        const ptrdiff_t c = 2 * o, n = ow - o;
+        const __mmask16 m0 = head_mask(2 * n), m1 = head_mask(2 * n - 16);
+        const __m512 v0 = nanmax(_mm512_maskz_loadu_ps(m0, r0 + c), _mm512_maskz_loadu_ps(m0, r1 + c));
+        const __m512 v1 = nanmax(_mm512_maskz_loadu_ps(m1, r0 + c + 16), _mm512_maskz_loadu_ps(m1, r1 + c + 16));
+        __m512 e, d;
+        deinterleave(v0, v1, &e, &d);
+        store_head(y + o, nanmax(e, d), n);
+    }
+}
+
+/* y[o] = ((r0[2o] + r1[2o]) + (r0[2o+1] + r1[2o+1])) / div[o] */
+static void avg2x2(float *restrict y, const float *r0, const float *r1, ptrdiff_t ow, const float *div)
+{
+    for (ptrdiff_t o = 0; o < ow; o += 16) {
+        const ptrdiff_t c = 2 * o, n = ow - o;
+        const __mmask16 m0 = head_mask(2 * n), m1 = head_mask(2 * n - 16), mo = head_mask(n);
+        const __m512 v0 = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, r0 + c), _mm512_maskz_loadu_ps(m0, r1 + c));
+        const __m512 v1 =
+            _mm512_add_ps(_mm512_maskz_loadu_ps(m1, r0 + c + 16), _mm512_maskz_loadu_ps(m1, r1 + c + 16));
+        __m512 e, d;
+        deinterleave(v0, v1, &e, &d);
+        /* masked-off divisor lanes load 0: 0/0 there is never stored */
+        store_head(y + o, _mm512_div_ps(_mm512_add_ps(e, d), _mm512_maskz_loadu_ps(mo, div + o)), n);
+    }
+}
+
+/* max over the rows (r0 max r1) max r2 of the 16 columns from c, -inf
+ * outside the row (the padded row buffer's value).  Fewer rows repeat the
+ * last: max(m, r) is m when m already took r, NaN or not. */
+static inline __m512 vmax3(const float *r0, const float *r1, const float *r2, ptrdiff_t c, ptrdiff_t w)
+{
+    const __mmask16 m = col_mask(c, w);
+    const __m512 ninf = _mm512_set1_ps(-INFINITY);
+    const __m512 a = _mm512_mask_loadu_ps(ninf, m, r0 + c);
+    const __m512 b = _mm512_mask_loadu_ps(ninf, m, r1 + c);
+    const __m512 d = _mm512_mask_loadu_ps(ninf, m, r2 + c);
+    return nanmax(nanmax(a, b), d);
+}
+
+/* y[o] = max(max(t[2o], t[2o+1]), t[2o+2]), t[i] the vertical max of column
+ * i - pl: the even columns, the odd ones, and the even ones shifted by one
+ * lane (the next step's first even column in the last lane). */
+static void max3s2(float *restrict y, const float *const *rows, ptrdiff_t nr, ptrdiff_t w, ptrdiff_t ow,
+                   ptrdiff_t pl)
+{
+    const float *r0 = rows[0], *r1 = rows[nr > 1 ? 1 : 0], *r2 = rows[nr - 1];
+    ptrdiff_t c = -pl;
+    __m512 e, d;
+    deinterleave(vmax3(r0, r1, r2, c, w), vmax3(r0, r1, r2, c + 16, w), &e, &d);
+    for (ptrdiff_t o = 0; o < ow; o += 16, c += 32) {
+        __m512 en, dn;
+        deinterleave(vmax3(r0, r1, r2, c + 32, w), vmax3(r0, r1, r2, c + 48, w), &en, &dn);
+        const __m512 third = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(en), _mm512_castps_si512(e), 1));
+        store_head(y + o, nanmax(nanmax(e, d), third), ow - o);
+        e = en;
+        d = dn;
+    }
+}
+
+/* vertical sums (r0 + r1) + r2 (or r0 + r1) of the 16 columns from c, +0
+ * outside the row */
+static inline __m512 vsum3(const float *const *rows, ptrdiff_t nr, ptrdiff_t c, ptrdiff_t w)
+{
+    if (c >= 0 && c + 16 <= w) {
+        const __m512 s = _mm512_add_ps(_mm512_loadu_ps(rows[0] + c), _mm512_loadu_ps(rows[1] + c));
+        return nr == 3 ? _mm512_add_ps(s, _mm512_loadu_ps(rows[2] + c)) : s;
+    }
+    const __mmask16 m = col_mask(c, w);
+    const __m512 s = _mm512_add_ps(_mm512_maskz_loadu_ps(m, rows[0] + c), _mm512_maskz_loadu_ps(m, rows[1] + c));
+    return nr == 3 ? _mm512_add_ps(s, _mm512_maskz_loadu_ps(m, rows[2] + c)) : s;
+}
+
+/* y[o] = ((v[o-1] + v[o]) + v[o+1]) / div[o], v the vertical sums, v[-1] =
+ * v[w] = +0 (kernels/pool_avg3.h at 16 lanes) */
+static void avg3s1(float *restrict y, const float *const *rows, ptrdiff_t nr, ptrdiff_t w, const float *div)
+{
+    __m512 prev = _mm512_setzero_ps(), cur = vsum3(rows, nr, 0, w);
+    for (ptrdiff_t o = 0; o < w; o += 16) {
+        const __m512 next = vsum3(rows, nr, o + 16, w);
+        const __m512i ci = _mm512_castps_si512(cur);
+        const __m512 left = _mm512_castsi512_ps(_mm512_alignr_epi32(ci, _mm512_castps_si512(prev), 15));
+        const __m512 right = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(next), ci, 1));
+        const __m512 s = _mm512_add_ps(_mm512_add_ps(left, cur), right);
+        store_head(y + o, _mm512_div_ps(s, _mm512_maskz_loadu_ps(head_mask(w - o), div + o)), w - o);
+        prev = cur;
+        cur = next;
+    }
+}
+
+/* one output row; 0 when the kernel does not cover nr rows */
+static inline int row(int kind, float *y, const float *const *rows, ptrdiff_t nr, ptrdiff_t w, ptrdiff_t ow,
+                      ptrdiff_t pl, const float *div)
+{
+    switch (kind) {
+    case FC_ROWK_MAX2X2:
+        if (nr != 2) return 0;
+        max2x2(y, rows[0], rows[1], ow);
+        return 1;
+    case FC_ROWK_AVG2X2:
+        if (nr != 2) return 0;
+        avg2x2(y, rows[0], rows[1], ow, div);
+        return 1;
+    case FC_ROWK_MAX3S2:
+        if (nr < 1 || nr > 3) return 0;
+        max3s2(y, rows, nr, w, ow, pl);
+        return 1;
+    case FC_ROWK_AVG3S1:
+        if (nr != 2 && nr != 3) return 0;
+        avg3s1(y, rows, nr, w, div);
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int fc_pool_row_f32_avx512(int kind, float *y, const float *const *rows, ptrdiff_t nr, ptrdiff_t w,
+                           ptrdiff_t ow, ptrdiff_t pl, const float *div)
+{
+    return row(kind, y, rows, nr, w, ow, pl, div);
+}
+
+ptrdiff_t fc_pool_rows_f32_avx512(int kind, float *y, const float *plane, ptrdiff_t rs, ptrdiff_t dh,
+                                  const ptrdiff_t *lo_h, const ptrdiff_t *cnt_h, ptrdiff_t oh0, ptrdiff_t oh1,
+                                  ptrdiff_t w, ptrdiff_t ow, ptrdiff_t pl, const float *div)
+{
+    for (ptrdiff_t oh = oh0; oh < oh1; ++oh, y += ow) {
+        const ptrdiff_t nr = cnt_h[oh];
+        if (nr > 3) return oh - oh0;
+        const float *rows[3];
+        for (ptrdiff_t r = 0; r < nr; ++r) rows[r] = plane + (lo_h[oh] + r * dh) * rs;
+        if (!row(kind, y, rows, nr, w, ow, pl, div)) return oh - oh0;
+    }
+    return oh1 - oh0;
+}
