@@ -840,7 +840,7 @@ static int FN(forward_nchw)(const fc_pool_geom *g, const fc_pool_windows *w, int
 #endif
     int status = FC_OK;
 
-#pragma omp parallel num_threads(nt) if (nt > 1 && items * (W + OW) > FC_POOL_PARALLEL_MIN)
+#pragma omp parallel num_threads(nt) if (nt > 1 && items * (W * nrows + OW) > FC_POOL_PARALLEL_MIN)
     {
         FT *buf = (FT *)fc_aligned_alloc((size_t)(len + OW + cap) * sizeof(FT));
         int64_t *ibuf = stream && idx ? (int64_t *)fc_aligned_alloc((size_t)cap * sizeof(int64_t)) : NULL;
@@ -1029,7 +1029,10 @@ static int FN(forward_nhwc)(const fc_pool_geom *g, const fc_pool_windows *w, int
                          (size_t)(g->batch * g->in_h * W * C) * sizeof(FT) >= FC_POOL_PREFETCH_MIN;
     int status = FC_OK;
 
-#pragma omp parallel num_threads(nt) if (nt > 1 && rows_out * OW * C > FC_POOL_PARALLEL_MIN)
+    /* the work grows with the input read as well as the output written (adaptive
+     * 112 -> 7 windows read 256 times what they write) */
+    const ptrdiff_t work = (rows_out * OW + g->batch * g->in_h * W) * C;
+#pragma omp parallel num_threads(nt) if (nt > 1 && work > FC_POOL_PARALLEL_MIN)
     {
         FT *obuf = stream ? (FT *)fc_aligned_alloc((size_t)cap * sizeof(FT)) : NULL;
         int64_t *ibuf = stream && idx ? (int64_t *)fc_aligned_alloc((size_t)cap * sizeof(int64_t)) : NULL;
