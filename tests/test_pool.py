@@ -375,6 +375,25 @@ def test_avg_pool2d_numerical_gradient(isa, rng, layout, case):
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("op", ["avg", "max"])
+def test_adaptive_few_outputs_many_inputs_threads(rng, layout, op):
+    """A batch-1 112 -> 7 adaptive pooling writes little but reads a lot: it runs on both threads
+    (split into column segments), with the bits of one thread, and equals the block reduction."""
+    x = rng.standard_normal((1, 64, 112, 112)).astype(np.float32)
+    x[0, 3, 5, 7] = np.nan
+    xl = to_layout(x, layout)
+    f = fastconv.adaptive_avg_pool2d if op == "avg" else fastconv.adaptive_max_pool2d
+    with fastconv.threads(1):
+        y1 = f(xl, 7, layout=layout)
+    with fastconv.threads(2):
+        y2 = f(xl, 7, layout=layout)
+    assert y1.tobytes() == y2.tobytes()
+    blocks = x.astype(np.float64).reshape(1, 64, 7, 16, 7, 16)
+    want = blocks.mean(axis=(3, 5)) if op == "avg" else blocks.max(axis=(3, 5))
+    np.testing.assert_allclose(to_nchw(y1, layout), want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("in_hw,out_size", [((11, 13), (4, 5)), ((5, 6), (7, 9)), ((9, 8), 1)])
 def test_adaptive_backward(isa, rng, torch, layout, in_hw, out_size):
     x = random_input(rng, (2, 3) + in_hw, np.float64, "ties")
