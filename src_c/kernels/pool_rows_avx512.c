@@ -55,7 +55,16 @@ static inline void store_head(float *y, __m512 v, ptrdiff_t n)
 /* y[o] = max(max(r0[2o], r1[2o]), max(r0[2o+1], r1[2o+1])) */
 static void max2x2(float *restrict y, const float *r0, const float *r1, ptrdiff_t ow)
 {
-    for (ptrdiff_t o = 0; o < ow; o += 16) {
+    ptrdiff_t o = 0;
+    for (; o + 16 <= ow; o += 16) { /* whole steps: no masks */
+        const ptrdiff_t c = 2 * o;
+        const __m512 v0 = nanmax(_mm512_loadu_ps(r0 + c), _mm512_loadu_ps(r1 + c));
+        const __m512 v1 = nanmax(_mm512_loadu_ps(r0 + c + 16), _mm512_loadu_ps(r1 + c + 16));
+        __m512 e, d;
+        deinterleave(v0, v1, &e, &d);
+        _mm512_storeu_ps(y + o, nanmax(e, d));
+    }
+    for (; o < ow; o += 16) {
         const ptrdiff_t c = 2 * o, n = ow - o;
         const __mmask16 m0 = head_mask(2 * n), m1 = head_mask(2 * n - 16);
         const __m512 v0 = nanmax(_mm512_maskz_loadu_ps(m0, r0 + c), _mm512_maskz_loadu_ps(m0, r1 + c));
@@ -69,7 +78,16 @@ static void max2x2(float *restrict y, const float *r0, const float *r1, ptrdiff_
 /* y[o] = ((r0[2o] + r1[2o]) + (r0[2o+1] + r1[2o+1])) / div[o] */
 static void avg2x2(float *restrict y, const float *r0, const float *r1, ptrdiff_t ow, const float *div)
 {
-    for (ptrdiff_t o = 0; o < ow; o += 16) {
+    ptrdiff_t o = 0;
+    for (; o + 16 <= ow; o += 16) { /* whole steps: no masks */
+        const ptrdiff_t c = 2 * o;
+        const __m512 v0 = _mm512_add_ps(_mm512_loadu_ps(r0 + c), _mm512_loadu_ps(r1 + c));
+        const __m512 v1 = _mm512_add_ps(_mm512_loadu_ps(r0 + c + 16), _mm512_loadu_ps(r1 + c + 16));
+        __m512 e, d;
+        deinterleave(v0, v1, &e, &d);
+        _mm512_storeu_ps(y + o, _mm512_div_ps(_mm512_add_ps(e, d), _mm512_loadu_ps(div + o)));
+    }
+    for (; o < ow; o += 16) {
         const ptrdiff_t c = 2 * o, n = ow - o;
         const __mmask16 m0 = head_mask(2 * n), m1 = head_mask(2 * n - 16), mo = head_mask(n);
         const __m512 v0 = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, r0 + c), _mm512_maskz_loadu_ps(m0, r1 + c));
@@ -87,6 +105,8 @@ static void avg2x2(float *restrict y, const float *r0, const float *r1, ptrdiff_
  * last: max(m, r) is m when m already took r, NaN or not. */
 static inline __m512 vmax3(const float *r0, const float *r1, const float *r2, ptrdiff_t c, ptrdiff_t w)
 {
+    if (c >= 0 && c + 16 <= w)
+        return nanmax(nanmax(_mm512_loadu_ps(r0 + c), _mm512_loadu_ps(r1 + c)), _mm512_loadu_ps(r2 + c));
     const __mmask16 m = col_mask(c, w);
     const __m512 ninf = _mm512_set1_ps(-INFINITY);
     const __m512 a = _mm512_mask_loadu_ps(ninf, m, r0 + c);
@@ -109,7 +129,9 @@ static void max3s2(float *restrict y, const float *const *rows, ptrdiff_t nr, pt
         __m512 en, dn;
         deinterleave(vmax3(r0, r1, r2, c + 32, w), vmax3(r0, r1, r2, c + 48, w), &en, &dn);
         const __m512 third = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(en), _mm512_castps_si512(e), 1));
-        store_head(y + o, nanmax(nanmax(e, d), third), ow - o);
+        const __m512 v = nanmax(nanmax(e, d), third);
+        if (o + 16 <= ow) _mm512_storeu_ps(y + o, v);
+        else store_head(y + o, v, ow - o);
         e = en;
         d = dn;
     }
@@ -139,7 +161,8 @@ static void avg3s1(float *restrict y, const float *const *rows, ptrdiff_t nr, pt
         const __m512 left = _mm512_castsi512_ps(_mm512_alignr_epi32(ci, _mm512_castps_si512(prev), 15));
         const __m512 right = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(next), ci, 1));
         const __m512 s = _mm512_add_ps(_mm512_add_ps(left, cur), right);
-        store_head(y + o, _mm512_div_ps(s, _mm512_maskz_loadu_ps(head_mask(w - o), div + o)), w - o);
+        if (o + 16 <= w) _mm512_storeu_ps(y + o, _mm512_div_ps(s, _mm512_loadu_ps(div + o)));
+        else store_head(y + o, _mm512_div_ps(s, _mm512_maskz_loadu_ps(head_mask(w - o), div + o)), w - o);
         prev = cur;
         cur = next;
     }
