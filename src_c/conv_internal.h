@@ -63,7 +63,7 @@ int fc_winograd_forward_f64(const fc_conv_geom *g, const double *x, const double
                             double *y, int nt);
 /* AVX2 transforms (kernels/winograd_avx2.c), float32, 16-wide B panels */
 int fc_wino_input_avx2_f32(const float *planes, ptrdiff_t plane, ptrdiff_t Wq, ptrdiff_t TWp, ptrdiff_t NT,
-                           ptrdiff_t f0, ptrdiff_t kcb, float *vb, ptrdiff_t xs);
+                           ptrdiff_t f0, ptrdiff_t kcb, ptrdiff_t nr, float *vb, ptrdiff_t xs);
 int fc_wino_output_avx2_f32(const float *mb, ptrdiff_t ms, ptrdiff_t k0, ptrdiff_t k1, const float *bias,
                             ptrdiff_t TWp, ptrdiff_t NT, ptrdiff_t f0, ptrdiff_t OH, ptrdiff_t OW,
                             ptrdiff_t row0, ptrdiff_t ps, float *y);

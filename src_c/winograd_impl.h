@@ -188,7 +188,7 @@ int FN(fc_winograd_forward)(const fc_conv_geom *g, const FT *x, const FT *w, con
 
     FN(wino_weights)(w, K, C, K_pad, MR, upack, nt);
 #if WINO_IS_F32 && defined(FC_HAVE_X86_KERNELS)
-    const int simd = fc_isa_active() >= FC_ISA_AVX2 && NR == 16;
+    const int simd = fc_isa_active() >= FC_ISA_AVX2;
 #else
     const int simd = 0;
 #endif
@@ -255,7 +255,7 @@ int FN(fc_winograd_forward)(const fc_conv_geom *g, const FT *x, const FT *w, con
                     const ptrdiff_t xs = (ptrdiff_t)WINO_TB * kcb + 16;
                     int done = 0;
 #if WINO_IS_F32 && defined(FC_HAVE_X86_KERNELS)
-                    if (simd) done = fc_wino_input_avx2_f32(planes + c0 * plane, plane, Wq, TWp, NT, f0, kcb, vb, xs);
+                    if (simd) done = fc_wino_input_avx2_f32(planes + c0 * plane, plane, Wq, TWp, NT, f0, kcb, NR, vb, xs);
 #endif
                     if (!done) FN(wino_input)(planes + c0 * plane, plane, Wq, TWp, NT, f0, kcb, NR, vb, xs);
                     for (int xi = 0; xi < 16; ++xi) {                /* 16 GEMMs */

@@ -22,12 +22,13 @@ static inline __m256 odds(__m256 a, __m256 b)
 }
 
 /* Tiles are numbered th * TWp + tw with TWp a multiple of 8 and blocks of 32:
- * a vector of 8 tiles is one row's, at lane 0 or 8 of a 16-wide panel. */
+ * a vector of 8 tiles is one row's, at a lane multiple of 8 of an nr-wide
+ * panel (nr = 16: the AVX2 micro-kernel's; 32: the AVX-512 one's). */
 int fc_wino_input_avx2_f32(const float *planes, ptrdiff_t plane, ptrdiff_t Wq, ptrdiff_t TWp, ptrdiff_t NT,
-                           ptrdiff_t f0, ptrdiff_t kcb, float *vb, ptrdiff_t xs)
+                           ptrdiff_t f0, ptrdiff_t kcb, ptrdiff_t nr, float *vb, ptrdiff_t xs)
 {
     const ptrdiff_t TB = 32;
-    if (TWp % 8 || f0 % 8) return 0;
+    if (TWp % 8 || f0 % 8 || nr % 8 || TB % nr) return 0;
     for (ptrdiff_t c = 0; c < kcb; ++c) {
         const float *pc = planes + c * plane;
         if (c + 2 < kcb && f0 < NT) {
@@ -42,7 +43,7 @@ int fc_wino_input_avx2_f32(const float *planes, ptrdiff_t plane, ptrdiff_t Wq, p
         }
         for (ptrdiff_t p = 0; p < TB; p += 8) {
             const ptrdiff_t f = f0 + p;
-            float *v = vb + (p / 16) * 16 * kcb + c * 16 + p % 16;
+            float *v = vb + (p / nr) * nr * kcb + c * nr + p % nr;
             if (f >= NT) {                               /* past the last tile: zeros */
                 for (int xi = 0; xi < 16; ++xi) _mm256_storeu_ps(v + xi * xs, _mm256_setzero_ps());
                 continue;
