@@ -3,9 +3,13 @@
  *
  * The row and pixel loops of the template vectorise to 256-bit code when
  * compiled with these flags (stride-2 windows to a two-load de-interleave, the
- * NaN-propagating max to max + compare + blend).  The only intrinsics are the
- * streaming stores below, which the template uses for outputs too large for
- * the caches.  pool.c selects these tables when fc_isa_active() >= FC_ISA_AVX2.
+ * NaN-propagating max to max + compare + blend).  The intrinsics below are
+ * the streaming stores, which the template uses for outputs too large for
+ * the caches, and the index tiles and gathers of max backward and unpooling.
+ * pool.c selects these tables when fc_isa_active() >= FC_ISA_AVX2.
+ * At the AVX-512 level the float NCHW forward hands its common windows to the
+ * row kernels of kernels/pool_rows_avx512.c (FC_POOL_ROWK / FC_POOL_ROWS),
+ * which give the same bits.
  */
 #include <immintrin.h>
 #include <stdint.h>
