@@ -39,16 +39,24 @@
 typedef void (*FN(wino_uk_t))(ptrdiff_t, const FT *, const FT *, FT *, ptrdiff_t, int);
 
 /* U = G g G^T for every (k, c), packed for the micro-kernel as A panels:
- * per xi, per channel block, per MR-row panel of output channels: kcb x MR. */
+ * per xi, per channel block, per MR-row panel of output channels: kcb x MR.
+ * A panel's MR output channels are transformed together, channel by
+ * channel, so each xi receives MR contiguous values at a time (one value per
+ * (k, c) scattered over the 16 xi slabs went through the cache 12 times). */
 static void FN(wino_weights)(const FT *w, ptrdiff_t K, ptrdiff_t C, ptrdiff_t K_pad, int MR,
                              FT *upack, int nt)
 {
+    const ptrdiff_t npan = K_pad / MR;
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (ptrdiff_t k = 0; k < K_pad; ++k) {
-        const ptrdiff_t ip = k / MR, lane = k % MR;
+    for (ptrdiff_t ip = 0; ip < npan; ++ip) {
+        FT u[16][32];                                        /* [xi][lane], MR <= 32 */
         for (ptrdiff_t c = 0; c < C; ++c) {
-            FT u[16];
-            if (k < K) {
+            for (int lane = 0; lane < MR; ++lane) {
+                const ptrdiff_t k = ip * MR + lane;
+                if (k >= K) {
+                    for (int xi = 0; xi < 16; ++xi) u[xi][lane] = 0;
+                    continue;
+                }
                 const FT *gk = w + (k * C + c) * 9;
                 FT t[4][3];                                  /* G g */
                 for (int j = 0; j < 3; ++j) {
@@ -60,17 +68,18 @@ static void FN(wino_weights)(const FT *w, ptrdiff_t K, ptrdiff_t C, ptrdiff_t K_
                 }
                 for (int i = 0; i < 4; ++i) {                /* (G g) G^T */
                     const FT a = t[i][0], b = t[i][1], d = t[i][2];
-                    u[i * 4 + 0] = a;
-                    u[i * 4 + 1] = (FT)0.5 * (a + b + d);
-                    u[i * 4 + 2] = (FT)0.5 * (a - b + d);
-                    u[i * 4 + 3] = d;
+                    u[i * 4 + 0][lane] = a;
+                    u[i * 4 + 1][lane] = (FT)0.5 * (a + b + d);
+                    u[i * 4 + 2][lane] = (FT)0.5 * (a - b + d);
+                    u[i * 4 + 3][lane] = d;
                 }
-            } else {
-                for (int i = 0; i < 16; ++i) u[i] = 0;
             }
             const ptrdiff_t c0 = c / WINO_KCB * WINO_KCB, kcb = FC_MIN((ptrdiff_t)WINO_KCB, C - c0);
-            FT *dst = upack + c0 * K_pad + ip * MR * kcb + (c - c0) * MR + lane;
-            for (int xi = 0; xi < 16; ++xi) dst[(ptrdiff_t)xi * K_pad * C] = u[xi];
+            FT *dst = upack + c0 * K_pad + ip * MR * kcb + (c - c0) * MR;
+            for (int xi = 0; xi < 16; ++xi) {
+                FT *d = dst + (ptrdiff_t)xi * K_pad * C;
+                for (int lane = 0; lane < MR; ++lane) d[lane] = u[xi][lane];
+            }
         }
     }
 }
@@ -146,7 +155,7 @@ int FN(fc_winograd_forward)(const fc_conv_geom *g, const FT *x, const FT *w, con
     const fc_kernel_table *kt = fc_kernels();
     const FN(wino_uk_t) uk = kt->WINO_UK;
     const int MR = kt->WINO_BL.mr, NR = kt->WINO_BL.nr;
-    if (WINO_TB % NR) return FC_EUNSUPPORTED;
+    if (WINO_TB % NR || MR > 32) return FC_EUNSUPPORTED;  /* (wino_weights stages 32 lanes) */
     const ptrdiff_t N = g->batch, C = g->in_channels, K = g->out_channels;
     const int nhwc = g->layout == FC_LAYOUT_NHWC;
     const ptrdiff_t H = g->in_h, W = g->in_w, OH = g->out_h, OW = g->out_w;
