@@ -690,6 +690,9 @@ static void FN(nchw_row)(const FN(nchw_call) *k, const FT **rows, ptrdiff_t oh, 
     if (ir) {
         /* indices: every tap in PyTorch's order (rows, then columns),
          * starting from -inf at the window's first cell inside */
+#ifdef FC_POOL_ROWK
+        if (k->rowk && FC_POOL_ROWK(k->rowk, yr, ir, rows, nr, W, OW, pl, div, (int64_t)(h0 * W))) return;
+#endif
         ptrdiff_t o0 = 0;
         if (k->fused && nr == 2) {
             FN(argmax2x2)(yr, ir, rows[0], rows[1], k->nfused, (int64_t)(h0 * W), (int64_t)W);
@@ -742,7 +745,7 @@ static void FN(nchw_row)(const FN(nchw_call) *k, const FT **rows, ptrdiff_t oh, 
     }
 #ifdef FC_POOL_ROWK
     /* the same operations in registers (kernels/pool_rows.h) */
-    if (k->rowk && FC_POOL_ROWK(k->rowk, yr, rows, nr, W, OW, pl, div)) return;
+    if (k->rowk && FC_POOL_ROWK(k->rowk, yr, NULL, rows, nr, W, OW, pl, div, 0)) return;
 #endif
 #ifdef FC_POOL_AVG3S1
     /* the same sums in registers (kernels/pool_avg3.h): no row buffer */
@@ -810,7 +813,9 @@ static int FN(forward_nchw)(const fc_pool_geom *g, const fc_pool_windows *w, int
     k.neutral = op == FC_POOL_MAX ? (FT)-INFINITY : (FT)0;
     k.rowk = 0;
 #ifdef FC_POOL_ROWK
-    if (!idx && FC_POOL_ROWK_READY()) {
+    if (idx && FC_POOL_ROWK_READY()) {
+        if (k.fused && k.nfused == OW && op == FC_POOL_MAX) k.rowk = FC_ROWK_ARGMAX2X2;
+    } else if (FC_POOL_ROWK_READY()) {
         if (k.fused && k.nfused == OW) k.rowk = op == FC_POOL_MAX ? FC_ROWK_MAX2X2 : FC_ROWK_AVG2X2;
         else if (op == FC_POOL_MAX && k.reg && k.kw == 3 && k.sw == 2 && k.dw == 1 && k.pl <= 1)
             k.rowk = FC_ROWK_MAX3S2;
@@ -875,7 +880,8 @@ static int FN(forward_nchw)(const fc_pool_geom *g, const fc_pool_windows *w, int
                     for (ptrdiff_t o = 0; o < OW; ++o) div[o] = (FT)(w->dv_h[0] * w->dv_w[o]);
                     div_h = 0;
                 }
-                const ptrdiff_t done = FC_POOL_ROWS(k.rowk, y + it * OW, plane, xs[2], k.dh, w->lo_h, w->cnt_h,
+                const ptrdiff_t done = FC_POOL_ROWS(k.rowk, y + it * OW, idx ? idx + it * OW : NULL, plane, xs[2],
+                                                    k.dh, w->lo_h, w->cnt_h,
                                                     oh, oh + FC_MIN(hi - it, OH - oh), W, OW, k.pl, div);
                 if (done > 0) {
                     it += done - 1; /* the loop steps past the last one */

@@ -624,10 +624,11 @@ def test_avg_3wide_stride1_rows(isa, rng, h, count_include_pad, divisor_override
 @pytest.mark.parametrize("ceil_mode", [False, True])
 def test_nchw_row_kernels_same_bits(isa, rng, op, k, s, p, d, ceil_mode):
     """NCHW float32 rows of the common windows (2x2/2 max and average, 3-wide stride-2 max with
-    left padding 0 or 1, rows spaced by a dilation) run through the AVX-512 row kernels when that
-    level is active (vertical reduction in registers, 16 outputs a step, masked borders): every
-    row width to 40 and long rows, 1 to 5 rows, -0, NaN and inf, a strided view, 1 and 2 threads,
-    bitwise equal to the baseline copy, and equal to the NumPy reference."""
+    left padding 0 or 1, rows spaced by a dilation; max with indices) run through the AVX-512 row
+    kernels when that level is active (vertical reduction in registers, 16 outputs a step, masked
+    borders): every row width to 40 and long rows, 1 to 5 rows, -0, NaN and inf, a strided view,
+    1 and 2 threads, values and indices bitwise equal to the baseline copy, and equal to the NumPy
+    reference."""
     f = fastconv.max_pool2d if op == "max" else fastconv.avg_pool2d
     args = (k, s, p) + ((d,) if op == "max" else ()) + (ceil_mode,)
     pair = lambda v: v if isinstance(v, tuple) else (v, v)  # noqa: E731
@@ -650,6 +651,16 @@ def test_nchw_row_kernels_same_bits(isa, rng, op, k, s, p, d, ceil_mode):
                 with fastconv.threads(threads):
                     y = f(x, *args)
                 assert y.tobytes() == y0.tobytes(), (h, w, threads)
+            if op == "max":  # with indices (2x2/2: its own row kernel)
+                fastconv.set_isa("generic")
+                try:
+                    v0, i0 = f(x, *args, return_indices=True)
+                finally:
+                    fastconv.set_isa(previous)
+                for threads in (1, 2):
+                    with fastconv.threads(threads):
+                        v, i = f(x, *args, return_indices=True)
+                    assert v.tobytes() == v0.tobytes() and i.tobytes() == i0.tobytes(), (h, w, threads)
             if w in (1, 2, 3, 16, 17, 33, 113):
                 x64 = x.astype(np.float64)
                 if op == "max":

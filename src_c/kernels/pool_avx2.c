@@ -185,10 +185,11 @@ static int64_t gather_row_f32(float *restrict d, const int32_t *const *ring, con
     gather_row_f32(d, ring, gyr, nr, qlo, qhi, W, C, t0, acc)
 #include "pool_avg3.h" /* defines FC_POOL_AVG3S1 (float only) */
 /* the AVX-512 row kernels, when that level is active (float only) */
-#define FC_POOL_ROWK(kind, y, rows, nr, w, ow, pl, div) fc_pool_row_f32_avx512(kind, y, rows, nr, w, ow, pl, div)
+#define FC_POOL_ROWK(kind, y, id, rows, nr, w, ow, pl, div, pos) \
+    fc_pool_row_f32_avx512(kind, y, id, rows, nr, w, ow, pl, div, pos)
 #define FC_POOL_ROWK_READY() (fc_isa_active() >= FC_ISA_AVX512)
-#define FC_POOL_ROWS(kind, y, plane, rs, dh, lo_h, cnt_h, oh0, oh1, w, ow, pl, div) \
-    fc_pool_rows_f32_avx512(kind, y, plane, rs, dh, lo_h, cnt_h, oh0, oh1, w, ow, pl, div)
+#define FC_POOL_ROWS(kind, y, id, plane, rs, dh, lo_h, cnt_h, oh0, oh1, w, ow, pl, div) \
+    fc_pool_rows_f32_avx512(kind, y, id, plane, rs, dh, lo_h, cnt_h, oh0, oh1, w, ow, pl, div)
 #include "../pool_impl.h"
 #undef FT
 #undef FSUF

@@ -19,27 +19,31 @@
 #define FC_POOL_ROWS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 enum {
     FC_ROWK_NONE = 0,
     FC_ROWK_MAX2X2, /* 2x2 stride 2, no padding, every window inside  */
     FC_ROWK_AVG2X2, /* the same, averaged                              */
     FC_ROWK_MAX3S2, /* 3 columns, stride 2, left padding 0 or 1        */
-    FC_ROWK_AVG3S1  /* 3 columns, stride 1, one padded column each side */
+    FC_ROWK_AVG3S1, /* 3 columns, stride 1, one padded column each side */
+    FC_ROWK_ARGMAX2X2 /* 2x2 stride 2 max with indices, every window inside */
 };
 
 /* One output row y[0..ow) of kind from the nr input rows rows[0..nr) of w
- * floats (pl: left padding; div: the divisors of averages).  Returns 0,
- * computing nothing, when the kernel does not cover nr rows (the caller
- * then takes the generic path). */
-int fc_pool_row_f32_avx512(int kind, float *y, const float *const *rows, ptrdiff_t nr, ptrdiff_t w,
-                           ptrdiff_t ow, ptrdiff_t pl, const float *div);
+ * floats (pl: left padding; div: the divisors of averages; id, pos: the
+ * indices row and the plane position of rows[0][0], for FC_ROWK_ARGMAX2X2).
+ * Returns 0, computing nothing, when the kernel does not cover nr rows (the
+ * caller then takes the generic path). */
+int fc_pool_row_f32_avx512(int kind, float *y, int64_t *id, const float *const *rows, ptrdiff_t nr, ptrdiff_t w,
+                           ptrdiff_t ow, ptrdiff_t pl, const float *div, int64_t pos);
 
 /* Output rows oh0 <= oh < oh1 of one plane (rows rs floats apart; output
- * row oh's window has cnt_h[oh] rows from lo_h[oh], dh apart) into y, ow
- * floats a row, with the same divisors on every row.  Returns the number of
- * rows done: it stops before the first row the kernel does not cover. */
-ptrdiff_t fc_pool_rows_f32_avx512(int kind, float *y, const float *plane, ptrdiff_t rs, ptrdiff_t dh,
+ * row oh's window has cnt_h[oh] rows from lo_h[oh], dh apart) into y (and
+ * id), ow values a row, with the same divisors on every row.  Returns the
+ * number of rows done: it stops before the first row the kernel does not
+ * cover. */
+ptrdiff_t fc_pool_rows_f32_avx512(int kind, float *y, int64_t *id, const float *plane, ptrdiff_t rs, ptrdiff_t dh,
                                   const ptrdiff_t *lo_h, const ptrdiff_t *cnt_h, ptrdiff_t oh0, ptrdiff_t oh1,
                                   ptrdiff_t w, ptrdiff_t ow, ptrdiff_t pl, const float *div);
 

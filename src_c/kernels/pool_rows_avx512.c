@@ -100,6 +100,48 @@ static void avg2x2(float *restrict y, const float *r0, const float *r1, ptrdiff_
     }
 }
 
+/* The same windows with indices, PyTorch's scan (pool_impl.h's argmax2x2):
+ * the taps (r0, 2o), (r0, 2o+1), (r1, 2o), (r1, 2o+1) in order, each
+ * taken when greater than the best so far or NaN; the index is the plane
+ * position pos + 2o, + 1, + w, + w + 1 of the last tap taken. */
+static inline __mmask16 takes(__m512 best, __m512 v)
+{
+    return _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+}
+
+static void argmax2x2(float *restrict y, int64_t *restrict id, const float *r0, const float *r1, ptrdiff_t ow,
+                      ptrdiff_t w, int64_t pos)
+{
+    const __m512i step = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
+    const __m512i one = _mm512_set1_epi64(1), wv = _mm512_set1_epi64(w), w1 = _mm512_set1_epi64(w + 1);
+    for (ptrdiff_t o = 0; o < ow; o += 16) {
+        const ptrdiff_t c = 2 * o, n = ow - o;
+        const __mmask16 m0 = head_mask(2 * n), m1 = head_mask(2 * n - 16);
+        __m512 e0, d0, e1, d1;
+        deinterleave(_mm512_maskz_loadu_ps(m0, r0 + c), _mm512_maskz_loadu_ps(m1, r0 + c + 16), &e0, &d0);
+        deinterleave(_mm512_maskz_loadu_ps(m0, r1 + c), _mm512_maskz_loadu_ps(m1, r1 + c + 16), &e1, &d1);
+        __m512 best = e0;
+        const __mmask16 k1 = takes(best, d0);
+        best = _mm512_mask_mov_ps(best, k1, d0);
+        const __mmask16 k2 = takes(best, e1);
+        best = _mm512_mask_mov_ps(best, k2, e1);
+        const __mmask16 k3 = takes(best, d1);
+        best = _mm512_mask_mov_ps(best, k3, d1);
+        const __m512i base = _mm512_add_epi64(_mm512_set1_epi64(pos + c), step);
+        for (int h = 0; h < 2; ++h) { /* lanes 8h .. 8h+7 */
+            const __mmask8 a = (__mmask8)(k1 >> (8 * h)), b = (__mmask8)(k2 >> (8 * h)), d = (__mmask8)(k3 >> (8 * h));
+            __m512i off = _mm512_maskz_mov_epi64(a, one);
+            off = _mm512_mask_mov_epi64(off, b, wv);
+            off = _mm512_mask_mov_epi64(off, d, w1);
+            const __m512i ix = _mm512_add_epi64(_mm512_add_epi64(base, _mm512_set1_epi64(16 * h)), off);
+            const ptrdiff_t nh = n - 8 * h;
+            if (nh >= 8) _mm512_storeu_si512((void *)(id + o + 8 * h), ix);
+            else if (nh > 0) _mm512_mask_storeu_epi64(id + o + 8 * h, (__mmask8)((1u << nh) - 1u), ix);
+        }
+        store_head(y + o, best, n);
+    }
+}
+
 /* max over the rows (r0 max r1) max r2 of the 16 columns from c, -inf
  * outside the row (the padded row buffer's value).  Fewer rows repeat the
  * last: max(m, r) is m when m already took r, NaN or not. */
@@ -169,10 +211,14 @@ static void avg3s1(float *restrict y, const float *const *rows, ptrdiff_t nr, pt
 }
 
 /* one output row; 0 when the kernel does not cover nr rows */
-static inline int row(int kind, float *y, const float *const *rows, ptrdiff_t nr, ptrdiff_t w, ptrdiff_t ow,
-                      ptrdiff_t pl, const float *div)
+static inline int row(int kind, float *y, int64_t *id, const float *const *rows, ptrdiff_t nr, ptrdiff_t w,
+                      ptrdiff_t ow, ptrdiff_t pl, const float *div, int64_t pos)
 {
     switch (kind) {
+    case FC_ROWK_ARGMAX2X2:
+        if (nr != 2) return 0;
+        argmax2x2(y, id, rows[0], rows[1], ow, w, pos);
+        return 1;
     case FC_ROWK_MAX2X2:
         if (nr != 2) return 0;
         max2x2(y, rows[0], rows[1], ow);
@@ -194,22 +240,22 @@ static inline int row(int kind, float *y, const float *const *rows, ptrdiff_t nr
     }
 }
 
-int fc_pool_row_f32_avx512(int kind, float *y, const float *const *rows, ptrdiff_t nr, ptrdiff_t w,
-                           ptrdiff_t ow, ptrdiff_t pl, const float *div)
+int fc_pool_row_f32_avx512(int kind, float *y, int64_t *id, const float *const *rows, ptrdiff_t nr, ptrdiff_t w,
+                           ptrdiff_t ow, ptrdiff_t pl, const float *div, int64_t pos)
 {
-    return row(kind, y, rows, nr, w, ow, pl, div);
+    return row(kind, y, id, rows, nr, w, ow, pl, div, pos);
 }
 
-ptrdiff_t fc_pool_rows_f32_avx512(int kind, float *y, const float *plane, ptrdiff_t rs, ptrdiff_t dh,
+ptrdiff_t fc_pool_rows_f32_avx512(int kind, float *y, int64_t *id, const float *plane, ptrdiff_t rs, ptrdiff_t dh,
                                   const ptrdiff_t *lo_h, const ptrdiff_t *cnt_h, ptrdiff_t oh0, ptrdiff_t oh1,
                                   ptrdiff_t w, ptrdiff_t ow, ptrdiff_t pl, const float *div)
 {
-    for (ptrdiff_t oh = oh0; oh < oh1; ++oh, y += ow) {
+    for (ptrdiff_t oh = oh0; oh < oh1; ++oh, y += ow, id = id ? id + ow : NULL) {
         const ptrdiff_t nr = cnt_h[oh];
         if (nr > 3) return oh - oh0;
         const float *rows[3];
         for (ptrdiff_t r = 0; r < nr; ++r) rows[r] = plane + (lo_h[oh] + r * dh) * rs;
-        if (!row(kind, y, rows, nr, w, ow, pl, div)) return oh - oh0;
+        if (!row(kind, y, id, rows, nr, w, ow, pl, div, (int64_t)(lo_h[oh] * w))) return oh - oh0;
     }
     return oh1 - oh0;
 }
