@@ -32,6 +32,7 @@ static inline void fc_valid_range(ptrdiff_t n_out, ptrdiff_t n_in, ptrdiff_t str
 {
     ptrdiff_t l = off >= 0 ? 0 : (-off + stride - 1) / stride;
     ptrdiff_t h = n_in - 1 - off < 0 ? 0 : (n_in - 1 - off) / stride + 1;
+    if (l > n_out) l = n_out; /* no valid output: an empty range inside [0, n_out] */
     if (h > n_out) h = n_out;
     if (h < l) h = l;
     *lo = l;

@@ -303,6 +303,38 @@ def test_winograd_auto_and_threads():
 
 
 @pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+def test_depthwise_every_pixel_a_border_pixel(isa, layout):
+    """Depthwise layers on images so small that no output pixel has all its taps inside (1x1 to
+    3x3 images, 5x5 kernels padded by 2, dilated rows): every output written exactly once, nothing
+    past the output touched (sentinels after it), values equal to the NumPy reference, for the
+    forward pass and the stride-1 input gradient (which runs the same kernels)."""
+    rng = np.random.default_rng(33)
+    for (h, w), (kh, kw), pad, dil, c in [((1, 1), (5, 5), 2, 1, 8), ((1, 2), (5, 5), 2, 1, 16),
+                                           ((1, 3), (3, 5), (1, 2), 1, 24), ((3, 2), (1, 3), (0, 2), (1, 2), 9),
+                                           ((2, 1), (5, 3), 2, 1, 17), ((1, 1), (3, 3), 1, 1, 64)]:
+        x = rng.standard_normal((2, c, h, w)).astype(np.float32)
+        wt = rng.standard_normal((c, 1, kh, kw)).astype(np.float32)
+        b = rng.standard_normal(c).astype(np.float32)
+        shape = fastconv.conv_output_shape(x.shape, wt.shape, 1, pad, dil, c)
+        pads = [(int(p), int(p)) for p in np.broadcast_to(pad, 2)]
+        dils = tuple(int(d) for d in np.broadcast_to(dil, 2))
+        want = ref.conv2d(x, wt, b, (1, 1), pads, dils, c)
+        size = int(np.prod(shape))
+        buf = np.full(size + 64, 7.0, np.float32)
+        out = buf[:size].reshape(shape if layout == "NCHW" else (shape[0], shape[2], shape[3], shape[1]))
+        xl = x if layout == "NCHW" else nhwc(x)
+        for _ in range(3):
+            y = fastconv.conv2d(xl, wt, b, 1, pad, dil, c, layout=layout, out=out)
+            assert np.all(buf[size:] == 7.0)
+            assert_close(y if layout == "NCHW" else nchw(y), want.astype(np.float32))
+        gy = rng.standard_normal(shape).astype(np.float32)
+        gyl = gy if layout == "NCHW" else nhwc(gy)
+        gx, _, _ = fastconv.conv2d_backward(gyl, xl, wt, 1, pad, dil, c, layout=layout, needs=("input",))
+        egx, _, _ = ref.conv2d_grads(gy, x, wt, (1, 1), pads, dils, c)
+        assert_close(gx if layout == "NCHW" else nchw(gx), egx.astype(np.float32))
+
+
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_depthwise_column_independent_of_width(isa, layout, dtype):
     """A depthwise output column has the same bits whatever the width of the
