@@ -16,8 +16,10 @@ gathers the input it reads, with the boundary rule applied, into a small
 per-thread block, and a SIMD kernel (AVX-512 or AVX2 + FMA where available,
 portable C elsewhere) correlates it, sharing each input load between several
 output rows (a long 1-D kernel is folded into rows of one vector of taps, 16
-float32 / 8 float64 at AVX-512, 8 / 4 at AVX2, for the same reason, after up
-to three Karatsuba steps from 128 taps on finite values).
+float32 / 8 float64 at AVX-512, 8 / 4 at AVX2, for the same reason; each
+output is a plain dot product of its own terms, so its rounding error is
+bounded by those terms, as NumPy's -- no Karatsuba steps, whose error scales
+with the whole block).
 The GIL is released throughout, and the result is bitwise identical for
 every thread count.
 
@@ -102,10 +104,7 @@ In practice a real 1-D signal of 10**6 samples takes the C FFT from 224 taps
 (measured on a Zen 5, one thread: 224 taps float32 0.64 ms against 1.56 ms
 direct, float64 1.21 against 3.17 ms); for 2-D images, at AVX2, on a
 1024x1024 image, kernels up to 38x38 (float32) / 28x28 (float64) stay
-direct.  A real 1-D kernel of 128 taps or more runs through up to three
-Karatsuba steps on the direct path (each trades four half-length
-correlations for three), which cuts its direct cost to about 0.56x at 256
-taps and 0.42x at 512 taps and more.
+direct.
 FFT results agree with the direct ones within floating-point tolerance
 (relative to the largest output for ``"fft"``; per output, as above, for
 the C FFT under ``"auto"``), not bitwise; both paths are bitwise identical
@@ -145,8 +144,8 @@ _I32, _I64 = np.dtype(np.int32), np.dtype(np.int64)
 #: (a forward and an inverse transform per block of output, one for the
 #: kernel; times 2 for complex), divided by the threads for 1-D signals, whose
 #: blocks are spread over threads.  A real 1-D kernel of at least 128 taps
-#: runs through L Karatsuba steps (see :func:`_karatsuba_levels`): its direct
-#: cost per output is ``direct_<dtype> * taps * 0.75**L +
+#: would run through L Karatsuba steps (:func:`_karatsuba_levels`; L = 0 as
+#: built, see KARATSUBA_MAX_LEVELS): its direct cost per output is ``direct_<dtype> * taps * 0.75**L +
 #: karatsuba_step_<dtype> * L``.  At AVX-512 the direct cost is scaled by
 #: ``direct_avx512_factor_<dtype>``, fitted to the 1-D crossovers measured on
 #: an AVX-512 machine (AMD Zen 5, 10**6 samples, one thread) against the same
@@ -447,11 +446,16 @@ def _fold_multiple(kw: int, fold: int) -> int:
     return max(8, fold)
 
 
+#: Karatsuba steps the C engine may take (FC_KARATSUBA_LEVELS in signal_impl.h): none, for
+#: NumPy's per-output accuracy (their rounding error scales with the whole block).
+KARATSUBA_MAX_LEVELS = 0
+
+
 def _karatsuba_levels(kw: int, ct, fold: int) -> int:
     """Karatsuba steps the C engine takes on a real 1-D kernel of kw taps (signal_impl.h):
-    at most 3, while the halves are multiples of the fold of at least 64 taps."""
+    at most KARATSUBA_MAX_LEVELS, while the halves are multiples of the fold of at least 64 taps."""
     levels = 0
-    while levels < 3 and kw % (fold << (levels + 1)) == 0 and (kw >> (levels + 1)) >= 64:
+    while levels < KARATSUBA_MAX_LEVELS and kw % (fold << (levels + 1)) == 0 and (kw >> (levels + 1)) >= 64:
         levels += 1
     return levels
 
@@ -608,8 +612,8 @@ def _c_correlate(x, k, batch, out_h, out_w, pad_top, pad_left, boundary, fill, c
                                 and (boundary != _FILL or np.isfinite(fill))))):
         # The C engine runs a 1-D kernel whose length is a multiple of the fold
         # (one SIMD vector of taps, see _fold) as a folded 2-D correlation
-        # (1.5x faster), after Karatsuba steps for
-        # 128 taps and more (see _karatsuba_levels).  Zero taps appended to the
+        # (1.5x faster; also the form Karatsuba steps would need, see
+        # _karatsuba_levels).  Zero taps appended to the
         # kernel read samples past each window (integers or finite floats, so
         # they add exact zeros) and change no output.
         kw2 = -(-kw // mult) * mult

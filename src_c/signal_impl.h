@@ -83,8 +83,16 @@ static void FN(folded)(const FT *e, ptrdiff_t n, const FT *k, ptrdiff_t K, FT *y
     if (rem > 0) block(1, rem, 1, e + full * fold, fold, 0, k, &zero, R, fold, y + full * fold, fold);
 }
 
+/* At most this many Karatsuba steps on a long folded 1-D kernel: none by
+ * default.  Each step's rounding error is norm-wise -- it scales with the
+ * samples of the whole block, not with each output's own terms -- so on a
+ * signal spanning many magnitudes (a spike train through a decaying kernel)
+ * quiet outputs lost up to 1e-3 of their value in float32, where NumPy's
+ * dot products keep 1e-7; NumPy's per-output accuracy comes first.  (Build
+ * with -DFC_KARATSUBA_LEVELS=3 for up to 0.42x the direct cost from 512
+ * taps; fastconv/signal.py's cost model reads the same limit.) */
 #ifndef FC_KARATSUBA_LEVELS
-#define FC_KARATSUBA_LEVELS 3
+#define FC_KARATSUBA_LEVELS 0
 #endif
 
 /* Workspace elements of FN(karatsuba)(n, K, levels). */
