@@ -911,7 +911,7 @@ def _unpooled_sizes(out_hw, kernel, stride, padding, output_size, ndim, layout):
                     f"(default {default}, stride {stride})"
                 )
         sizes = given
-    if min(sizes) < 1 or max(sizes) > _DIM_MAX:
+    if min(sizes) < 0 or max(sizes) > _DIM_MAX:  # (0: an empty result, as PyTorch's)
         raise ValueError(f"the unpooled size {sizes} is invalid (kernel_size={kernel}, "
                          f"stride={stride}, padding={padding})")
     return sizes
@@ -975,7 +975,7 @@ def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=No
     n, c, oh, ow = _dims(x4.shape, layout)
     h, w = _unpooled_sizes((oh, ow), kernel, stride, padding, output_size, ndim, layout)
     y = np.empty(_shape(layout, n, c, h, w), dtype=x4.dtype)
-    if x4.size:
+    if x4.size and y.size:
         _pool.max_unpool(_geometry(n, c, (h, w), (oh, ow), layout=layout), x4, idx, y)
     else:
         y[...] = 0
@@ -1015,7 +1015,7 @@ def avg_unpool2d(x, kernel_size, stride=None, padding=0, output_size=None, *, la
     n, c, oh, ow = _dims(x4.shape, layout)
     h, w = _unpooled_sizes((oh, ow), kernel, stride, padding, output_size, ndim, layout)
     y = np.empty(_shape(layout, n, c, h, w), dtype=x4.dtype)
-    if x4.size:
+    if x4.size and y.size:
         geom = _geometry(n, c, (h, w), (oh, ow), kernel, stride, (1, 1), padding, layout)
         _pool.avg_unpool(geom, x4, y)
     else:

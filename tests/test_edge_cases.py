@@ -190,6 +190,13 @@ ZERO = [
     ("max_unpool2d N=0", lambda: fastconv.max_unpool2d(r(0, 3, 2, 2), np.zeros((0, 3, 2, 2), np.int64), 2),
      lambda: F.max_unpool2d(_T(r(0, 3, 2, 2)), torch.zeros((0, 3, 2, 2), dtype=torch.int64), 2), "oracle"),
     ("avg_unpool2d N=0", lambda: fastconv.avg_unpool2d(r(0, 3, 2, 2), 2), None, ("ref", lambda: np.zeros((0, 3, 4, 4)))),
+    # an unpooled size of 0 (kernel 4 over 1 column padded by 2): an empty result
+    ("max_unpool2d to width 0",
+     lambda: fastconv.max_unpool2d(r(1, 3, 4, 1), np.zeros((1, 3, 4, 1), np.int64), (1, 4), (1, 4), (0, 2)),
+     lambda: F.max_unpool2d(_T(r(1, 3, 4, 1)), torch.zeros((1, 3, 4, 1), dtype=torch.int64), (1, 4), (1, 4), (0, 2)),
+     "oracle"),
+    ("avg_unpool2d to width 0", lambda: fastconv.avg_unpool2d(r(1, 3, 4, 1), (1, 4), (1, 4), (0, 2)), None,
+     ("ref", lambda: np.zeros((1, 3, 4, 0)))),
     # unshared convolutions (no PyTorch op: the reference defines them)
     ("local_conv2d N=0", lambda: fastconv.local_conv2d(r(0, 3, 5, 5), r(3, 3, 4, 3, 3, 3), r(4)), None,
      ("ref", lambda: rlocal.local_conv2d(r(0, 3, 5, 5), r(3, 3, 4, 3, 3, 3), r(4)))),
