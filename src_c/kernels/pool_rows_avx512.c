@@ -52,52 +52,46 @@ static inline void store_head(float *y, __m512 v, ptrdiff_t n)
     else _mm512_mask_storeu_ps(y, head_mask(n), v);
 }
 
-/* y[o] = max(max(r0[2o], r1[2o]), max(r0[2o+1], r1[2o+1])) */
-static void max2x2(float *restrict y, const float *r0, const float *r1, ptrdiff_t ow)
+/* The 16 window pairs of columns c .. c + 31 (masks m0, m1 for the two
+ * halves; masked-off lanes read 0): the vertical reduction of rows r0 and
+ * r1 (max, or sum when avg), de-interleaved into even and odd columns. */
+static inline void pairs2x2(const float *r0, const float *r1, ptrdiff_t c, __mmask16 m0, __mmask16 m1, int avg,
+                            __m512 *e, __m512 *d)
 {
+    const __m512 a0 = _mm512_maskz_loadu_ps(m0, r0 + c), b0 = _mm512_maskz_loadu_ps(m0, r1 + c);
+    const __m512 a1 = _mm512_maskz_loadu_ps(m1, r0 + c + 16), b1 = _mm512_maskz_loadu_ps(m1, r1 + c + 16);
+    deinterleave(avg ? _mm512_add_ps(a0, b0) : nanmax(a0, b0), avg ? _mm512_add_ps(a1, b1) : nanmax(a1, b1), e, d);
+}
+
+/* y[o] = max(max(r0[2o], r1[2o]), max(r0[2o+1], r1[2o+1])), or
+ * ((r0[2o] + r1[2o]) + (r0[2o+1] + r1[2o+1])) / div[o] when avg; whole
+ * steps without masks, the row's tail masked */
+static inline __attribute__((always_inline)) void win2x2(float *restrict y, const float *r0, const float *r1,
+                                                         ptrdiff_t ow, const float *div, const int avg)
+{
+    __m512 e, d;
     ptrdiff_t o = 0;
-    for (; o + 16 <= ow; o += 16) { /* whole steps: no masks */
-        const ptrdiff_t c = 2 * o;
-        const __m512 v0 = nanmax(_mm512_loadu_ps(r0 + c), _mm512_loadu_ps(r1 + c));
-        const __m512 v1 = nanmax(_mm512_loadu_ps(r0 + c + 16), _mm512_loadu_ps(r1 + c + 16));
-        __m512 e, d;
-        deinterleave(v0, v1, &e, &d);
-        _mm512_storeu_ps(y + o, nanmax(e, d));
+    for (; o + 16 <= ow; o += 16) {
+        pairs2x2(r0, r1, 2 * o, 0xFFFF, 0xFFFF, avg, &e, &d);
+        _mm512_storeu_ps(y + o, avg ? _mm512_div_ps(_mm512_add_ps(e, d), _mm512_loadu_ps(div + o)) : nanmax(e, d));
     }
-    for (; o < ow; o += 16) {
-        const ptrdiff_t c = 2 * o, n = ow - o;
-        const __mmask16 m0 = head_mask(2 * n), m1 = head_mask(2 * n - 16);
-        const __m512 v0 = nanmax(_mm512_maskz_loadu_ps(m0, r0 + c), _mm512_maskz_loadu_ps(m0, r1 + c));
-        const __m512 v1 = nanmax(_mm512_maskz_loadu_ps(m1, r0 + c + 16), _mm512_maskz_loadu_ps(m1, r1 + c + 16));
-        __m512 e, d;
-        deinterleave(v0, v1, &e, &d);
-        store_head(y + o, nanmax(e, d), n);
+    if (o < ow) {
+        const ptrdiff_t n = ow - o;
+        pairs2x2(r0, r1, 2 * o, head_mask(2 * n), head_mask(2 * n - 16), avg, &e, &d);
+        /* masked-off divisor lanes load 0: 0/0 there is never stored */
+        store_head(y + o, avg ? _mm512_div_ps(_mm512_add_ps(e, d), _mm512_maskz_loadu_ps(head_mask(n), div + o))
+                              : nanmax(e, d), n);
     }
 }
 
-/* y[o] = ((r0[2o] + r1[2o]) + (r0[2o+1] + r1[2o+1])) / div[o] */
+static void max2x2(float *restrict y, const float *r0, const float *r1, ptrdiff_t ow)
+{
+    win2x2(y, r0, r1, ow, NULL, 0);
+}
+
 static void avg2x2(float *restrict y, const float *r0, const float *r1, ptrdiff_t ow, const float *div)
 {
-    ptrdiff_t o = 0;
-    for (; o + 16 <= ow; o += 16) { /* whole steps: no masks */
-        const ptrdiff_t c = 2 * o;
-        const __m512 v0 = _mm512_add_ps(_mm512_loadu_ps(r0 + c), _mm512_loadu_ps(r1 + c));
-        const __m512 v1 = _mm512_add_ps(_mm512_loadu_ps(r0 + c + 16), _mm512_loadu_ps(r1 + c + 16));
-        __m512 e, d;
-        deinterleave(v0, v1, &e, &d);
-        _mm512_storeu_ps(y + o, _mm512_div_ps(_mm512_add_ps(e, d), _mm512_loadu_ps(div + o)));
-    }
-    for (; o < ow; o += 16) {
-        const ptrdiff_t c = 2 * o, n = ow - o;
-        const __mmask16 m0 = head_mask(2 * n), m1 = head_mask(2 * n - 16), mo = head_mask(n);
-        const __m512 v0 = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, r0 + c), _mm512_maskz_loadu_ps(m0, r1 + c));
-        const __m512 v1 =
-            _mm512_add_ps(_mm512_maskz_loadu_ps(m1, r0 + c + 16), _mm512_maskz_loadu_ps(m1, r1 + c + 16));
-        __m512 e, d;
-        deinterleave(v0, v1, &e, &d);
-        /* masked-off divisor lanes load 0: 0/0 there is never stored */
-        store_head(y + o, _mm512_div_ps(_mm512_add_ps(e, d), _mm512_maskz_loadu_ps(mo, div + o)), n);
-    }
+    win2x2(y, r0, r1, ow, div, 1);
 }
 
 /* The same windows with indices, PyTorch's scan (pool_impl.h's argmax2x2):
