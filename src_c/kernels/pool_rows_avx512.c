@@ -154,7 +154,8 @@ static inline __m512 vmax3(const float *r0, const float *r1, const float *r2, pt
 /* y[o] = max(max(t[2o], t[2o+1]), t[2o+2]), t[i] the vertical max of column
  * i - pl: the even columns, the odd ones, and the even ones shifted by one
  * lane (the next step's first even column in the last lane). */
-static void max3s2(float *restrict y, const float *const *rows, ptrdiff_t nr, ptrdiff_t w, ptrdiff_t ow,
+static inline __attribute__((always_inline)) void max3s2(float *restrict y, const float *const *rows, ptrdiff_t nr,
+                                                         ptrdiff_t w, ptrdiff_t ow,
                    ptrdiff_t pl)
 {
     const float *r0 = rows[0], *r1 = rows[nr > 1 ? 1 : 0], *r2 = rows[nr - 1];
@@ -188,7 +189,8 @@ static inline __m512 vsum3(const float *const *rows, ptrdiff_t nr, ptrdiff_t c, 
 
 /* y[o] = ((v[o-1] + v[o]) + v[o+1]) / div[o], v the vertical sums, v[-1] =
  * v[w] = +0 (kernels/pool_avg3.h at 16 lanes) */
-static void avg3s1(float *restrict y, const float *const *rows, ptrdiff_t nr, ptrdiff_t w, const float *div)
+static inline __attribute__((always_inline)) void avg3s1(float *restrict y, const float *const *rows, ptrdiff_t nr,
+                                                         ptrdiff_t w, const float *div)
 {
     __m512 prev = _mm512_setzero_ps(), cur = vsum3(rows, nr, 0, w);
     for (ptrdiff_t o = 0; o < w; o += 16) {
@@ -249,7 +251,12 @@ ptrdiff_t fc_pool_rows_f32_avx512(int kind, float *y, int64_t *id, const float *
         if (nr > 3) return oh - oh0;
         const float *rows[3];
         for (ptrdiff_t r = 0; r < nr; ++r) rows[r] = plane + (lo_h[oh] + r * dh) * rs;
-        if (!row(kind, y, id, rows, nr, w, ow, pl, div, (int64_t)(lo_h[oh] * w))) return oh - oh0;
+        /* the common rows (all but the borders) with nr a constant, inlined */
+        if (nr == 2 && kind == FC_ROWK_MAX2X2) win2x2(y, rows[0], rows[1], ow, NULL, 0);
+        else if (nr == 2 && kind == FC_ROWK_AVG2X2) win2x2(y, rows[0], rows[1], ow, div, 1);
+        else if (nr == 3 && kind == FC_ROWK_AVG3S1) avg3s1(y, rows, 3, w, div);
+        else if (nr == 3 && kind == FC_ROWK_MAX3S2) max3s2(y, rows, 3, w, ow, pl);
+        else if (!row(kind, y, id, rows, nr, w, ow, pl, div, (int64_t)(lo_h[oh] * w))) return oh - oh0;
     }
     return oh1 - oh0;
 }
