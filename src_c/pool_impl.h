@@ -1082,6 +1082,13 @@ static int FN(forward_nhwc)(const fc_pool_geom *g, const fc_pool_windows *w, int
                 fr2 = nr == 3 ? xn + (h0 + 2 * dh) * xs[2] : fr1;
                 FN(col_sum)(cp, fr0, fr1, fr2, nr, o0 - pl, W, C);
                 FN(col_sum)(cq, fr0, fr1, fr2, nr, o0 - pl + 1, W, C);
+#ifdef FC_POOL_NHWC_AVG3
+                /* the segment's pixels with the carried sums in registers (kernels/pool_rows.h) */
+                if (!stream && !pf3s1 && FC_POOL_ROWK_READY() &&
+                    FC_POOL_NHWC_AVG3(y + (ro * OW + o0) * C, fr0, fr1, fr2, nr, o0 - pl, o1 - o0, W, C, cp, cq,
+                                      w->dv_h[oh], w->dv_w + o0))
+                    continue;
+#endif
             }
             if (fz) {
                 fr0 = xn + h0 * xs[2];
@@ -2015,6 +2022,7 @@ const FC_POOL_OPS_T FC_POOL_OPS = {
 #undef FC_POOL_ROWK
 #undef FC_POOL_ROWK_READY
 #undef FC_POOL_ROWS
+#undef FC_POOL_NHWC_AVG3
 #undef FC_POOL_GATHER_ROW
 #undef FN
 #undef FC_PCAT

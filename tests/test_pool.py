@@ -670,7 +670,7 @@ def test_nchw_row_kernels_same_bits(isa, rng, op, k, s, p, d, ceil_mode):
                 np.testing.assert_allclose(y, want, rtol=2e-6, atol=1e-6)
 
 
-@pytest.mark.parametrize("c", [3, 17, 64])
+@pytest.mark.parametrize("c", [3, 16, 17, 32, 48, 64])
 @pytest.mark.parametrize("op,k,s,p,ceil_mode", [("max", (3, 3), (2, 2), (1, 1), False),
                                                 ("max", (3, 3), (2, 2), (0, 1), True),
                                                 ("avg", (3, 3), (1, 1), (1, 1), False),

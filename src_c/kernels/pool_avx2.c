@@ -188,6 +188,8 @@ static int64_t gather_row_f32(float *restrict d, const int32_t *const *ring, con
 #define FC_POOL_ROWK(kind, y, id, rows, nr, w, ow, pl, div, pos) \
     fc_pool_row_f32_avx512(kind, y, id, rows, nr, w, ow, pl, div, pos)
 #define FC_POOL_ROWK_READY() (fc_isa_active() >= FC_ISA_AVX512)
+#define FC_POOL_NHWC_AVG3(y, r0, r1, r2, nr, q0col, n, w, c, p0, q0, dvh, dvw) \
+    fc_pool_nhwc_avg3s1_f32_avx512(y, r0, r1, r2, nr, q0col, n, w, c, p0, q0, dvh, dvw)
 #define FC_POOL_ROWS(kind, y, id, plane, rs, dh, lo_h, cnt_h, oh0, oh1, w, ow, pl, div) \
     fc_pool_rows_f32_avx512(kind, y, id, plane, rs, dh, lo_h, cnt_h, oh0, oh1, w, ow, pl, div)
 #include "../pool_impl.h"

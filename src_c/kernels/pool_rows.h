@@ -47,4 +47,15 @@ ptrdiff_t fc_pool_rows_f32_avx512(int kind, float *y, int64_t *id, const float *
                                   const ptrdiff_t *lo_h, const ptrdiff_t *cnt_h, ptrdiff_t oh0, ptrdiff_t oh1,
                                   ptrdiff_t w, ptrdiff_t ow, ptrdiff_t pl, const float *div);
 
+/* NHWC average of 3-wide stride-1 windows (pool_impl.h's pix_avg3s1), the
+ * n output pixels of one row segment at once, c (16, 32, 48 or 64) channels
+ * a pixel: output i has the column sums p, q of its first two columns
+ * (carried in registers; p0, q0 for the first) and v of its newest column
+ * q0col + 2 + i (of rows r0, r1 and r2 when nr == 3; +0 outside [0, w)),
+ * y = ((p + q) + v) / (float)(dvh * dvw[i]).  Returns 0 for other channel
+ * counts (the caller then takes the per-pixel path). */
+int fc_pool_nhwc_avg3s1_f32_avx512(float *y, const float *r0, const float *r1, const float *r2, ptrdiff_t nr,
+                                   ptrdiff_t q0col, ptrdiff_t n, ptrdiff_t w, ptrdiff_t c, const float *p0,
+                                   const float *q0, ptrdiff_t dvh, const ptrdiff_t *dvw);
+
 #endif /* FC_POOL_ROWS_H */

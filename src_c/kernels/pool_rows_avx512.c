@@ -206,6 +206,58 @@ static inline __attribute__((always_inline)) void avg3s1(float *restrict y, cons
     }
 }
 
+/* NHWC 3-wide stride-1 averages of one row segment, NB blocks of 16
+ * channels (see pool_rows.h): the carried column sums stay in registers */
+static inline __attribute__((always_inline)) void nhwc_avg3(float *restrict y, const float *r0, const float *r1,
+                                                            const float *r2, const int three, ptrdiff_t q0col,
+                                                            ptrdiff_t n, ptrdiff_t w, const float *p0,
+                                                            const float *q0, ptrdiff_t dvh, const ptrdiff_t *dvw,
+                                                            const int NB)
+{
+    const ptrdiff_t C = 16 * NB;
+    __m512 P[4], Q[4];
+    for (int b = 0; b < NB; ++b) {
+        P[b] = _mm512_loadu_ps(p0 + 16 * b);
+        Q[b] = _mm512_loadu_ps(q0 + 16 * b);
+    }
+    for (ptrdiff_t i = 0; i < n; ++i, y += C) {
+        const ptrdiff_t col = q0col + 2 + i;
+        const int in = col >= 0 && col < w;
+        const __m512 dv = _mm512_set1_ps((float)(dvh * dvw[i]));
+        for (int b = 0; b < NB; ++b) {
+            __m512 v = _mm512_setzero_ps();
+            if (in) {
+                const ptrdiff_t off = col * C + 16 * b;
+                v = _mm512_add_ps(_mm512_loadu_ps(r0 + off), _mm512_loadu_ps(r1 + off));
+                if (three) v = _mm512_add_ps(v, _mm512_loadu_ps(r2 + off));
+            }
+            _mm512_storeu_ps(y + 16 * b, _mm512_div_ps(_mm512_add_ps(_mm512_add_ps(P[b], Q[b]), v), dv));
+            P[b] = Q[b];
+            Q[b] = v;
+        }
+    }
+}
+
+int fc_pool_nhwc_avg3s1_f32_avx512(float *y, const float *r0, const float *r1, const float *r2, ptrdiff_t nr,
+                                   ptrdiff_t q0col, ptrdiff_t n, ptrdiff_t w, ptrdiff_t c, const float *p0,
+                                   const float *q0, ptrdiff_t dvh, const ptrdiff_t *dvw)
+{
+    if ((nr != 2 && nr != 3) || c % 16 || c < 16 || c > 64) return 0;
+#define NHWC_AVG3_CASE(NB)                                                                      \
+    case NB:                                                                                    \
+        if (nr == 3) nhwc_avg3(y, r0, r1, r2, 1, q0col, n, w, p0, q0, dvh, dvw, NB);            \
+        else nhwc_avg3(y, r0, r1, r2, 0, q0col, n, w, p0, q0, dvh, dvw, NB);                    \
+        return 1;
+    switch (c / 16) {
+        NHWC_AVG3_CASE(1)
+        NHWC_AVG3_CASE(2)
+        NHWC_AVG3_CASE(3)
+        NHWC_AVG3_CASE(4)
+    }
+#undef NHWC_AVG3_CASE
+    return 0;
+}
+
 /* one output row; 0 when the kernel does not cover nr rows */
 static inline int row(int kind, float *y, int64_t *id, const float *const *rows, ptrdiff_t nr, ptrdiff_t w,
                       ptrdiff_t ow, ptrdiff_t pl, const float *div, int64_t pos)
