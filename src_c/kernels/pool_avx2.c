@@ -7,9 +7,10 @@
  * the streaming stores, which the template uses for outputs too large for
  * the caches, and the index tiles and gathers of max backward and unpooling.
  * pool.c selects these tables when fc_isa_active() >= FC_ISA_AVX2.
- * At the AVX-512 level the float NCHW forward hands its common windows to the
- * row kernels of kernels/pool_rows_avx512.c (FC_POOL_ROWK / FC_POOL_ROWS),
- * which give the same bits.
+ * At the AVX-512 level the float NCHW forward hands its common windows, and
+ * the NHWC forward its 3-wide stride-1 averages, to the kernels of
+ * kernels/pool_rows_avx512.c (FC_POOL_ROWK / FC_POOL_ROWS /
+ * FC_POOL_NHWC_AVG3), which give the same bits.
  */
 #include <immintrin.h>
 #include <stdint.h>

@@ -1,7 +1,8 @@
 /*
  * pool_rows.h -- AVX-512 row kernels for the common NCHW float forward
- * windows (kernels/pool_rows_avx512.c), called from the AVX2 copy of
- * pool_impl.h when fc_isa_active() >= FC_ISA_AVX512.
+ * windows, and the NHWC 3-wide stride-1 average (kernels/pool_rows_avx512.c),
+ * called from the AVX2 copy of pool_impl.h when fc_isa_active() >=
+ * FC_ISA_AVX512.
  *
  * The AVX2 copy's loops are left to the vectoriser, which turns a stride-2
  * window into a de-interleave through memory and a 3-wide window into a
