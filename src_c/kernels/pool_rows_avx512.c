@@ -2,7 +2,8 @@
  * pool_rows_avx512.c -- AVX-512 row kernels for the common NCHW float
  * forward windows (see pool_rows.h): 16 outputs a step, the window's
  * vertical reduction in registers, stride 2 by two-source permutes, the
- * neighbouring columns by lane alignment, borders by masked loads.
+ * neighbouring columns by lane alignment, borders by masked loads; and the
+ * NHWC 3-wide stride-1 average with its column sums carried in registers.
  *
  * Each output is computed with the operations of the generic path
  * (pool_impl.h: vmax/vsum over the rows, then hmax/hsum along the row, or
