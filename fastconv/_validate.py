@@ -87,3 +87,14 @@ def filter2d_batch(image_shape, kernel_shape) -> tuple:
     except ValueError:
         raise ValueError(f"the leading dimensions of images {tuple(image_shape[:-2])} and kernel "
                          f"{tuple(kernel_shape[:-2])} do not broadcast") from None
+
+
+def real(value, name: str) -> float:
+    """``float(value)`` for a real number (a hyper-parameter); ``TypeError`` naming the argument
+    for anything else (strings, None, sequences, complex)."""
+    if isinstance(value, (str, bytes)) or np.iscomplexobj(value):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a real number, got {value!r}") from None

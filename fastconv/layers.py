@@ -45,6 +45,7 @@ import os
 import numpy as np
 
 from ._init import as_rng, initialise, layer_dtype
+from ._validate import real
 from .conv import (
     col2im,
     conv1d,
@@ -1327,7 +1328,8 @@ class MaxUnpool2D(_Pool2D):
 # ---------------------------------------------------------------------------
 
 class ReLU(Layer):
-    """``max(x, 0)`` (``torch.nn.ReLU``); NaN propagates; the gradient at 0 is 0."""
+    """``max(x, 0)`` (``torch.nn.ReLU``); NaN propagates; the gradient at 0 is 0 and passes at
+    NaN (PyTorch's rule: blocked where the output is <= 0)."""
 
     def forward(self, x):
         x = _as_input(x)
@@ -1337,7 +1339,7 @@ class ReLU(Layer):
 
     def backward(self, grad_out):
         y = self._saved()
-        return _check_grad(self, grad_out, y.shape) * (y > 0)
+        return _check_grad(self, grad_out, y.shape) * ~(y <= 0)
 
 
 def _check_grad(layer, grad_out, shape):
@@ -1416,7 +1418,7 @@ class Dropout(Layer):
 
     def __init__(self, p=0.5, *, rng=None):
         super().__init__()
-        p = float(p)
+        p = real(p, "Dropout: p")
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
         self.p = p
@@ -1522,8 +1524,8 @@ class BatchNorm2D(Layer):
         super().__init__()
         self.dtype = layer_dtype(dtype)
         self.num_features = _int(num_features, "num_features", 1)
-        self.eps = float(eps)
-        self.momentum = None if momentum is None else float(momentum)
+        self.eps = real(eps, "BatchNorm2D: eps")
+        self.momentum = None if momentum is None else real(momentum, "BatchNorm2D: momentum")
         self.affine = bool(affine)
         self.track_running_stats = bool(track_running_stats)
         self.layout = _layout(layout)
@@ -1644,7 +1646,9 @@ class LocalResponseNorm(Layer):
     def __init__(self, size, alpha=1e-4, beta=0.75, k=1.0, layout="NCHW"):
         super().__init__()
         self.size = _int(size, "size", 1)
-        self.alpha, self.beta, self.k = float(alpha), float(beta), float(k)
+        self.alpha = real(alpha, "LocalResponseNorm: alpha")
+        self.beta = real(beta, "LocalResponseNorm: beta")
+        self.k = real(k, "LocalResponseNorm: k")
         self.layout = _layout(layout)
 
     def _extra_repr(self):

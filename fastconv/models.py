@@ -438,6 +438,9 @@ def fit(model, x, y, *, optimizer, epochs=1, batch_size=32, loss=None, rng=None,
         ``loss`` and ``accuracy`` (training, per epoch), ``val_accuracy``
         (when validating) and ``seconds`` (wall time per epoch).
     """
+    if not callable(getattr(optimizer, "step", None)):
+        raise TypeError(f"fit: optimizer must have a step(model) method (fastconv.optim.SGD / Adam), "
+                        f"got {optimizer!r}")
     x = np.asarray(x)
     y = np.asarray(y)
     if len(x) != len(y):
@@ -490,6 +493,8 @@ def fit(model, x, y, *, optimizer, epochs=1, batch_size=32, loss=None, rng=None,
 def predict(model, x, batch_size=256):
     """Logits of ``model`` on ``x`` in eval mode, batch by batch (the mode is restored)."""
     x = np.asarray(x)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"predict: batch_size must be an integer >= 1, got {batch_size!r}")
     was_training = [(layer, layer.training) for _, layer in model.layers()]
     model.eval()
     try:

@@ -22,6 +22,8 @@ import math
 
 import numpy as np
 
+from ._validate import real
+
 __all__ = ["Optimizer", "SGD", "Adam"]
 
 
@@ -29,7 +31,7 @@ class Optimizer:
     """Base class: hyper-parameters, per-parameter state, the loop over parameters."""
 
     def __init__(self, lr):
-        lr = float(lr)
+        lr = real(lr, f"{type(self).__name__}: lr")
         if not lr >= 0.0:
             raise ValueError(f"{type(self).__name__}: lr must be >= 0, got {lr}")
         self.lr = lr
@@ -77,12 +79,14 @@ class SGD(Optimizer):
 
     def __init__(self, lr, momentum=0.0, weight_decay=0.0, *, dampening=0.0, nesterov=False):
         super().__init__(lr)
-        self.momentum = float(momentum)
-        self.weight_decay = float(weight_decay)
-        self.dampening = float(dampening)
+        self.momentum = real(momentum, "SGD: momentum")
+        self.weight_decay = real(weight_decay, "SGD: weight_decay")
+        self.dampening = real(dampening, "SGD: dampening")
         self.nesterov = bool(nesterov)
-        if self.momentum < 0 or self.weight_decay < 0:
-            raise ValueError("SGD: momentum and weight_decay must be >= 0")
+        if not self.momentum >= 0:
+            raise ValueError(f"SGD: momentum must be >= 0, got {self.momentum}")
+        if not self.weight_decay >= 0:
+            raise ValueError(f"SGD: weight_decay must be >= 0, got {self.weight_decay}")
         if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
             raise ValueError("SGD: Nesterov momentum needs momentum > 0 and dampening = 0")
 
@@ -125,12 +129,18 @@ class Adam(Optimizer):
 
     def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         super().__init__(lr)
-        b1, b2 = (float(b) for b in betas)
+        if isinstance(betas, (str, bytes)) or not hasattr(betas, "__len__") or len(betas) != 2:
+            raise TypeError(f"Adam: betas must be a pair of real numbers, got {betas!r}")
+        b1, b2 = (real(b, "Adam: betas") for b in betas)
         if not (0.0 <= b1 < 1.0 and 0.0 <= b2 < 1.0):
             raise ValueError(f"Adam: betas must lie in [0, 1), got {betas!r}")
         self.betas = (b1, b2)
-        self.eps = float(eps)
-        self.weight_decay = float(weight_decay)
+        self.eps = real(eps, "Adam: eps")
+        self.weight_decay = real(weight_decay, "Adam: weight_decay")
+        if not self.eps >= 0:
+            raise ValueError(f"Adam: eps must be >= 0, got {self.eps}")
+        if not self.weight_decay >= 0:
+            raise ValueError(f"Adam: weight_decay must be >= 0, got {self.weight_decay}")
 
     def __repr__(self):
         return f"Adam(lr={self.lr}, betas={self.betas}, eps={self.eps}, weight_decay={self.weight_decay})"

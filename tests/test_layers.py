@@ -442,6 +442,18 @@ def test_wrong_grad_shape_names_the_layer():
         relu.backward(np.zeros((2, 2)))
 
 
+def test_relu_gradient_at_nan_and_zero_like_torch(torch):
+    """ReLU's gradient passes where the output is NaN and is 0 at 0 (autograd blocks it only where
+    the output is <= 0)."""
+    x = np.array([[np.nan, 1.0, -1.0, 0.0, -0.0, np.inf, -np.inf]])
+    g = np.arange(1.0, 8.0)[None]
+    relu = L.ReLU()
+    relu.forward(x)
+    t = torch.tensor(x, requires_grad=True)
+    torch.relu(t).backward(torch.tensor(g))
+    np.testing.assert_array_equal(relu.backward(g), t.grad.numpy())
+
+
 @pytest.mark.parametrize("layer", [
     L.Conv2D(1, 2, 3), L.Conv1D(1, 2, 3), L.ConvTranspose2D(1, 2, 3), L.LocallyConnected2D(1, 2, 3, (4, 4)),
     L.TiledConv2D(1, 2, 3, 2), L.Linear(3, 2), L.MaxPool2D(2), L.AvgPool2D(2), L.StochasticPool2D(2),

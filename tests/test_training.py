@@ -105,6 +105,31 @@ def test_adam_matches_torch(torch, kw):
     assert clone.state.keys() == opt.state.keys() and clone.steps == opt.steps == 6
 
 
+@pytest.mark.parametrize("make,error,words", [
+    (lambda: SGD("a"), TypeError, "SGD: lr"),
+    (lambda: SGD(0.1, momentum=-1), ValueError, "SGD: momentum"),
+    (lambda: SGD(0.1, weight_decay=-0.5), ValueError, "SGD: weight_decay"),
+    (lambda: SGD(0.1, momentum=None), TypeError, "SGD: momentum"),
+    (lambda: Adam(eps=-1.0), ValueError, "Adam: eps"),
+    (lambda: Adam(weight_decay=-1.0), ValueError, "Adam: weight_decay"),
+    (lambda: Adam(betas=(0.9,)), TypeError, "Adam: betas"),
+    (lambda: Adam(betas=0.9), TypeError, "Adam: betas"),
+    (lambda: Adam(betas=(0.9, 1.0)), ValueError, "Adam: betas"),
+    (lambda: L.Dropout(None), TypeError, "Dropout: p"),
+    (lambda: L.BatchNorm2D(3, momentum="a"), TypeError, "BatchNorm2D: momentum"),
+    (lambda: L.LocalResponseNorm(3, alpha="x"), TypeError, "LocalResponseNorm: alpha"),
+    (lambda: fastconv.models.fit(L.Sequential(L.Flatten()), np.zeros((2, 3)), np.zeros(2, int), optimizer=None),
+     TypeError, "fit: optimizer"),
+    (lambda: fastconv.models.predict(L.Sequential(L.Flatten()), np.zeros((2, 3)), batch_size=0),
+     ValueError, "predict: batch_size"),
+])
+def test_hyper_parameters_are_checked_by_name(make, error, words):
+    """Invalid hyper-parameters raise ValueError / TypeError naming the argument (PyTorch refuses a
+    negative eps or weight_decay too)."""
+    with pytest.raises(error, match=words):
+        make()
+
+
 def test_optimiser_skips_parameters_without_gradients_and_checks_shapes():
     p = Params({"w": np.ones(3, np.float32), "frozen": np.ones(2, np.float32)})
     p.grads = {"w": np.ones(3, np.float32)}
