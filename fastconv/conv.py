@@ -652,7 +652,8 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
         rounding (relative error about 5e-7 of the output's magnitude in
         float32); its transforms mix a 4x4 input tile into every output of
         the tile, so an inf input gives NaN where ``"gemm"`` and PyTorch give
-        inf (``"auto"`` takes ``"gemm"`` for non-finite inputs).  ``"auto"`` (default): ``"direct"`` for depthwise layers,
+        inf (``"auto"`` takes ``"gemm"`` for non-finite inputs).
+        ``"auto"`` (default): ``"direct"`` for depthwise layers,
         ``"winograd"`` where it applies and the layer has enough output
         tiles (at least 16 channels in and out, at least 4 tiles per channel
         of the wider side: VGG's and ResNet's 56x56 3x3 layers measured
