@@ -156,16 +156,18 @@ static inline __m512 vmax3(const float *r0, const float *r1, const float *r2, pt
  * i - pl: the even columns, the odd ones, and the even ones shifted by one
  * lane (the next step's first even column in the last lane). */
 static inline __attribute__((always_inline)) void max3s2(float *restrict y, const float *const *rows, ptrdiff_t nr,
-                                                         ptrdiff_t w, ptrdiff_t ow,
-                   ptrdiff_t pl)
+                                                         ptrdiff_t w, ptrdiff_t ow, ptrdiff_t pl)
 {
     const float *r0 = rows[0], *r1 = rows[nr > 1 ? 1 : 0], *r2 = rows[nr - 1];
     ptrdiff_t c = -pl;
     __m512 e, d;
     deinterleave(vmax3(r0, r1, r2, c, w), vmax3(r0, r1, r2, c + 16, w), &e, &d);
     for (ptrdiff_t o = 0; o < ow; o += 16, c += 32) {
-        __m512 en, dn;
-        deinterleave(vmax3(r0, r1, r2, c + 32, w), vmax3(r0, r1, r2, c + 48, w), &en, &dn);
+        /* the next step's columns; a last whole step needs only the first
+         * (lane 0 of its even columns, column c + 32), a partial one none */
+        __m512 en = e, dn = d;
+        if (ow - o > 16) deinterleave(vmax3(r0, r1, r2, c + 32, w), vmax3(r0, r1, r2, c + 48, w), &en, &dn);
+        else if (ow - o == 16) en = vmax3(r0, r1, r2, c + 32, w);
         const __m512 third = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(en), _mm512_castps_si512(e), 1));
         const __m512 v = nanmax(nanmax(e, d), third);
         if (o + 16 <= ow) _mm512_storeu_ps(y + o, v);
