@@ -18,13 +18,13 @@ def get_num_threads() -> int:
     return _runtime.get_num_threads()
 
 
-def _check_n(n) -> int:
+def _check_n(n, name="n") -> int:
     try:
         n = operator.index(n)
     except TypeError:
-        raise TypeError(f"n must be an integer, got {type(n).__name__}") from None
+        raise TypeError(f"{name} must be an integer, got {type(n).__name__}") from None
     if n < 1:
-        raise ValueError(f"n must be >= 1, got {n}")
+        raise ValueError(f"{name} must be >= 1, got {n}")
     return n
 
 

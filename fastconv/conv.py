@@ -364,8 +364,9 @@ def conv_output_size(n, k, stride=1, padding=0, dilation=1, ceil_mode=False):
     Raises
     ------
     ValueError
-        When the (dilated) kernel is larger than the padded input, or an
-        argument is out of its domain.
+        When the (dilated) kernel is larger than the padded input (with
+        ``ceil_mode``, PyTorch's pooling rule: when no window starts inside
+        the padded input), or an argument is out of its domain.
 
     Examples
     --------
@@ -391,14 +392,21 @@ def conv_output_size(n, k, stride=1, padding=0, dilation=1, ceil_mode=False):
     else:
         ((a, b),) = _explicit_padding(padding, 1)
     span = d * (k - 1) + 1
-    if span > n + a + b:
-        raise ValueError(f"kernel k={k} with dilation={d} spans {span}, larger than the padded input {n + a + b}")
     num = n + a + b - span
     if ceil_mode:
-        out = -(-num // s) + 1
+        # PyTorch's pooling rule: ceil((padded - span) / stride) + 1 (floor division of a
+        # negative numerator included: a kernel one stride longer than the input still
+        # gives one window), then the last window must start inside the input or the
+        # leading padding
+        out = (num + s - 1) // s + 1
         if (out - 1) * s >= n + a:
             out -= 1
+        if out < 1:
+            raise ValueError(f"kernel k={k} with dilation={d} spans {span}: no window of stride {s} "
+                             f"starts inside the padded input {n + a + b}")
         return out
+    if span > n + a + b:
+        raise ValueError(f"kernel k={k} with dilation={d} spans {span}, larger than the padded input {n + a + b}")
     return num // s + 1
 
 

@@ -120,7 +120,7 @@ def get_threads_per_task() -> int:
 
 
 def _nthreads(threads_per_task):
-    return _threads_per_task if threads_per_task is None else _threads._check_n(threads_per_task)
+    return _threads_per_task if threads_per_task is None else _threads._check_n(threads_per_task, "threads_per_task")
 
 
 # ---------------------------------------------------------------------------
@@ -842,7 +842,7 @@ def predict(model, x, batch_chunk=None, *, threads_per_task=None):
     if x.ndim < 1:
         raise ValueError("predict: x must have a batch axis")
     if batch_chunk is not None:
-        batch_chunk = _threads._check_n(batch_chunk)
+        batch_chunk = _threads._check_n(batch_chunk, "batch_chunk")
         # balanced chunks of at most batch_chunk images (no small leftover at the end)
         parts = -(-x.shape[0] // batch_chunk) if x.shape[0] else 1
         q, r = divmod(x.shape[0], parts)

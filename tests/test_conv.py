@@ -1,5 +1,7 @@
 """Tests of fastconv's convolution API against the slow NumPy reference
 (tests/reference_conv.py) and, where installed, PyTorch."""
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -849,6 +851,23 @@ def test_conv_output_size(n, k, s, p, d):
         for ceil in (False, True):
             t = F.max_pool1d(torch.zeros(1, 1, n), k, s, p, d, ceil_mode=ceil).shape[-1]
             assert fastconv.conv_output_size(n, k, s, p, d, ceil_mode=ceil) == t
+
+
+def test_conv_output_size_ceil_mode_is_the_pooling_rule():
+    """With ceil_mode, conv_output_size is the length max_pool1d returns (PyTorch's rule: a kernel
+    up to a stride longer than the input still gives one window), and raises where pooling has no
+    window; checked against fastconv's pooling (and torch's when installed) over a grid."""
+    for n, k, s, d in itertools.product(range(1, 7), range(1, 6), range(1, 4), range(1, 3)):
+        for p in range(k // 2 + 1):
+            try:
+                want = fastconv.max_pool1d(np.zeros((1, 1, n)), k, s, p, d, ceil_mode=True).shape[-1]
+            except ValueError:
+                with pytest.raises(ValueError):
+                    fastconv.conv_output_size(n, k, s, p, d, ceil_mode=True)
+                continue
+            assert fastconv.conv_output_size(n, k, s, p, d, ceil_mode=True) == want, (n, k, s, p, d)
+            if torch is not None:
+                assert F.max_pool1d(torch.zeros(1, 1, n), k, s, p, d, ceil_mode=True).shape[-1] == want
 
 
 def test_conv_output_shape():

@@ -486,6 +486,17 @@ def _thread_probe():
     return ThreadProbe()
 
 
+def test_thread_and_chunk_arguments_are_named_in_errors():
+    x = da.zeros((4, 1, 6, 6), chunks=(2, 1, 6, 6))
+    w = np.ones((2, 1, 3, 3))
+    with pytest.raises(ValueError, match="threads_per_task"):
+        fd.conv2d(x, w, threads_per_task=0)
+    with pytest.raises(ValueError, match="batch_chunk"):
+        fd.predict(_thread_probe(), da.zeros((8, 2), chunks=2), batch_chunk=0)
+    with pytest.raises(TypeError, match="threads_per_task"):
+        fd.filter2d(x[:, 0], np.ones((3, 3)), threads_per_task="2")
+
+
 def test_one_openmp_thread_per_dask_thread_by_default(compute):
     assert fd.get_threads_per_task() == 1
     x = da.zeros((8, 2), chunks=2)
