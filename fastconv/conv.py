@@ -392,22 +392,28 @@ def conv_output_size(n, k, stride=1, padding=0, dilation=1, ceil_mode=False):
     else:
         ((a, b),) = _explicit_padding(padding, 1)
     span = d * (k - 1) + 1
-    num = n + a + b - span
-    if ceil_mode:
-        # PyTorch's pooling rule: ceil((padded - span) / stride) + 1 (floor division of a
-        # negative numerator included: a kernel one stride longer than the input still
-        # gives one window), then the last window must start inside the input or the
-        # leading padding
-        out = (num + s - 1) // s + 1
-        if (out - 1) * s >= n + a:
-            out -= 1
-        if out < 1:
-            raise ValueError(f"kernel k={k} with dilation={d} spans {span}: no window of stride {s} "
-                             f"starts inside the padded input {n + a + b}")
-        return out
-    if span > n + a + b:
+    out = _window_count(n, a, b, span, s, ceil_mode)
+    if ceil_mode and out < 1:
+        raise ValueError(f"kernel k={k} with dilation={d} spans {span}: no window of stride {s} "
+                         f"starts inside the padded input {n + a + b}")
+    if not ceil_mode and span > n + a + b:
         raise ValueError(f"kernel k={k} with dilation={d} spans {span}, larger than the padded input {n + a + b}")
-    return num // s + 1
+    return out
+
+
+def _window_count(n, before, after, span, stride, ceil_mode):
+    """Windows of ``span`` cells, ``stride`` apart, over ``n`` cells padded by ``before`` /
+    ``after`` (may be < 1: the callers check): floor, or with ``ceil_mode`` PyTorch's pooling
+    rule -- rounded up (floor division of a negative numerator included: a kernel up to a
+    stride longer than the input still gives one window), then the last window must start
+    inside the input or the leading padding."""
+    num = n + before + after - span
+    if not ceil_mode:
+        return num // stride + 1
+    out = (num + stride - 1) // stride + 1
+    if (out - 1) * stride >= n + before:
+        out -= 1
+    return out
 
 
 def conv_output_shape(input_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1, layout="NCHW"):

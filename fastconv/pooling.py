@@ -32,6 +32,7 @@ import numpy as np
 
 from . import _pool
 from ._validate import as_float_array, compute_dtype
+from .conv import _window_count
 
 __all__ = [
     "adaptive_avg_pool2d",
@@ -130,11 +131,7 @@ def _divisor(divisor_override):
 
 def _pooled_size(size, k, s, p, d, ceil_mode):
     """PyTorch's pooling output size along one axis (may be < 1: checked by the caller)."""
-    span = d * (k - 1) + 1
-    out = (size + 2 * p - span + ((s - 1) if ceil_mode else 0)) // s + 1
-    if ceil_mode and (out - 1) * s >= size + p:
-        out -= 1  # the last window must start inside the input or the left padding
-    return out
+    return _window_count(size, p, p, d * (k - 1) + 1, s, ceil_mode)
 
 
 def _pooled_sizes(hw, kernel, stride, padding, dilation, ceil_mode, name="x"):
