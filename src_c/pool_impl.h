@@ -1022,6 +1022,10 @@ static int FN(forward_nhwc)(const fc_pool_geom *g, const fc_pool_windows *w, int
     const int avg3s1 = separable && reg && op == FC_POOL_AVG && kw == 3 && sw == 1 && dw == 1;
     const int pf3s1 = FC_POOL_CAN_PREFETCH && avg3s1 && g->stride_h == 1 && dh == 1 && xs[3] == C &&
                       (size_t)(g->batch * g->in_h * W * C) * sizeof(FT) >= FC_POOL_PREFETCH_MIN;
+#ifdef FC_POOL_NHWC_AVG3
+    /* ... inputs in the caches, written in place: whole segments in one call */
+    const int avg3_segments = avg3s1 && !stream && !pf3s1 && FC_POOL_ROWK_READY();
+#endif
     /* ... over inputs larger than the caches, stride 2 down: each pixel prefetches its two
      * columns in the next output row's two new input rows (one output row ahead; measured
      * on Zen 5, 32x112x112x64 float32 max 3x3/2 pad 1, 1 thread: ~6.3 -> ~3.4 ms) */
@@ -1084,7 +1088,7 @@ static int FN(forward_nhwc)(const fc_pool_geom *g, const fc_pool_windows *w, int
                 FN(col_sum)(cq, fr0, fr1, fr2, nr, o0 - pl + 1, W, C);
 #ifdef FC_POOL_NHWC_AVG3
                 /* the segment's pixels with the carried sums in registers (kernels/pool_rows.h) */
-                if (!stream && !pf3s1 && FC_POOL_ROWK_READY() &&
+                if (avg3_segments &&
                     FC_POOL_NHWC_AVG3(y + (ro * OW + o0) * C, fr0, fr1, fr2, nr, o0 - pl, o1 - o0, W, C, cp, cq,
                                       w->dv_h[oh], w->dv_w + o0))
                     continue;

@@ -85,16 +85,6 @@ static inline __attribute__((always_inline)) void win2x2(float *restrict y, cons
     }
 }
 
-static void max2x2(float *restrict y, const float *r0, const float *r1, ptrdiff_t ow)
-{
-    win2x2(y, r0, r1, ow, NULL, 0);
-}
-
-static void avg2x2(float *restrict y, const float *r0, const float *r1, ptrdiff_t ow, const float *div)
-{
-    win2x2(y, r0, r1, ow, div, 1);
-}
-
 /* The same windows with indices, PyTorch's scan (pool_impl.h's argmax2x2):
  * the taps (r0, 2o), (r0, 2o+1), (r1, 2o), (r1, 2o+1) in order, each
  * taken when greater than the best so far or NaN; the index is the plane
@@ -272,11 +262,11 @@ static inline int row(int kind, float *y, int64_t *id, const float *const *rows,
         return 1;
     case FC_ROWK_MAX2X2:
         if (nr != 2) return 0;
-        max2x2(y, rows[0], rows[1], ow);
+        win2x2(y, rows[0], rows[1], ow, NULL, 0);
         return 1;
     case FC_ROWK_AVG2X2:
         if (nr != 2) return 0;
-        avg2x2(y, rows[0], rows[1], ow, div);
+        win2x2(y, rows[0], rows[1], ow, div, 1);
         return 1;
     case FC_ROWK_MAX3S2:
         if (nr < 1 || nr > 3) return 0;
