@@ -18,8 +18,8 @@ portable C elsewhere) correlates it, sharing each input load between several
 output rows (a long 1-D kernel is folded into rows of one vector of taps, 16
 float32 / 8 float64 at AVX-512, 8 / 4 at AVX2, for the same reason; each
 output is a plain dot product of its own terms, so its rounding error is
-bounded by those terms, as NumPy's -- no Karatsuba steps, whose error scales
-with the whole block).
+bounded by those terms, as NumPy's -- block-wise fast algorithms such as
+Karatsuba's err in proportion to the whole block).
 The GIL is released throughout, and the result is bitwise identical for
 every thread count.
 
@@ -77,10 +77,9 @@ sparse signals, which the lower bound rejects: chunks of zeros).  Pairs that
 fail (loud next to quiet stretches, sparse signals, kernels with zero taps,
 non-finite values: NaN and inf fail every comparison) and the outputs whose
 windows reach outside the signal (no lower bound there) are recomputed by the
-direct engine as plain dot products (no Karatsuba step, whose error is
-norm-wise too), so NaN and inf stay local as in NumPy.  On noise-like
-signals with random kernels the guard passes from about 224 taps (hence that
-threshold); below it too many pairs would be recomputed.
+direct engine as plain dot products, so NaN and inf stay local as in NumPy.
+On noise-like signals with random kernels the guard passes from about 224
+taps (hence that threshold); below it too many pairs would be recomputed.
 
 ``"fft"`` on such a signal takes ``numpy.fft``'s blocks (below) instead where
 their estimated time is lower (a few very long blocks would leave most SIMD
@@ -143,14 +142,12 @@ _I32, _I64 = np.dtype(np.int32), np.dtype(np.int64)
 #: (or ``fft_2d_<dtype>``) ``* n * log2(n)`` for every transform of n points
 #: (a forward and an inverse transform per block of output, one for the
 #: kernel; times 2 for complex), divided by the threads for 1-D signals, whose
-#: blocks are spread over threads.  A real 1-D kernel of at least 128 taps
-#: would run through L Karatsuba steps (:func:`_karatsuba_levels`; L = 0 as
-#: built, see KARATSUBA_MAX_LEVELS): its direct cost per output is ``direct_<dtype> * taps * 0.75**L +
-#: karatsuba_step_<dtype> * L``.  At AVX-512 the direct cost is scaled by
-#: ``direct_avx512_factor_<dtype>``, fitted to the 1-D crossovers measured on
-#: an AVX-512 machine (AMD Zen 5, 10**6 samples, one thread) against the same
-#: FFT constants: float32 between 512 and 640 taps, float64 between 512 and
-#: 768 (its 512-bit kernels run a direct correlation about 1.7x faster than
+#: blocks are spread over threads.  A folded real 1-D kernel counts its taps
+#: after zero-padding (:func:`_fold_multiple`).  At AVX-512 the direct cost is
+#: scaled by ``direct_avx512_factor_<dtype>``, fitted to the 1-D crossovers
+#: measured on an AVX-512 machine (AMD Zen 5, 10**6 samples, one thread)
+#: against the same FFT constants: float32 between 512 and 640 taps, float64
+#: between 512 and 768 (its 512-bit kernels run a direct correlation about 1.7x faster than
 #: the AVX2 ones, and its numpy.fft is also faster than the Zen 3's).
 #: The C overlap-save FFT of one real 1-D signal (``cfft_*``, in the same
 #: units as the direct constants, fitted on the Zen 5 at 10**6 samples):
@@ -162,8 +159,6 @@ FFT_RULE = {
     "direct_float64": 6.0e-11,
     "direct_avx512_factor_float32": 1.0,
     "direct_avx512_factor_float64": 0.75,
-    "karatsuba_step_float32": 1.15e-9,
-    "karatsuba_step_float64": 2.25e-9,
     "fft_1d_float32": 4.0e-10,
     "fft_1d_float64": 6.0e-10,
     "fft_2d_float32": 6.5e-10,
@@ -436,7 +431,9 @@ def _fold_min_taps(fold: int) -> int:
 
 def _fold_multiple(kw: int, fold: int) -> int:
     """The multiple of taps a long 1-D kernel is zero-padded to (at most 1/8 more taps,
-    and a multiple of the fold), so that the C engine can fold it and take Karatsuba steps."""
+    and a multiple of the fold), so that the C engine can fold it.  (The multiples above
+    the fold were chosen for Karatsuba steps the engine no longer takes; padding to the
+    fold alone would change the work done, so it awaits a timed change.)"""
     if kw >= 512:
         return max(64, fold)
     if kw >= 256:
@@ -444,20 +441,6 @@ def _fold_multiple(kw: int, fold: int) -> int:
     if kw >= 128:
         return max(16, fold)
     return max(8, fold)
-
-
-#: Karatsuba steps the C engine may take (FC_KARATSUBA_LEVELS in signal_impl.h): none, for
-#: NumPy's per-output accuracy (their rounding error scales with the whole block).
-KARATSUBA_MAX_LEVELS = 0
-
-
-def _karatsuba_levels(kw: int, ct, fold: int) -> int:
-    """Karatsuba steps the C engine takes on a real 1-D kernel of kw taps (signal_impl.h):
-    at most KARATSUBA_MAX_LEVELS, while the halves are multiples of the fold of at least 64 taps."""
-    levels = 0
-    while levels < KARATSUBA_MAX_LEVELS and kw % (fold << (levels + 1)) == 0 and (kw >> (levels + 1)) >= 64:
-        levels += 1
-    return levels
 
 
 def _direct_cost(ct, items, out_h, out_w, kh, kw, threads, isa):
@@ -471,10 +454,7 @@ def _direct_cost(ct, items, out_h, out_w, kh, kw, threads, isa):
     fold = _fold(ct, isa, kw)
     if out_h == 1 and kh == 1 and ct in (_F32, _F64) and fold and kw >= _fold_min_taps(fold):
         mult = _fold_multiple(kw, fold)
-        kw = -(-kw // mult) * mult
-        levels = _karatsuba_levels(kw, ct, fold)
-        step = FFT_RULE["karatsuba_step_" + ct.name]
-        per_output = FFT_RULE[key] * kw * 0.75 ** levels + step * levels
+        per_output = FFT_RULE[key] * (-(-kw // mult) * mult)
     return factor * per_output * items * out_h * out_w / max(threads, 1)
 
 
@@ -612,10 +592,9 @@ def _c_correlate(x, k, batch, out_h, out_w, pad_top, pad_left, boundary, fill, c
                                 and (boundary != _FILL or np.isfinite(fill))))):
         # The C engine runs a 1-D kernel whose length is a multiple of the fold
         # (one SIMD vector of taps, see _fold) as a folded 2-D correlation
-        # (1.5x faster; also the form Karatsuba steps would need, see
-        # _karatsuba_levels).  Zero taps appended to the
-        # kernel read samples past each window (integers or finite floats, so
-        # they add exact zeros) and change no output.
+        # (1.5x faster).  Zero taps appended to the kernel read samples past
+        # each window (integers or finite floats, so they add exact zeros) and
+        # change no output.
         kw2 = -(-kw // mult) * mult
         k = np.concatenate([k, np.zeros(k.shape[:-1] + (kw2 - kw,), dtype=k.dtype)], axis=-1)
         kw = kw2

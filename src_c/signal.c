@@ -114,29 +114,21 @@ static int fc_signal_tiling_choose(const fc_corr2d_geom *g, size_t elem, fc_sign
 #define FT float
 #define FN(name) name##_f32
 #define FC_BLOCK_FN_T fc_corr_block_f32_fn
-#define FC_SPLIT_FN_T fc_kara_split_f32_fn
-#define FC_MERGE_FN_T fc_kara_merge_f32_fn
 #include "signal_impl.h"
 
 #define FT double
 #define FN(name) name##_f64
 #define FC_BLOCK_FN_T fc_corr_block_f64_fn
-#define FC_SPLIT_FN_T fc_kara_split_f64_fn
-#define FC_MERGE_FN_T fc_kara_merge_f64_fn
 #include "signal_impl.h"
 
 #define FT uint32_t
 #define FN(name) name##_u32
 #define FC_BLOCK_FN_T fc_corr_block_u32_fn
-#define FC_SPLIT_FN_T fc_kara_split_u32_fn
-#define FC_MERGE_FN_T fc_kara_merge_u32_fn
 #include "signal_impl.h"
 
 #define FT uint64_t
 #define FN(name) name##_u64
 #define FC_BLOCK_FN_T fc_corr_block_u64_fn
-#define FC_SPLIT_FN_T fc_kara_split_u64_fn
-#define FC_MERGE_FN_T fc_kara_merge_u64_fn
 #include "signal_impl.h"
 
 /* A 1-D kernel of 4 to 7 rows of the AVX2 fold (32 to 63 float32 taps, 16 to
@@ -155,15 +147,12 @@ int fc_corr2d_f32(const fc_corr2d_geom *g, const float *x, const ptrdiff_t *x_of
 {
     fc_corr_block_f32_fn block = fc_corr_block_f32_ref;
     ptrdiff_t fold = 0;
-    fc_kara_split_f32_fn split = NULL;
-    fc_kara_merge_f32_fn merge = NULL;
 #ifdef FC_HAVE_X86_KERNELS
     if (fc_isa_active() >= FC_ISA_AVX512 && !(g && fc_signal_short_1d(g, 8)))
-        block = fc_corr_block_f32_avx512, fold = 16, split = fc_kara_split_f32_avx512,
-        merge = fc_kara_merge_f32_avx512;
+        block = fc_corr_block_f32_avx512, fold = 16;
     else if (fc_isa_active() >= FC_ISA_AVX2) block = fc_corr_block_f32_avx2, fold = 8;
 #endif
-    return corr2d_f32(g, x, x_off, k, k_off, fill, y, block, fold, split, merge);
+    return corr2d_f32(g, x, x_off, k, k_off, fill, y, block, fold);
 }
 
 int fc_corr2d_f64(const fc_corr2d_geom *g, const double *x, const ptrdiff_t *x_off,
@@ -171,15 +160,12 @@ int fc_corr2d_f64(const fc_corr2d_geom *g, const double *x, const ptrdiff_t *x_o
 {
     fc_corr_block_f64_fn block = fc_corr_block_f64_ref;
     ptrdiff_t fold = 0;
-    fc_kara_split_f64_fn split = NULL;
-    fc_kara_merge_f64_fn merge = NULL;
 #ifdef FC_HAVE_X86_KERNELS
     if (fc_isa_active() >= FC_ISA_AVX512 && !(g && fc_signal_short_1d(g, 4)))
-        block = fc_corr_block_f64_avx512, fold = 8, split = fc_kara_split_f64_avx512,
-        merge = fc_kara_merge_f64_avx512;
+        block = fc_corr_block_f64_avx512, fold = 8;
     else if (fc_isa_active() >= FC_ISA_AVX2) block = fc_corr_block_f64_avx2, fold = 4;
 #endif
-    return corr2d_f64(g, x, x_off, k, k_off, fill, y, block, fold, split, merge);
+    return corr2d_f64(g, x, x_off, k, k_off, fill, y, block, fold);
 }
 
 /* int32_t and uint32_t may alias: the kernel computes modulo 2^32 in unsigned */
@@ -188,16 +174,13 @@ int fc_corr2d_i32(const fc_corr2d_geom *g, const int32_t *x, const ptrdiff_t *x_
 {
     fc_corr_block_u32_fn block = fc_corr_block_u32_ref;
     ptrdiff_t fold = 0;
-    fc_kara_split_u32_fn split = NULL;
-    fc_kara_merge_u32_fn merge = NULL;
 #ifdef FC_HAVE_X86_KERNELS
     if (fc_isa_active() >= FC_ISA_AVX512 && !(g && fc_signal_short_1d(g, 8)))
-        block = fc_corr_block_u32_avx512, fold = 16, split = fc_kara_split_u32_avx512,
-        merge = fc_kara_merge_u32_avx512;
+        block = fc_corr_block_u32_avx512, fold = 16;
     else if (fc_isa_active() >= FC_ISA_AVX2) block = fc_corr_block_u32_avx2, fold = 8;
 #endif
     return corr2d_u32(g, (const uint32_t *)x, x_off, (const uint32_t *)k, k_off,
-                      (const uint32_t *)fill, (uint32_t *)y, block, fold, split, merge);
+                      (const uint32_t *)fill, (uint32_t *)y, block, fold);
 }
 
 /* int64_t and uint64_t may alias: the kernel computes modulo 2^64 in unsigned */
@@ -205,5 +188,5 @@ int fc_corr2d_i64(const fc_corr2d_geom *g, const int64_t *x, const ptrdiff_t *x_
                   const int64_t *k, const ptrdiff_t *k_off, const int64_t *fill, int64_t *y)
 {
     return corr2d_u64(g, (const uint64_t *)x, x_off, (const uint64_t *)k, k_off,
-                      (const uint64_t *)fill, (uint64_t *)y, fc_corr_block_u64_ref, 0, NULL, NULL);
+                      (const uint64_t *)fill, (uint64_t *)y, fc_corr_block_u64_ref, 0);
 }

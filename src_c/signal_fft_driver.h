@@ -62,13 +62,12 @@ static int FN(fft_direct_span)(const fc_fftcorr1d_params *p, const FT *x, const 
 
 /* The outputs of the pairs the guard flagged, and those whose windows reach
  * outside the signal, recomputed by the direct engine (which runs its own
- * parallel region), one call per run of flagged pairs.  Those outputs must
- * meet the per-output bound of a plain dot product, so the engine must not
- * take its Karatsuba steps there (their rounding errors are norm-wise too):
- * an even kernel gets one zero tap (a kernel of odd length is never folded).
- * Where the samples read are not all finite the kernel stays as it is
- * (0 * inf would be NaN), and the engine takes no Karatsuba step on
- * non-finite values anyway. */
+ * parallel region), one call per run of flagged pairs: plain dot products,
+ * within the per-output bound.  An even kernel gets one zero tap, so it is
+ * never folded (odd lengths never are): once a guard against the engine's
+ * former Karatsuba steps on folded kernels, kept so these outputs keep their
+ * bits (folding sums in another order).  Where the samples read are not all
+ * finite the kernel stays as it is (0 * inf would be NaN). */
 static int FN(fft_redo)(const fc_fftcorr1d_params *p, const FT *x, const FT *k, FT fill, FT *y,
                         const unsigned char *bad)
 {

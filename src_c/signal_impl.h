@@ -83,116 +83,19 @@ static void FN(folded)(const FT *e, ptrdiff_t n, const FT *k, ptrdiff_t K, FT *y
     if (rem > 0) block(1, rem, 1, e + full * fold, fold, 0, k, &zero, R, fold, y + full * fold, fold);
 }
 
-/* At most this many Karatsuba steps on a long folded 1-D kernel: none by
- * default.  Each step's rounding error is norm-wise -- it scales with the
- * samples of the whole block, not with each output's own terms -- so on a
- * signal spanning many magnitudes (a spike train through a decaying kernel)
- * quiet outputs lost up to 1e-3 of their value in float32, where NumPy's
- * dot products keep 1e-7; NumPy's per-output accuracy comes first.  (Build
- * with -DFC_KARATSUBA_LEVELS=3 for up to 0.42x the direct cost from 512
- * taps; fastconv/signal.py's cost model reads the same limit.) */
-#ifndef FC_KARATSUBA_LEVELS
-#define FC_KARATSUBA_LEVELS 0
-#endif
-
-/* Workspace elements of FN(karatsuba)(n, K, levels). */
-static size_t FN(karatsuba_ws)(ptrdiff_t n, ptrdiff_t K, int levels)
-{
-    if (levels == 0) return 0;
-    const ptrdiff_t h = K / 2, no = n / 2;
-    return (size_t)(6 * h + 2 * (2 * no + 1 + n)) + FN(karatsuba_ws)(no + 1, h, levels - 1);
-}
-
-/* The same correlation through `levels` steps of Karatsuba's split, each of
- * which replaces four half-length correlations by three (3/4 of the
- * multiply-adds) plus O(n) additions.  With k0, k1 the even and odd taps and
- * e0, e1 the even and odd samples, A = k0 * e0, B = k1 * e1 and
- * S = (k0 + k1) * (e1 + e0 shifted by one):
- *   y[2m] = A[m] + B[m],   y[2m + 1] = S[m] - A[m + 1] - B[m].
- * Every output is computed by the same operations wherever n starts, as long
- * as it starts at a multiple of 2^levels; finite values only (inf - inf). */
-static void FN(karatsuba)(const FT *restrict e, ptrdiff_t n, const FT *k, ptrdiff_t K, FT *y, int levels,
-                          FT *ws, FC_BLOCK_FN_T block, ptrdiff_t fold, FC_SPLIT_FN_T split,
-                          FC_MERGE_FN_T merge)
-{
-    if (levels == 0) {
-        FN(folded)(e, n, k, K, y, block, fold);
-        return;
-    }
-    const ptrdiff_t h = K / 2, no = n / 2, ne = n - no, na = no + 1;
-    FT *restrict k0 = ws, *restrict k1 = k0 + h, *restrict ks = k1 + h;
-    FT *restrict e0 = ks + h, *restrict e1 = e0 + na + h, *restrict es = e1 + ne + h;
-    FT *A = es + no + h, *B = A + na, *S = B + ne, *rest = S + no;
-    for (ptrdiff_t t = 0; t < h; ++t) {
-        k0[t] = k[2 * t];
-        k1[t] = k[2 * t + 1];
-        ks[t] = k[2 * t] + k[2 * t + 1];
-    }
-    /* one pass over e: e0 needs na + h - 1 samples, e1 ne + h - 1, es no + h - 1 */
-    ptrdiff_t i = 0;
-    if (split) {
-        /* a SIMD kernel for a prefix (same operations, same bits) */
-        split(e, no + h - 1, e0, e1, es);
-        i = FC_MAX(no + h - 1 - FC_KARA_SIMD_TAIL, (ptrdiff_t)0);
-    }
-    for (; i < no + h - 1; ++i) {
-        e0[i] = e[2 * i];
-        e1[i] = e[2 * i + 1];
-        es[i] = e[2 * i + 1] + e[2 * i + 2];
-    }
-    for (ptrdiff_t j = i; j < ne + h - 1; ++j) e1[j] = e[2 * j + 1];
-    for (ptrdiff_t j = i; j < na + h - 1; ++j) e0[j] = e[2 * j];
-    FN(karatsuba)(e0, na, k0, h, A, levels - 1, rest, block, fold, split, merge);
-    FN(karatsuba)(e1, ne, k1, h, B, levels - 1, rest, block, fold, split, merge);
-    if (no > 0) FN(karatsuba)(es, no, ks, h, S, levels - 1, rest, block, fold, split, merge);
-    ptrdiff_t m = 0;
-    if (merge) {
-        merge(A, B, S, no, y);
-        m = FC_MAX(no - FC_KARA_SIMD_TAIL, (ptrdiff_t)0);
-    }
-    for (; m < no; ++m) {
-        y[2 * m] = A[m] + B[m];
-        y[2 * m + 1] = S[m] - A[m + 1] - B[m];
-    }
-    if (ne > no) y[2 * no] = A[no] + B[no];
-}
-
-/* 1 when every value the correlation reads is finite (always for integers) */
-static int FN(all_finite)(const fc_corr2d_geom *g, const FT *x, const ptrdiff_t *x_off,
-                          const FT *k, const ptrdiff_t *k_off, const FT *fill)
-{
-    int bad = g->boundary == FC_BOUNDARY_FILL && fill[0] - fill[0] != 0;
-    for (ptrdiff_t it = 0; it < g->items && !bad; ++it) {
-        const FT *kk = k + k_off[it];
-        for (ptrdiff_t t = 0; t < g->kernel_w; ++t) bad |= kk[t] - kk[t] != 0;
-        if (!x) continue;
-        const FT *row = x + x_off[it];
-        /* x - x is 0 for a finite x, NaN for inf and NaN: sums of them are 0
-         * exactly when every x is finite (eight sums, so the loop vectorises) */
-        FT z[8] = {0};
-        ptrdiff_t t = 0;
-        const ptrdiff_t cs = g->in_cs;
-        if (cs == 1)
-            for (; t + 8 <= g->in_w; t += 8)
-                for (int l = 0; l < 8; ++l) z[l] += row[t + l] - row[t + l];
-        for (; t < g->in_w; ++t) z[0] += row[t * cs] - row[t * cs];
-        for (int l = 0; l < 8; ++l) bad |= z[l] != 0;
-    }
-    return !bad;
-}
-
 /* fold > 0: single-row correlations (1-D signals) with kernel_w a multiple of
  * fold run "folded": output j = i * fold + p of a chunk is
  *   sum_r sum_t e[(i + r) * fold + p + t] * k[r * fold + t],
  * a 2-D correlation of the extended row seen as rows of fold samples (row
  * stride fold, overlapping) with the kernel seen as kernel_w / fold rows of
  * fold taps (the same memory), so the block kernel shares each input load
- * across rows as in 2-D.  Kernels of at least 128 taps and finite values
- * first go through up to three Karatsuba steps (FN(karatsuba)); the
- * correlations they leave, of at least 64 taps, are folded. */
+ * across rows as in 2-D.  Each output stays a dot product of its own terms,
+ * rounding error bounded by them as NumPy's: block-wise fast algorithms
+ * (Karatsuba steps, tried) err norm-wise over the whole block and lost 1e-3
+ * of quiet outputs in float32 on signals spanning many magnitudes. */
 static int FN(corr2d)(const fc_corr2d_geom *g, const FT *x, const ptrdiff_t *x_off,
                       const FT *k, const ptrdiff_t *k_off, const FT *fill, FT *y,
-                      FC_BLOCK_FN_T block, ptrdiff_t fold, FC_SPLIT_FN_T split, FC_MERGE_FN_T merge)
+                      FC_BLOCK_FN_T block, ptrdiff_t fold)
 {
     int st = fc_corr2d_geom_check(g);
     if (st != FC_OK) return st;
@@ -220,18 +123,7 @@ static int FN(corr2d)(const fc_corr2d_geom *g, const FT *x, const ptrdiff_t *x_o
     if (fc_size_mul3((size_t)lde, (size_t)ehe, 1, &che)) return FC_EOVERFLOW;
     /* a folded chunk reads (whole rows + 1 + kernel rows) * fold samples */
     const size_t fold_len = folded ? (size_t)(CW / fold + 1 + KW / fold) * (size_t)fold : 0;
-    int levels = 0;
-    if (folded) {
-        /* Karatsuba steps (at most three) while the halves stay multiples of
-         * fold of at least 64 taps: below that the additions cost more than
-         * the multiply-adds saved (chunks start at multiples of 96, so of
-         * 2^levels) */
-        while (levels < FC_KARATSUBA_LEVELS && KW % (fold << (levels + 1)) == 0 &&
-               (KW >> (levels + 1)) >= 64)
-            ++levels;
-        if (levels > 0 && !FN(all_finite)(g, x, x_off, k, k_off, fill)) levels = 0;
-        che = FC_MAX(che, fold_len + FN(karatsuba_ws)(CW, KW, levels));
-    }
+    che = FC_MAX(che, fold_len);
     che = (che + al - 1) / al * al;
     /* interleaved outputs: each tile output is computed densely, then scattered */
     if (scatter && fc_size_mul3((size_t)BR, (size_t)CW, 1, &tmp)) return FC_EOVERFLOW;
@@ -268,8 +160,7 @@ static int FN(corr2d)(const fc_corr2d_geom *g, const FT *x, const ptrdiff_t *x_o
                 FN(extend_row)(plane, src, g, v0, (full + 1 + R) * fold,
                                g->boundary == FC_BOUNDARY_FILL ? fill[0] : (FT)0, E);
             }
-            FN(karatsuba)(e, ncols, k + k_off[item], KW, y + item * OW + ow0, levels, E + fold_len,
-                          block, fold, split, merge);
+            FN(folded)(e, ncols, k + k_off[item], KW, y + item * OW + ow0, block, fold);
             continue;
         }
         const ptrdiff_t *ki = k_off + item * M * C;
@@ -309,5 +200,3 @@ static int FN(corr2d)(const fc_corr2d_geom *g, const FT *x, const ptrdiff_t *x_o
 #undef FT
 #undef FN
 #undef FC_BLOCK_FN_T
-#undef FC_SPLIT_FN_T
-#undef FC_MERGE_FN_T

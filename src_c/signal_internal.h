@@ -38,34 +38,6 @@ typedef void (*fc_corr_block_u64_fn)(ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t c
                                      const uint64_t *k, const ptrdiff_t *koff, ptrdiff_t kh,
                                      ptrdiff_t kw, uint64_t *y, ptrdiff_t ldy);
 
-/* SIMD helpers of the Karatsuba steps (signal_impl.h), optional per type:
- *   split: for i < cnt - FC_KARA_SIMD_TAIL (at least): e0[i] = e[2i], e1[i] = e[2i + 1],
- *          es[i] = e[2i + 1] + e[2i + 2], reading e[0 .. 2 cnt) only;
- *   merge: for m < no - FC_KARA_SIMD_TAIL (at least): y[2m] = a[m] + b[m],
- *          y[2m + 1] = (s[m] - a[m + 1]) - b[m].
- * Each element is one rounding per operation, exactly as the portable loops
- * that finish the last FC_KARA_SIMD_TAIL elements (or more) compute it. */
-#define FC_KARA_SIMD_TAIL 32
-typedef void (*fc_kara_split_f32_fn)(const float *e, ptrdiff_t cnt, float *e0, float *e1, float *es);
-typedef void (*fc_kara_merge_f32_fn)(const float *a, const float *b, const float *s, ptrdiff_t no, float *y);
-typedef void (*fc_kara_split_f64_fn)(const double *e, ptrdiff_t cnt, double *e0, double *e1, double *es);
-typedef void (*fc_kara_merge_f64_fn)(const double *a, const double *b, const double *s, ptrdiff_t no,
-                                     double *y);
-typedef void (*fc_kara_split_u32_fn)(const uint32_t *e, ptrdiff_t cnt, uint32_t *e0, uint32_t *e1,
-                                     uint32_t *es);
-typedef void (*fc_kara_merge_u32_fn)(const uint32_t *a, const uint32_t *b, const uint32_t *s, ptrdiff_t no,
-                                     uint32_t *y);
-typedef void (*fc_kara_split_u64_fn)(const uint64_t *e, ptrdiff_t cnt, uint64_t *e0, uint64_t *e1,
-                                     uint64_t *es);
-typedef void (*fc_kara_merge_u64_fn)(const uint64_t *a, const uint64_t *b, const uint64_t *s, ptrdiff_t no,
-                                     uint64_t *y);
-void fc_kara_split_f32_avx512(const float *, ptrdiff_t, float *, float *, float *);
-void fc_kara_merge_f32_avx512(const float *, const float *, const float *, ptrdiff_t, float *);
-void fc_kara_split_f64_avx512(const double *, ptrdiff_t, double *, double *, double *);
-void fc_kara_merge_f64_avx512(const double *, const double *, const double *, ptrdiff_t, double *);
-void fc_kara_split_u32_avx512(const uint32_t *, ptrdiff_t, uint32_t *, uint32_t *, uint32_t *);
-void fc_kara_merge_u32_avx512(const uint32_t *, const uint32_t *, const uint32_t *, ptrdiff_t, uint32_t *);
-
 void fc_corr_block_f32_ref(ptrdiff_t, ptrdiff_t, ptrdiff_t, const float *, ptrdiff_t, ptrdiff_t,
                            const float *, const ptrdiff_t *, ptrdiff_t, ptrdiff_t, float *, ptrdiff_t);
 void fc_corr_block_f64_ref(ptrdiff_t, ptrdiff_t, ptrdiff_t, const double *, ptrdiff_t, ptrdiff_t,

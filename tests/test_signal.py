@@ -158,7 +158,7 @@ def test_1d_long_kernels_match_numpy(n1, n2, mode, dtype, seed, fn, whole):
 def test_1d_many_magnitudes_per_output_bound(taps, dtype, method):
     """A spike train (values over eight orders of magnitude) through a decaying kernel: every
     output within the dot-product bound of its own terms, as NumPy's (a norm-wise method, e.g.
-    Karatsuba steps over the block, lost 1e-3 of the quiet outputs in float32)."""
+    Karatsuba steps over the block, once tried, lost 1e-3 of the quiet outputs in float32)."""
     rng = np.random.default_rng(taps)
     a = (rng.random(4000) < 0.02) * 10.0 ** rng.uniform(-4, 4, 4000)
     a = (a * rng.choice([-1.0, 1.0], 4000)).astype(dtype)
@@ -173,9 +173,10 @@ def test_1d_many_magnitudes_per_output_bound(taps, dtype, method):
 
 @pytest.mark.parametrize("taps", [128, 136, 256, 300, 512, 1024, 1100])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32, np.uint8])
-def test_1d_karatsuba_kernels_match_numpy_for_any_thread_count(taps, dtype):
-    """Kernels of 128+ taps (the folded kernel): NumPy's values within the dot-product bound
-    (exact for integers), the same bits for 1, 2, 3 threads."""
+def test_1d_long_folded_kernels_match_numpy_for_any_thread_count(taps, dtype):
+    """Kernels of 128+ taps (folded above the generic level, some zero-padded to the fold
+    multiple first): NumPy's values within the dot-product bound (exact for integers), the
+    same bits for 1, 2, 3 threads."""
     rng = np.random.default_rng(taps)
     a = random_array(rng, 20011, dtype)
     v = random_array(rng, taps, dtype)
@@ -220,8 +221,9 @@ def test_1d_vector_and_tile_edges_every_isa(isa, dtype):
 @pytest.mark.parametrize("n", [4607, 4608, 4609, 9216 + 17, 20011])
 @pytest.mark.parametrize("taps", [64, 65, 128, 256, 264, 512])
 def test_1d_folded_chunks_every_isa(isa, n, taps):
-    """Signals around the per-thread chunk (4608 outputs) with folded and Karatsuba
-    kernels (float32, float64, int32): NumPy's values, the same bits for 1 and 3 threads."""
+    """Signals around the per-thread chunk (4608 outputs) with folded kernels, some
+    zero-padded first (unfolded at the generic level; float32, float64, int32): NumPy's
+    values, the same bits for 1 and 3 threads."""
     rng = np.random.default_rng(n + taps)
     for dtype in (np.float32, np.float64, np.int32):
         a = random_array(rng, n, dtype)
@@ -786,7 +788,7 @@ def test_1d_auto_keeps_numpy_accuracy_on_large_dynamic_range(dtype, taps):
     """method="auto" keeps NumPy's per-output accuracy where an FFT's norm-wise error
     would not (quiet stretches next to loud ones, offsets, sparse signals, delays,
     fast-decaying kernels): its guard sends those outputs to the direct engine, as
-    a plain dot product (no Karatsuba step, whose error is norm-wise too)."""
+    a plain dot product."""
     rng = np.random.default_rng(taps)
     for sig in _dynamic_range_signals(rng, 40_000):
         for ker in _dynamic_range_kernels(rng, taps):
