@@ -23,6 +23,7 @@ cdef extern from "fastconv.h" nogil:
         int algorithm
 
     int fc_conv_geom_check(const fc_conv_geom *g)
+    int fc_conv2d_auto_algorithm(const fc_conv_geom *g)
 
     int fc_im2col_f32(const fc_conv_geom *g, const float *x, float *col)
     int fc_im2col_f64(const fc_conv_geom *g, const double *x, double *col)

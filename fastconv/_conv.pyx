@@ -29,6 +29,13 @@ def geom_check(tuple geom):
     return fc_conv_geom_check(&g)
 
 
+def auto_algorithm(tuple geom):
+    """The FC_CONV_* algorithm that algorithm="auto" runs for this (checked) forward geometry."""
+    cdef fc_conv_geom g
+    fill_geom(&g, geom)
+    return fc_conv2d_auto_algorithm(&g)
+
+
 def im2col(tuple geom, const floating[::1] x, floating[::1] col):
     cdef fc_conv_geom g
     fill_geom(&g, geom)

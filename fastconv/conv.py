@@ -284,19 +284,23 @@ def _algorithm(algorithm, plan):
     return _ALGORITHMS[algorithm]
 
 
-def _ieee_safe_auto(plan, x, w):
-    """Whether algorithm='auto' may pick any kernel for these values.
+def _auto_algorithm(plan, x, w):
+    """The kernel algorithm='auto' runs on these values (an ``_ALGORITHMS`` code).
 
-    Non-finite values must propagate as in an explicit zero-padded GEMM
-    convolution (PyTorch's reference path): a padded tap is 0 * weight, so an
-    inf weight makes it NaN, and each output sees only its own window.  The
-    depthwise kernel skips padded taps and Winograd mixes a 4x4 input tile
-    into every output of its 2x2 tile, so for inf/NaN they give way to GEMM.
+    The C core picks by geometry (``fc_conv2d_auto_algorithm``); the values
+    are checked only where that pick cannot take them.  Non-finite values
+    must propagate as in an explicit zero-padded GEMM convolution (PyTorch's
+    reference path): a padded tap is 0 * weight, so an inf weight makes it
+    NaN, and each output sees only its own window.  The direct (depthwise)
+    kernels skip padded taps and Winograd mixes a 4x4 input tile into every
+    output of its 2x2 tile, so for inf/NaN they give way to the GEMM.
     """
-    padded = any(a or b for a, b in plan.pads)
-    if plan.c_in == plan.groups and padded and not all_finite(w):
-        return False
-    return not (_winograd_applies(plan) and not (all_finite(w) and all_finite(x)))
+    algo = _conv.auto_algorithm(plan.geom())
+    if algo == _ALGORITHMS["winograd"] and not (all_finite(w) and all_finite(x)):
+        return _ALGORITHMS["gemm"]
+    if algo == _ALGORITHMS["direct"] and any(a or b for a, b in plan.pads) and not all_finite(w):
+        return _ALGORITHMS["gemm"]
+    return algo
 
 
 def _winograd_applies(plan):
@@ -619,8 +623,8 @@ def _conv_forward(x, weight, bias, stride, padding, dilation, groups, layout, ou
             xd = _to4d(_dense(xb, dtype), nd, lay)
             wd = _dense(weight, dtype)
             bd = None if b is None else _dense(b, dtype)
-            if algo == _ALGORITHMS["auto"] and not _ieee_safe_auto(plan, xd, wd):
-                algo = _ALGORITHMS["gemm"]
+            if algo == _ALGORITHMS["auto"]:
+                algo = _auto_algorithm(plan, xd, wd)
             _conv.forward(plan.geom(algo), _flat(xd), _flat(wd), bd, _flat(target))
     return _finish(target, out)
 

@@ -16,6 +16,22 @@ static int conv_plain_1x1(const fc_conv_geom *g)
            g->pad_top == 0 && g->pad_left == 0 && g->out_h == g->in_h && g->out_w == g->in_w;
 }
 
+/* The layers the direct kernels take (conv_fwd_direct, conv_impl.h). */
+#define FC_DIRECT_MAX_CG 8
+
+static int conv_direct_ok(const fc_conv_geom *g)
+{
+    const ptrdiff_t Cg = g->in_channels / g->groups, Kg = g->out_channels / g->groups;
+    return Cg == 1 || (Kg == 1 && Cg <= FC_DIRECT_MAX_CG);
+}
+
+int fc_conv2d_auto_algorithm(const fc_conv_geom *g)
+{
+    if (conv_direct_ok(g)) return FC_CONV_DIRECT;
+    if (fc_winograd_applies(g) && fc_winograd_pays(g)) return FC_CONV_WINOGRAD;
+    return FC_CONV_GEMM;
+}
+
 /* The threads a convolution of `work` multiply-adds gets: never more than
  * the work can feed (about 64^3 per thread, as the GEMM), so a small call
  * runs serially instead of waking a thread team.  Results never depend on

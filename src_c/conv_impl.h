@@ -518,7 +518,7 @@ static int conv_fwd_indirect_f32(const fc_conv_geom *g, const float *x, const fl
     const size_t ptab_elems = FC_RUP((size_t)tiles * S * MR * pw);
     const size_t cbsz = nchw ? FC_RUP((size_t)MB * cb_ld) : 0;
     const size_t bbsz = fly ? FC_RUP((size_t)cb_ld * Lc * S) : 0;
-    per = ptab_elems + FC_RUP(MR * NR) + cbsz + bbsz;
+    per = ptab_elems + FC_RUP(MR * 2 * NR) + cbsz + bbsz;
     if (fc_size_mul3(per, (size_t)nt, 1, &total) || total > SIZE_MAX / 2 - wsz - padsz - zsz - qsz ||
         fc_size_mul3(total + wsz + padsz + zsz + qsz, sizeof(float), 1, &total))
         return FC_EOVERFLOW;
@@ -589,7 +589,7 @@ static int conv_fwd_indirect_f32(const fc_conv_geom *g, const float *x, const fl
             float *const tws = thread_ws + (size_t)tid * per;
             const float **const ptab = (const float **)tws;
             float *const scratch = tws + ptab_elems;
-            float *const cbuf = scratch + FC_RUP(MR * NR);
+            float *const cbuf = scratch + FC_RUP(MR * 2 * NR);
             float *const bbuf = cbuf + cbsz;
 
             if (padded) {                                /* zero-bordered planes */
@@ -695,9 +695,8 @@ static int conv_fwd_indirect_f32(const fc_conv_geom *g, const float *x, const fl
                         for (ptrdiff_t jp = jp0; jp < jp1; ++jp) {  /* 16 (AVX-512: 32) output channels */
                             const float *bp = fly ? bbuf + t0 * L * cb_ld + (jp - jp0) * NR * kcb
                                                   : wpack + gi * Kg_pad * Ktot + (cc * Lc * S + t0 * L) * Kg_pad + jp * NR * kcb;
-                            /* two adjacent panels at once (the AVX-512 kernel); NHWC
-                             * only where both are whole, as the output has no padding */
-                            const int pair = wide && jp + 1 < jp1 && (nchw || (jp + 2) * NR <= Kg);
+                            /* two adjacent panels at once (the AVX-512 kernel) */
+                            const int pair = wide && jp + 1 < jp1;
                             for (ptrdiff_t tl = 0; tl * MR < mb; ++tl) {  /* 6 pixels */
                                 const float *const *pp = ptab + (tl * S + t0) * MR;
                                 if (nchw) {
@@ -709,26 +708,25 @@ static int conv_fwd_indirect_f32(const fc_conv_geom *g, const float *x, const fl
                                     continue;
                                 }
                                 const ptrdiff_t mr_eff = FC_MIN((ptrdiff_t)MR, mb - tl * MR);
-                                if (pair && mr_eff == MR) {
-                                    fc_conv_ukernel_6x32_avx512(nseg, L, es, aoff, pp, bp, NR * kcb,
-                                                                y + (u0 + tl * MR) * K + gi * Kg + jp * NR, K, acc);
-                                    continue;
-                                }
-                                for (ptrdiff_t jq = jp; jq <= jp + pair; ++jq) {
-                                    const float *bq = bp + (jq - jp) * NR * kcb;
-                                    float *ct = y + (u0 + tl * MR) * K + gi * Kg + jq * NR;
-                                    const ptrdiff_t nr_eff = FC_MIN((ptrdiff_t)NR, Kg - jq * NR);
-                                    if (mr_eff == MR && nr_eff == NR) {
-                                        fc_conv_ukernel_6x16_avx2(nseg, L, es, aoff, pp, bq, ct, K, acc);
-                                    } else {
-                                        fc_conv_ukernel_6x16_avx2(nseg, L, es, aoff, pp, bq, scratch, NR, 0);
-                                        for (ptrdiff_t i = 0; i < mr_eff; ++i)
-                                            for (ptrdiff_t jj = 0; jj < nr_eff; ++jj) {
-                                                if (acc) ct[i * K + jj] += scratch[i * NR + jj];
-                                                else ct[i * K + jj] = scratch[i * NR + jj];
-                                            }
-                                    }
-                                }
+                                /* a partial tile (the block's last pixels, the
+                                 * last channels) goes through the scratch tile */
+                                const ptrdiff_t nw = pair ? 2 * NR : NR;
+                                const ptrdiff_t nr_eff = FC_MIN(nw, Kg - jp * NR);
+                                const int whole = mr_eff == MR && nr_eff == nw;
+                                float *ct = y + (u0 + tl * MR) * K + gi * Kg + jp * NR;
+                                float *dst = whole ? ct : scratch;
+                                if (pair)
+                                    fc_conv_ukernel_6x32_avx512(nseg, L, es, aoff, pp, bp, NR * kcb, dst,
+                                                                whole ? K : nw, whole && acc);
+                                else
+                                    fc_conv_ukernel_6x16_avx2(nseg, L, es, aoff, pp, bp, dst, whole ? K : nw,
+                                                              whole && acc);
+                                if (!whole)
+                                    for (ptrdiff_t i = 0; i < mr_eff; ++i)
+                                        for (ptrdiff_t jj = 0; jj < nr_eff; ++jj) {
+                                            if (acc) ct[i * K + jj] += scratch[i * nw + jj];
+                                            else ct[i * K + jj] = scratch[i * nw + jj];
+                                        }
                             }
                             jp += pair;
                         }
@@ -770,13 +768,6 @@ static int conv_fwd_indirect_f32(const fc_conv_geom *g, const float *x, const fl
  * w[k][c] added in (r, s) order -- in the portable loops and the SIMD
  * kernels alike.
  */
-#define FC_DIRECT_MAX_CG 8
-
-static int FN(direct_ok)(const fc_conv_geom *g)
-{
-    const ptrdiff_t Cg = g->in_channels / g->groups, Kg = g->out_channels / g->groups;
-    return Cg == 1 || (Kg == 1 && Cg <= FC_DIRECT_MAX_CG);
-}
 
 /* One NCHW output plane: yp = bias + sum over taps of w[r][s] * shifted xp
  * (accumulate: yp += the taps). */
@@ -1019,17 +1010,19 @@ int FN(fc_conv2d_forward)(const fc_conv_geom *g, const FT *x, const FT *w, const
     if (!x || !w || !y) return FC_EINVAL;
     if (g->batch == 0) return FC_OK;
     const int nt = conv_threads(conv_work(g));
-    const int depthwise = g->in_channels == g->groups;
     switch (g->algorithm) {
     case FC_CONV_DIRECT:
-        if (!FN(direct_ok)(g)) return FC_EINVAL;
+        if (!conv_direct_ok(g)) return FC_EINVAL;
         return FN(conv_fwd_direct)(g, x, w, bias, y, nt);
     case FC_CONV_WINOGRAD:
         if (!fc_winograd_applies(g)) return FC_EINVAL;
         return FN(fc_winograd_forward)(g, x, w, bias, y, nt);
     case FC_CONV_AUTO:
-        if (depthwise || FN(direct_ok)(g)) return FN(conv_fwd_direct)(g, x, w, bias, y, nt);
-        if (fc_winograd_applies(g) && fc_winograd_pays(g, FC_CONV_IS_F32)) return FN(fc_winograd_forward)(g, x, w, bias, y, nt);
+        switch (fc_conv2d_auto_algorithm(g)) {
+        case FC_CONV_DIRECT: return FN(conv_fwd_direct)(g, x, w, bias, y, nt);
+        case FC_CONV_WINOGRAD: return FN(fc_winograd_forward)(g, x, w, bias, y, nt);
+        default: break;
+        }
         /* fall through */
     default:
 #if FC_CONV_IS_F32 && defined(FC_HAVE_X86_KERNELS)

@@ -57,7 +57,7 @@ void fc_col2im_image_f64(const fc_conv_geom *g, ptrdiff_t channels, ptrdiff_t pi
 /* Winograd F(2x2, 3x3) (winograd.c): applies to 3x3, stride 1, dilation 1,
  * one group, either layout; forward only. */
 int fc_winograd_applies(const fc_conv_geom *g);
-int fc_winograd_pays(const fc_conv_geom *g, int f32);     /* what algorithm=auto chooses */
+int fc_winograd_pays(const fc_conv_geom *g);     /* what algorithm=auto chooses */
 int fc_winograd_forward_f32(const fc_conv_geom *g, const float *x, const float *w, const float *bias,
                             float *y, int nt);
 int fc_winograd_forward_f64(const fc_conv_geom *g, const double *x, const double *w, const double *bias,

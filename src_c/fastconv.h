@@ -165,6 +165,9 @@ typedef struct {
 
 /* FC_OK when every field is in its domain and consistent, else FC_EINVAL. */
 int fc_conv_geom_check(const fc_conv_geom *g);
+/* The algorithm FC_CONV_AUTO runs for this layer's forward pass:
+ * FC_CONV_DIRECT, FC_CONV_WINOGRAD or FC_CONV_GEMM (g must pass the check). */
+int fc_conv2d_auto_algorithm(const fc_conv_geom *g);
 
 /* im2col: col is (batch, in_channels*kernel_h*kernel_w, out_h*out_w) for NCHW
  * (rows ordered channel, kernel row, kernel column: torch's unfold) and

@@ -18,14 +18,13 @@ int fc_winograd_applies(const fc_conv_geom *g)
 /* Worth it over the direct implicit GEMM: enough channels for the GEMMs, and
  * enough tiles that transforming 16/9 times the weights is paid back (the
  * transformed weights are read once per tile block). */
-int fc_winograd_pays(const fc_conv_geom *g, int f32)
+int fc_winograd_pays(const fc_conv_geom *g)
 {
     /* (float32 on AVX-512 too: with the AVX2 transforms writing the 12x32
      * kernel's 32-wide panels, VGG 3x3 128 (batch 8, 56x56) measured 1.46x /
      * 1.24x the indirect GEMM at one thread (NCHW / NHWC), ResNet's 3x3 64
      * (batch 1, 56x56) 1.29x / 1.21x; on few tiles per weight, ResNet's
      * 14x14 and 7x7 stages, the weight transform costs more than it saves) */
-    (void)f32;
     const double tiles = (double)g->batch * ((g->out_h + 1) / 2) * (((g->out_w + 1) / 2 + 7) / 8 * 8);
     const double widest = (double)FC_MAX(g->in_channels, g->out_channels);
     return g->in_channels >= 16 && g->out_channels >= 16 && tiles >= 4 * widest;

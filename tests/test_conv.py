@@ -249,6 +249,29 @@ def test_conv2d_every_isa(isa, layout):
             assert_close(gb, egb.astype(dtype))
 
 
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+@pytest.mark.parametrize("c_out", [16, 24, 40, 64, 70])
+def test_partial_output_tiles(isa, layout, c_out):
+    """Output pixels not a multiple of the 6-pixel tile and channels not a
+    multiple of the 16/32-channel panel pair: the partial tiles (written
+    through a scratch tile) equal the reference, and the thread count does
+    not change a bit."""
+    rng = np.random.default_rng(c_out)
+    for hw in [(1, 1), (1, 5), (2, 4), (3, 3), (1, 13), (7, 7), (5, 11)]:
+        x = rng.standard_normal((1, 20) + hw).astype(np.float32)
+        w = rng.standard_normal((c_out, 20, 3, 3)).astype(np.float32)
+        b = rng.standard_normal(c_out).astype(np.float32)
+        expected = ref.conv2d(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), (1, 1),
+                              [(1, 1), (1, 1)], (1, 1), 1)
+        xin = x if layout == "NCHW" else nhwc(x)
+        got = []
+        for nt in (1, 2):
+            with fastconv.threads(nt):
+                got.append(fastconv.conv2d(xin, w, b, padding=1, layout=layout, algorithm="gemm"))
+        np.testing.assert_array_equal(got[0], got[1])
+        assert_close(got[0] if layout == "NCHW" else nchw(got[0]), expected.astype(np.float32))
+
+
 WINOGRAD_CASES = [
     ((1, 3, 5, 5), 2, 1), ((2, 5, 9, 13), 7, 1), ((1, 20, 17, 40), 18, (0, 2)), ((2, 4, 1, 1), 3, 1),
     ((1, 2, 3, 3), 1, 0), ((3, 9, 20, 37), 13, ((2, 0), (1, 3))), ((1, 70, 12, 12), 17, "same"),
