@@ -448,6 +448,7 @@ static int FN(conv_fwd_gemm_nhwc)(const fc_conv_geom *g, const FT *x, const FT *
 #define FC_IND_MR 6
 #define FC_IND_NR 16
 #define FC_IND_FLY_PIXELS 512
+#define FC_IND_WROW_MAX_C 32   /* window-row segments below this many channels (NHWC) */
 
 static int conv_fwd_indirect_f32(const fc_conv_geom *g, const float *x, const float *w,
                                  const float *bias, float *y, int nt)
@@ -463,30 +464,43 @@ static int conv_fwd_indirect_f32(const fc_conv_geom *g, const float *x, const fl
      * input row of one channel (element stride dilation_w) instead of a run
      * of channels at one tap, so the kernel's inner loop is kernel_w long
      * rather than C; k then keeps the weights' own order (c, r, s).  The
-     * kernel then reads planes: an NHWC image is first copied into
-     * (zero-bordered) planes, as a padded NCHW one is; the output keeps
-     * its layout. */
-    const int rows = Cg < KW;
+     * kernel then reads planes: an NHWC image (grouped or dilated) is first
+     * copied into (zero-bordered) planes, as a padded NCHW one is; the output
+     * keeps its layout.
+     * NHWC with one group, undilated rows and few channels instead takes a
+     * row of the window as a segment: kernel_w pixels of all C channels,
+     * contiguous in the image itself wherever the row lies inside it; k runs
+     * in the order (r, s, c), kernel_h segments of kernel_w * C values.  Rows
+     * above or below the image point at zeros; windows over the left or
+     * right border read per-row edge strips: padded columns [-pad_left,
+     * kernel_w - 1) and [max(0, W - kernel_w + 1), W + pad_right) of the row,
+     * zeros outside the image, built per chunk of images. */
+    const int wrow = !nchw && Cg < FC_MAX(KW, (ptrdiff_t)FC_IND_WROW_MAX_C) && G == 1 && dw == 1;
+    const int rows = Cg < KW && !wrow;
+    const int whole = rows || wrow;                      /* one channel chunk */
     const int pin = nchw || rows;                        /* the kernel reads planes */
     const int padded = nchw ? (g->pad_top | g->pad_bottom | g->pad_left | g->pad_right) != 0 : rows;
     const ptrdiff_t Hp = padded ? H + pt + g->pad_bottom : H, Wp = padded ? W + pl + g->pad_right : W;
     const ptrdiff_t cs = pin ? Hp * Wp : 1;
+    const ptrdiff_t sl = pl + KW - 1, rs0 = FC_MAX((ptrdiff_t)0, W - KW + 1);
+    const ptrdiff_t spix = wrow ? sl + W + g->pad_right - rs0 : 0;   /* edge-strip pixels per row */
+    const int prep = padded || wrow;                     /* each chunk of images is prepared first */
     const int MR = FC_IND_MR, NR = FC_IND_NR;
     const int wide = fc_isa_active() >= FC_ISA_AVX512;   /* 6 x 32 tiles */
-    const double img_bytes = (double)C * Hp * Wp * sizeof(float);
-    const ptrdiff_t S = rows ? Cg * KH : T;              /* segments per pixel and channel chunk */
+    const double img_bytes = wrow ? (double)H * spix * C * sizeof(float) : (double)C * Hp * Wp * sizeof(float);
+    const ptrdiff_t S = wrow ? KH : rows ? Cg * KH : T;  /* segments per pixel and channel chunk */
     const ptrdiff_t es = rows ? dw : cs;                 /* element stride within a segment */
 
     /* Few output pixels (all of them one block): each item packs the weight
      * panels it owns on the fly, a channel chunk at a time, so the weights
      * are read once and their packed copy never leaves the cache.  Otherwise
      * the weights are packed once up front and shared by all pixel blocks. */
-    const int fly = U <= FC_IND_FLY_PIXELS && (!padded || N * img_bytes <= (double)(32 << 20));
+    const int fly = U <= FC_IND_FLY_PIXELS && (!prep || N * img_bytes <= (double)(32 << 20));
 
     /* k blocks: channel chunks of Lc, tg taps per block (about KCT values of k) */
     const ptrdiff_t KCT = pin ? 128 : 256;
-    const ptrdiff_t Lc = rows ? KW : FC_MIN(Cg, fly ? FC_MAX((ptrdiff_t)32, KCT / T) : KCT);
-    const ptrdiff_t ncc = rows ? 1 : (Cg + Lc - 1) / Lc;
+    const ptrdiff_t Lc = wrow ? KW * C : rows ? KW : FC_MIN(Cg, fly ? FC_MAX((ptrdiff_t)32, KCT / T) : KCT);
+    const ptrdiff_t ncc = whole ? 1 : (Cg + Lc - 1) / Lc;
     /* segments per k block: about KCT values of k, the blocks balanced */
     const ptrdiff_t tg0 = FC_MAX((ptrdiff_t)1, KCT / Lc), nkb = (S + tg0 - 1) / tg0;
     const ptrdiff_t tg = (S + nkb - 1) / nkb;
@@ -500,8 +514,8 @@ static int conv_fwd_indirect_f32(const fc_conv_geom *g, const float *x, const fl
     const ptrdiff_t nsplit = (npan + nchunk - 1) / nchunk;
     const ptrdiff_t cb_ld = nchunk * NR;                 /* NCHW tile buffer / fly panel row */
 
-    /* images padded per chunk: at most 32 MiB of copies (at least one image) */
-    const ptrdiff_t chunk_imgs = !padded || fly ? N
+    /* images prepared per chunk: at most 32 MiB of copies (at least one image) */
+    const ptrdiff_t chunk_imgs = !prep || fly ? N
                                  : FC_MAX((ptrdiff_t)1, FC_MIN(N, (ptrdiff_t)((double)(32 << 20) / img_bytes)));
 
     const size_t al = FC_ALIGN / sizeof(float);
@@ -510,9 +524,10 @@ static int conv_fwd_indirect_f32(const fc_conv_geom *g, const float *x, const fl
     size_t wsz = 0, padsz = 0, per, total;
     if (!fly && fc_size_mul3((size_t)G, (size_t)Kg_pad, (size_t)Ktot, &wsz)) return FC_EOVERFLOW;
     if (padded && fc_size_mul3((size_t)chunk_imgs, (size_t)C, (size_t)(Hp * Wp), &padsz)) return FC_EOVERFLOW;
+    if (wrow && fc_size_mul3((size_t)chunk_imgs * H, (size_t)spix, (size_t)C, &padsz)) return FC_EOVERFLOW;
     wsz = FC_RUP(wsz);
-    padsz = padded ? FC_RUP(padsz + 16) : 0;
-    const size_t zsz = FC_RUP(Cg + 16);
+    padsz = prep ? FC_RUP(padsz + 16) : 0;
+    const size_t zsz = FC_RUP((wrow ? KW * C : Cg) + 16);
     const ptrdiff_t qcols = fly ? Lc * S : Ktot;               /* one index table per chunk width */
     const size_t qsz = FC_RUP((size_t)4 * qcols * pw);
     const size_t ptab_elems = FC_RUP((size_t)tiles * S * MR * pw);
@@ -527,7 +542,7 @@ static int conv_fwd_indirect_f32(const fc_conv_geom *g, const float *x, const fl
     float *const wpack = ws, *const xpad = ws + wsz, *const zeros = xpad + padsz;
     ptrdiff_t *const qtab = (ptrdiff_t *)(zeros + zsz);
     float *const thread_ws = zeros + zsz + qsz;
-    for (ptrdiff_t i = 0; i < Cg + 16; ++i) zeros[i] = 0;
+    for (size_t i = 0; i < zsz; ++i) zeros[i] = 0;
 
     /* Where weight column q (channel c, tap t: q = c * T + t; in rows mode
      * segment t = (c, r), element e = s: q = t * KW + e) lands in a
@@ -543,12 +558,13 @@ static int conv_fwd_indirect_f32(const fc_conv_geom *g, const float *x, const fl
     }
     if (!fly) {
         for (ptrdiff_t cc = 0; cc < ncc; ++cc) {
-            const ptrdiff_t L = rows ? Lc : FC_MIN(Lc, Cg - cc * Lc);
+            const ptrdiff_t L = whole ? Lc : FC_MIN(Lc, Cg - cc * Lc);
             for (ptrdiff_t t0 = 0; t0 < S; t0 += tg) {
                 const ptrdiff_t nseg = FC_MIN(tg, S - t0), kcb = nseg * L, koff = cc * Lc * S + t0 * L;
                 for (ptrdiff_t q = 0; q < nseg; ++q)
                     for (ptrdiff_t e = 0; e < L; ++e) {
-                        const ptrdiff_t col = rows ? (t0 + q) * KW + e : (cc * Lc + e) * T + t0 + q;
+                        const ptrdiff_t col = wrow ? (e % C) * T + (t0 + q) * KW + e / C
+                                              : rows ? (t0 + q) * KW + e : (cc * Lc + e) * T + t0 + q;
                         qb[0][col] = koff * Kg_pad + (q * L + e) * NR;
                         qk[0][col] = kcb;
                     }
@@ -562,12 +578,12 @@ static int conv_fwd_indirect_f32(const fc_conv_geom *g, const float *x, const fl
                                  qb[0], qk[0], wpack + gi * Kg_pad * Ktot);
         }
     } else {
-        for (int v = 0; v < (rows ? 1 : 2); ++v) {
+        for (int v = 0; v < (whole ? 1 : 2); ++v) {
             const ptrdiff_t L = v == 0 ? Lc : Cg - (ncc - 1) * Lc;
             for (ptrdiff_t e = 0; e < L; ++e)
                 for (ptrdiff_t t = 0; t < S; ++t) {
                     const ptrdiff_t t0 = t / tg * tg, nseg = FC_MIN(tg, S - t0);
-                    const ptrdiff_t col = rows ? t * KW + e : e * T + t;
+                    const ptrdiff_t col = wrow ? (e % C) * T + t * KW + e / C : rows ? t * KW + e : e * T + t;
                     qb[v][col] = t0 * L * cb_ld + ((t - t0) * L + e) * NR;
                     qk[v][col] = nseg * L;
                 }
@@ -592,7 +608,19 @@ static int conv_fwd_indirect_f32(const fc_conv_geom *g, const float *x, const fl
             float *const cbuf = scratch + FC_RUP(MR * 2 * NR);
             float *const bbuf = cbuf + cbsz;
 
-            if (padded) {                                /* zero-bordered planes */
+            if (wrow) {                                  /* edge strips, one pair per image row */
+                const ptrdiff_t nimg = n1 - n0;
+#pragma omp for schedule(static)
+                for (ptrdiff_t task = 0; task < nimg * H; ++task) {
+                    const float *sr = x + (n0 * H + task) * W * C;
+                    float *d = xpad + task * spix * C;
+                    for (ptrdiff_t j = 0; j < spix; ++j) {
+                        const ptrdiff_t col = j < sl ? j - pl : rs0 + j - sl;
+                        for (ptrdiff_t c = 0; c < C; ++c) d[j * C + c] = col >= 0 && col < W ? sr[col * C + c] : 0;
+                    }
+                }
+                /* (implicit barrier: the chunk's strips are built) */
+            } else if (padded) {                         /* zero-bordered planes */
                 const ptrdiff_t nimg = n1 - n0, plane = Hp * Wp;
                 /* the zero rows above and below each plane */
 #pragma omp for schedule(static) nowait
@@ -657,9 +685,21 @@ static int conv_fwd_indirect_f32(const fc_conv_geom *g, const float *x, const fl
                             }
                         }
                         const float *xs = pin ? (padded ? xpad + (n - n0) * C * Hp * Wp : x + n * C * H * W) + gi * Cg * cs
-                                               : x + n * H * W * C + gi * Cg;
+                                              : x + n * H * W * C + gi * Cg;
                         if (u >= u0 + mb) {              /* beyond the block: any readable data */
                             for (ptrdiff_t t = 0; t < S; ++t) pp[t * MR] = pin ? xs : zeros;
+                            continue;
+                        }
+                        if (wrow) {                      /* segment r: row r of the window, all channels */
+                            const ptrdiff_t iw = ow * sw - pl;
+                            const float *strips = xpad + (n - n0) * H * spix * C;
+                            for (ptrdiff_t r = 0; r < KH; ++r) {
+                                const ptrdiff_t ih = oh * sh - pt + r * dh;
+                                pp[r * MR] = ih < 0 || ih >= H ? zeros
+                                             : iw < 0          ? strips + (ih * spix + iw + pl) * C
+                                             : iw + KW > W     ? strips + (ih * spix + sl + iw - rs0) * C
+                                                               : xs + (ih * W + iw) * C;
+                            }
                             continue;
                         }
                         if (rows) {                      /* segment (c, r): row r of the window in plane c */
@@ -681,7 +721,7 @@ static int conv_fwd_indirect_f32(const fc_conv_geom *g, const float *x, const fl
                     }
 
                 for (ptrdiff_t cc = 0; cc < ncc; ++cc) {           /* channel chunks */
-                    const ptrdiff_t L = rows ? Lc : FC_MIN(Lc, Cg - cc * Lc);
+                    const ptrdiff_t L = whole ? Lc : FC_MIN(Lc, Cg - cc * Lc);
                     if (fly) {                                     /* this chunk's panels */
                         const int v = L == Lc ? 0 : 1;
                         for (ptrdiff_t r0 = jp0 * NR; r0 < jp1 * NR; r0 += 8)

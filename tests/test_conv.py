@@ -272,6 +272,35 @@ def test_partial_output_tiles(isa, layout, c_out):
         assert_close(got[0] if layout == "NCHW" else nchw(got[0]), expected.astype(np.float32))
 
 
+@pytest.mark.parametrize("c_in", [1, 2, 3, 5, 8, 16, 31])
+def test_nhwc_window_row_segments(isa, c_in):
+    """NHWC layers with few channels read a window row (kernel_w pixels x C)
+    as one segment: from the image inside it, from per-row edge strips over
+    the left/right borders, zeros above and below.  Narrow images (a window
+    over both borders), strides beyond the kernel, asymmetric padding and
+    row dilation against the reference; the thread count changes no bit."""
+    rng = np.random.default_rng(c_in)
+    for _ in range(12):
+        h, wd = (int(v) for v in rng.integers(1, 13, 2))
+        kh, kw = (int(v) for v in rng.integers(1, 8, 2))
+        sh, sw = (int(v) for v in rng.integers(1, 4, 2))
+        dh = int(rng.integers(1, 3))
+        pads = [tuple(int(v) for v in rng.integers(0, kh, 2)), tuple(int(v) for v in rng.integers(0, kw, 2))]
+        if h + sum(pads[0]) < dh * (kh - 1) + 1 or wd + sum(pads[1]) < kw:
+            continue
+        k_out = int(rng.choice([5, 16, 40]))
+        x = rng.standard_normal((2, c_in, h, wd)).astype(np.float32)
+        w = rng.standard_normal((k_out, c_in, kh, kw)).astype(np.float32)
+        b = rng.standard_normal(k_out).astype(np.float32)
+        expected = ref.conv2d(x, w, b, (sh, sw), pads, (dh, 1))
+        got = []
+        for nt in (1, 2):
+            with fastconv.threads(nt):
+                got.append(fastconv.conv2d(nhwc(x), w, b, (sh, sw), pads, (dh, 1), layout="NHWC", algorithm="gemm"))
+        np.testing.assert_array_equal(got[0], got[1])
+        assert_close(nchw(got[0]), expected.astype(np.float32))
+
+
 WINOGRAD_CASES = [
     ((1, 3, 5, 5), 2, 1), ((2, 5, 9, 13), 7, 1), ((1, 20, 17, 40), 18, (0, 2)), ((2, 4, 1, 1), 3, 1),
     ((1, 2, 3, 3), 1, 0), ((3, 9, 20, 37), 13, ((2, 0), (1, 3))), ((1, 70, 12, 12), 17, "same"),
