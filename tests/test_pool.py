@@ -670,6 +670,47 @@ def test_nchw_row_kernels_same_bits(isa, rng, op, k, s, p, d, ceil_mode):
                 np.testing.assert_allclose(y, want, rtol=2e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("args", [(3, 2, 1), ((1, 3), (1, 2), (0, 1)), ((3, 3), 2, 1, 1, True),
+                                  ((2, 3), 2, (1, 1), (2, 1)), (2, 2, 0), (2, 2, 0, 1, True)])
+def test_max_rows_nan_free_and_nan_rows(isa, rng, torch, args):
+    """The AVX-512 row kernels of 3-wide stride-2 max with one padded column and of 2x2/2 max with
+    indices take plain max / greater-than on rows without NaN and redo a row with the NaN rule when
+    it read one (then the next row starts with the NaN rule): planes whose rows are NaN-free, hold
+    one NaN (any payload, sign), runs of NaN rows then clean ones, with -0/+0 ties and infinities,
+    every width to 40 and long rows, a strided view, 1 and 2 threads: values and indices bitwise
+    equal to the baseline copy and to PyTorch's (payloads included)."""
+    for w in list(range(1, 41)) + [111, 112, 113, 127, 256]:
+        base = rng.standard_normal((2, 3, 12, w + 2)).astype(np.float32)
+        base[rng.random(base.shape) < 0.1] = -0.0
+        base[rng.random(base.shape) < 0.1] = 0.0
+        base[rng.random(base.shape) < 0.02] = np.inf
+        base[rng.random(base.shape) < 0.02] = -np.inf
+        bits = base.view(np.uint32)
+        r, c = int(rng.integers(0, 12)), int(rng.integers(0, w + 2))
+        bits[0, 1, r, c] = 0x7FC00000 | int(rng.integers(1, 1 << 22))  # one NaN in a plane
+        bits[1, 0, 3:6, rng.integers(0, w + 2, 3)] = 0xFFC00001  # NaN rows, then clean ones
+        bits[1, 2, 7, :] = 0x7FA00000 + np.arange(w + 2, dtype=np.uint32)  # a whole row of NaNs
+        x = base[..., 1:w + 1]
+        previous = fastconv.get_isa()
+        fastconv.set_isa("generic")
+        try:
+            y0, i0 = fastconv.max_pool2d(x, *args, return_indices=True)
+            v0 = fastconv.max_pool2d(x, *args)
+        except ValueError:  # a kernel wider than the input
+            continue
+        finally:
+            fastconv.set_isa(previous)
+        for threads in (1, 2):
+            with fastconv.threads(threads):
+                y, i = fastconv.max_pool2d(x, *args, return_indices=True)
+                v = fastconv.max_pool2d(x, *args)
+            assert y.tobytes() == y0.tobytes() and i.tobytes() == i0.tobytes(), (w, threads)
+            assert v.tobytes() == v0.tobytes(), (w, threads)
+        yt, it = torch.nn.functional.max_pool2d(torch.from_numpy(np.ascontiguousarray(x)), *args,
+                                                return_indices=True)
+        assert y.tobytes() == yt.numpy().tobytes() and np.array_equal(i, it.numpy()), w
+
+
 @pytest.mark.parametrize("c", [3, 16, 17, 32, 48, 64])
 @pytest.mark.parametrize("op,k,s,p,ceil_mode", [("max", (3, 3), (2, 2), (1, 1), False),
                                                 ("max", (3, 3), (2, 2), (0, 1), True),

@@ -8,7 +8,10 @@
  * Each output is computed with the operations of the generic path
  * (pool_impl.h: vmax/vsum over the rows, then hmax/hsum along the row, or
  * the fused 2x2 kernels), in the same order, so the results are bitwise those
- * of the AVX2 and generic copies.
+ * of the AVX2 and generic copies.  The 3-wide stride-2 max with one padded
+ * column (3x3/2 pad 1) takes plain x86 max, which gives the NaN rule's bits
+ * when no NaN is read: each row checks its inputs for NaN as it goes and is
+ * redone with the rule when it read one.
  */
 #include <immintrin.h>
 #include <math.h>
@@ -167,6 +170,79 @@ static inline __attribute__((always_inline)) void max3s2(float *restrict y, cons
     }
 }
 
+/* The max step without the NaN rule: x86 max(v, a) is v > a ? v : a, which
+ * is nanmax(a, v) whenever v is not NaN (a NaN a survives either way; -0
+ * against +0 keeps a in both).  exact (a constant): nanmax itself. */
+static inline __m512 xmax(__m512 a, __m512 v, const int exact)
+{
+    return exact ? nanmax(a, v) : _mm512_max_ps(v, a);
+}
+
+/* lanes where neither a nor b is NaN */
+static inline __mmask16 ordered(__m512 a, __m512 b)
+{
+    return _mm512_cmp_ps_mask(a, b, _CMP_ORD_Q);
+}
+
+/* 16 columns of row r from c: all inside the row (full), or those of mask
+ * m, -inf elsewhere */
+static inline __m512 load_cols(const float *r, ptrdiff_t c, int full, __mmask16 m)
+{
+    return full ? _mm512_loadu_ps(r + c) : _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), m, r + c);
+}
+
+/* max3s2 with one padded column on the left (3x3/2 pad 1), column pairs
+ * aligned to the row: t the column maxima (r0 max r1) max r2,
+ * y[o] = max(max(t[2o-1], t[2o]), t[2o+1]) is the previous odd column (the
+ * odd columns shifted by one lane, the previous step's last in lane 0, -inf
+ * before the row), the even one and the odd one.  Unless exact, every max
+ * is a plain x86 max, which gives nanmax's bits when no NaN is read.
+ * Returns 1 when no NaN was read, 0 otherwise (the fast path's result is
+ * then to be redone exactly).  pf: prefetch the rows about MAX3S2_PF bytes
+ * after r2, two rows' worth a row (the next output row's new rows), for
+ * runs of rows out of L3. */
+#define MAX3S2_PF 2048
+static inline __attribute__((always_inline)) int max3s2p1(float *restrict y, const float *r0, const float *r1,
+                                                          const float *r2, ptrdiff_t w, ptrdiff_t ow,
+                                                          const int exact, const int pf)
+{
+    __m512 prev = _mm512_set1_ps(-INFINITY);
+    __mmask16 ok = 0xFFFF;
+    for (ptrdiff_t o = 0; o < ow; o += 16) {
+        const ptrdiff_t c = 2 * o;
+        const int full = c + 32 <= w;
+        const __mmask16 m0 = full ? 0 : col_mask(c, w), m1 = full ? 0 : col_mask(c + 16, w);
+        if (pf) /* four lines a step of 32 columns: two rows' bytes */
+            for (int q = 0; q < 4; ++q)
+                _mm_prefetch((const char *)(r2 + MAX3S2_PF / sizeof(float) + 2 * c + 16 * q), _MM_HINT_T0);
+        const __m512 a0 = load_cols(r0, c, full, m0), a1 = load_cols(r0, c + 16, full, m1);
+        const __m512 b0 = load_cols(r1, c, full, m0), b1 = load_cols(r1, c + 16, full, m1);
+        const __m512 c0 = load_cols(r2, c, full, m0), c1 = load_cols(r2, c + 16, full, m1);
+        ok &= _mm512_mask_cmp_ps_mask(ordered(a0, b0), c0, a1, _CMP_ORD_Q) & ordered(b1, c1);
+        __m512 e, d;
+        deinterleave(xmax(xmax(a0, b0, exact), c0, exact), xmax(xmax(a1, b1, exact), c1, exact), &e, &d);
+        const __m512 left = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(d),
+                                                                    _mm512_castps_si512(prev), 15));
+        const __m512 v = xmax(xmax(left, e, exact), d, exact);
+        prev = d;
+        if (o + 16 <= ow) _mm512_storeu_ps(y + o, v);
+        else store_head(y + o, v, ow - o);
+    }
+    return ok == 0xFFFF;
+}
+
+/* max3s2p1 of the rows rows[0..nr) (fewer than three repeat the last):
+ * plain max, redone with nanmax when a NaN was read; with nanmax at once
+ * when *nan (a NaN in the caller's previous row: NaNs come in clusters).
+ * *nan: whether this row read a NaN. */
+static inline __attribute__((always_inline)) void max3s2p1_row(float *restrict y, const float *const *rows,
+                                                               ptrdiff_t nr, ptrdiff_t w, ptrdiff_t ow, int *nan,
+                                                               const int pf)
+{
+    const float *r0 = rows[0], *r1 = rows[nr > 1 ? 1 : 0], *r2 = rows[nr - 1];
+    if (*nan || !max3s2p1(y, r0, r1, r2, w, ow, 0, pf)) *nan = !max3s2p1(y, r0, r1, r2, w, ow, 1, 0);
+}
+
 /* vertical sums (r0 + r1) + r2 (or r0 + r1) of the 16 columns from c, +0
  * outside the row */
 static inline __m512 vsum3(const float *const *rows, ptrdiff_t nr, ptrdiff_t c, ptrdiff_t w)
@@ -270,7 +346,12 @@ static inline int row(int kind, float *y, int64_t *id, const float *const *rows,
         return 1;
     case FC_ROWK_MAX3S2:
         if (nr < 1 || nr > 3) return 0;
-        max3s2(y, rows, nr, w, ow, pl);
+        if (pl == 1) {
+            int nan = 0;
+            max3s2p1_row(y, rows, nr, w, ow, &nan, 0);
+        } else {
+            max3s2(y, rows, nr, w, ow, pl);
+        }
         return 1;
     case FC_ROWK_AVG3S1:
         if (nr != 2 && nr != 3) return 0;
@@ -291,6 +372,7 @@ ptrdiff_t fc_pool_rows_f32_avx512(int kind, float *y, int64_t *id, const float *
                                   const ptrdiff_t *lo_h, const ptrdiff_t *cnt_h, ptrdiff_t oh0, ptrdiff_t oh1,
                                   ptrdiff_t w, ptrdiff_t ow, ptrdiff_t pl, const float *div)
 {
+    int nan = 0; /* the previous max3s2p1 row read a NaN */
     for (ptrdiff_t oh = oh0; oh < oh1; ++oh, y += ow, id = id ? id + ow : NULL) {
         const ptrdiff_t nr = cnt_h[oh];
         if (nr > 3) return oh - oh0;
@@ -300,6 +382,7 @@ ptrdiff_t fc_pool_rows_f32_avx512(int kind, float *y, int64_t *id, const float *
         if (nr == 2 && kind == FC_ROWK_MAX2X2) win2x2(y, rows[0], rows[1], ow, NULL, 0);
         else if (nr == 2 && kind == FC_ROWK_AVG2X2) win2x2(y, rows[0], rows[1], ow, div, 1);
         else if (nr == 3 && kind == FC_ROWK_AVG3S1) avg3s1(y, rows, 3, w, div);
+        else if (nr == 3 && kind == FC_ROWK_MAX3S2 && pl == 1) max3s2p1_row(y, rows, 3, w, ow, &nan, 1);
         else if (nr == 3 && kind == FC_ROWK_MAX3S2) max3s2(y, rows, 3, w, ow, pl);
         else if (!row(kind, y, id, rows, nr, w, ow, pl, div, (int64_t)(lo_h[oh] * w))) return oh - oh0;
     }
