@@ -9,9 +9,10 @@
  * (pool_impl.h: vmax/vsum over the rows, then hmax/hsum along the row, or
  * the fused 2x2 kernels), in the same order, so the results are bitwise those
  * of the AVX2 and generic copies.  The 3-wide stride-2 max with one padded
- * column (3x3/2 pad 1) takes plain x86 max, which gives the NaN rule's bits
- * when no NaN is read: each row checks its inputs for NaN as it goes and is
- * redone with the rule when it read one.
+ * column (3x3/2 pad 1) and the 2x2 max with indices take plain x86 max /
+ * greater-than, which give the NaN rule's bits when no NaN is read: each
+ * row checks its inputs for NaN as it goes and is redone with the rule when
+ * it read one.
  */
 #include <immintrin.h>
 #include <math.h>
@@ -24,6 +25,20 @@
 static inline __m512 nanmax(__m512 a, __m512 v)
 {
     return _mm512_mask_max_ps(v, _mm512_cmp_ps_mask(v, v, _CMP_ORD_Q), v, a);
+}
+
+/* The max step without the NaN rule: x86 max(v, a) is v > a ? v : a, which
+ * is nanmax(a, v) whenever v is not NaN (a NaN a survives either way; -0
+ * against +0 keeps a in both).  exact (a constant): nanmax itself. */
+static inline __m512 xmax(__m512 a, __m512 v, const int exact)
+{
+    return exact ? nanmax(a, v) : _mm512_max_ps(v, a);
+}
+
+/* lanes where neither a nor b is NaN */
+static inline __mmask16 ordered(__m512 a, __m512 b)
+{
+    return _mm512_cmp_ps_mask(a, b, _CMP_ORD_Q);
 }
 
 /* lanes l of a 16-float load at column c with 0 <= c + l < w */
@@ -91,43 +106,85 @@ static inline __attribute__((always_inline)) void win2x2(float *restrict y, cons
 /* The same windows with indices, PyTorch's scan (pool_impl.h's argmax2x2):
  * the taps (r0, 2o), (r0, 2o+1), (r1, 2o), (r1, 2o+1) in order, each
  * taken when greater than the best so far or NaN; the index is the plane
- * position pos + 2o, + 1, + w, + w + 1 of the last tap taken. */
-static inline __mmask16 takes(__m512 best, __m512 v)
+ * position pos + 2o, + 1, + w, + w + 1 of the last tap taken.  Unless
+ * exact, a tap is taken when greater (the rule when no NaN is read: then
+ * the best so far is x86 max(v, best)).  The offsets 0, 1, w, w + 1 are
+ * chosen in 32-bit lanes (w < INT32_MAX) and widened to add to the 64-bit
+ * positions.  Returns 1 when no NaN was read, 0 otherwise (the fast path's
+ * result is then to be redone exactly); pf: prefetch as max3s2p1 does, two
+ * rows' bytes a row, about ARGMAX2X2_PF bytes after r1. */
+#define ARGMAX2X2_PF 2048
+static inline __attribute__((always_inline)) __mmask16 take_tap(__m512 *best, __m512 v, const int exact)
 {
-    return _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+    if (exact) {
+        const __mmask16 k = _mm512_cmp_ps_mask(v, *best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+        *best = _mm512_mask_mov_ps(*best, k, v);
+        return k;
+    }
+    const __mmask16 k = _mm512_cmp_ps_mask(v, *best, _CMP_GT_OQ);
+    *best = _mm512_max_ps(v, *best);
+    return k;
 }
 
-static void argmax2x2(float *restrict y, int64_t *restrict id, const float *r0, const float *r1, ptrdiff_t ow,
-                      ptrdiff_t w, int64_t pos)
+static inline __attribute__((always_inline)) int argmax2x2(float *restrict y, int64_t *restrict id,
+                                                           const float *r0, const float *r1, ptrdiff_t ow,
+                                                           ptrdiff_t w, int64_t pos, const int exact, const int pf)
 {
-    const __m512i step = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
-    const __m512i one = _mm512_set1_epi64(1), wv = _mm512_set1_epi64(w), w1 = _mm512_set1_epi64(w + 1);
+    const __m512i one = _mm512_set1_epi32(1), wv = _mm512_set1_epi32((int32_t)w);
+    const __m512i w1 = _mm512_set1_epi32((int32_t)(w + 1)), step32 = _mm512_set1_epi64(32);
+    __m512i base0 = _mm512_add_epi64(_mm512_set1_epi64(pos), _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14));
+    __m512i base1 = _mm512_add_epi64(base0, _mm512_set1_epi64(16));
+    __mmask16 ok = 0xFFFF;
     for (ptrdiff_t o = 0; o < ow; o += 16) {
         const ptrdiff_t c = 2 * o, n = ow - o;
-        const __mmask16 m0 = head_mask(2 * n), m1 = head_mask(2 * n - 16);
-        __m512 e0, d0, e1, d1;
-        deinterleave(_mm512_maskz_loadu_ps(m0, r0 + c), _mm512_maskz_loadu_ps(m1, r0 + c + 16), &e0, &d0);
-        deinterleave(_mm512_maskz_loadu_ps(m0, r1 + c), _mm512_maskz_loadu_ps(m1, r1 + c + 16), &e1, &d1);
-        __m512 best = e0;
-        const __mmask16 k1 = takes(best, d0);
-        best = _mm512_mask_mov_ps(best, k1, d0);
-        const __mmask16 k2 = takes(best, e1);
-        best = _mm512_mask_mov_ps(best, k2, e1);
-        const __mmask16 k3 = takes(best, d1);
-        best = _mm512_mask_mov_ps(best, k3, d1);
-        const __m512i base = _mm512_add_epi64(_mm512_set1_epi64(pos + c), step);
-        for (int h = 0; h < 2; ++h) { /* lanes 8h .. 8h+7 */
-            const __mmask8 a = (__mmask8)(k1 >> (8 * h)), b = (__mmask8)(k2 >> (8 * h)), d = (__mmask8)(k3 >> (8 * h));
-            __m512i off = _mm512_maskz_mov_epi64(a, one);
-            off = _mm512_mask_mov_epi64(off, b, wv);
-            off = _mm512_mask_mov_epi64(off, d, w1);
-            const __m512i ix = _mm512_add_epi64(_mm512_add_epi64(base, _mm512_set1_epi64(16 * h)), off);
-            const ptrdiff_t nh = n - 8 * h;
-            if (nh >= 8) _mm512_storeu_si512((void *)(id + o + 8 * h), ix);
-            else if (nh > 0) _mm512_mask_storeu_epi64(id + o + 8 * h, (__mmask8)((1u << nh) - 1u), ix);
+        if (pf)
+            for (int q = 0; q < 4; ++q)
+                _mm_prefetch((const char *)(r1 + ARGMAX2X2_PF / sizeof(float) + 2 * c + 16 * q), _MM_HINT_T0);
+        __m512 a0, a1, b0, b1;
+        if (n >= 16) {
+            a0 = _mm512_loadu_ps(r0 + c), a1 = _mm512_loadu_ps(r0 + c + 16);
+            b0 = _mm512_loadu_ps(r1 + c), b1 = _mm512_loadu_ps(r1 + c + 16);
+        } else {
+            const __mmask16 m0 = head_mask(2 * n), m1 = head_mask(2 * n - 16);
+            a0 = _mm512_maskz_loadu_ps(m0, r0 + c), a1 = _mm512_maskz_loadu_ps(m1, r0 + c + 16);
+            b0 = _mm512_maskz_loadu_ps(m0, r1 + c), b1 = _mm512_maskz_loadu_ps(m1, r1 + c + 16);
         }
-        store_head(y + o, best, n);
+        ok &= _mm512_mask_cmp_ps_mask(ordered(a0, a1), b0, b1, _CMP_ORD_Q);
+        __m512 e0, d0, e1, d1;
+        deinterleave(a0, a1, &e0, &d0);
+        deinterleave(b0, b1, &e1, &d1);
+        __m512 best = e0;
+        const __mmask16 k1 = take_tap(&best, d0, exact);
+        const __mmask16 k2 = take_tap(&best, e1, exact);
+        const __mmask16 k3 = take_tap(&best, d1, exact);
+        __m512i off = _mm512_maskz_mov_epi32(k1, one);
+        off = _mm512_mask_mov_epi32(off, k2, wv);
+        off = _mm512_mask_mov_epi32(off, k3, w1);
+        const __m512i ix0 = _mm512_add_epi64(base0, _mm512_cvtepi32_epi64(_mm512_castsi512_si256(off)));
+        const __m512i ix1 = _mm512_add_epi64(base1, _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(off, 1)));
+        base0 = _mm512_add_epi64(base0, step32);
+        base1 = _mm512_add_epi64(base1, step32);
+        if (n >= 16) {
+            _mm512_storeu_si512((void *)(id + o), ix0);
+            _mm512_storeu_si512((void *)(id + o + 8), ix1);
+            _mm512_storeu_ps(y + o, best);
+        } else {
+            if (n >= 8) _mm512_storeu_si512((void *)(id + o), ix0);
+            else _mm512_mask_storeu_epi64(id + o, (__mmask8)((1u << n) - 1u), ix0);
+            if (n > 8) _mm512_mask_storeu_epi64(id + o + 8, (__mmask8)((1u << (n - 8)) - 1u), ix1);
+            store_head(y + o, best, n);
+        }
     }
+    return ok == 0xFFFF;
+}
+
+/* argmax2x2 with the greater-than rule, redone exactly when a NaN was read;
+ * exactly at once when *nan (as max3s2p1_row) */
+static inline __attribute__((always_inline)) void argmax2x2_row(float *restrict y, int64_t *restrict id,
+                                                                const float *r0, const float *r1, ptrdiff_t ow,
+                                                                ptrdiff_t w, int64_t pos, int *nan, const int pf)
+{
+    if (*nan || !argmax2x2(y, id, r0, r1, ow, w, pos, 0, pf)) *nan = !argmax2x2(y, id, r0, r1, ow, w, pos, 1, 0);
 }
 
 /* max over the rows (r0 max r1) max r2 of the 16 columns from c, -inf
@@ -168,20 +225,6 @@ static inline __attribute__((always_inline)) void max3s2(float *restrict y, cons
         e = en;
         d = dn;
     }
-}
-
-/* The max step without the NaN rule: x86 max(v, a) is v > a ? v : a, which
- * is nanmax(a, v) whenever v is not NaN (a NaN a survives either way; -0
- * against +0 keeps a in both).  exact (a constant): nanmax itself. */
-static inline __m512 xmax(__m512 a, __m512 v, const int exact)
-{
-    return exact ? nanmax(a, v) : _mm512_max_ps(v, a);
-}
-
-/* lanes where neither a nor b is NaN */
-static inline __mmask16 ordered(__m512 a, __m512 b)
-{
-    return _mm512_cmp_ps_mask(a, b, _CMP_ORD_Q);
 }
 
 /* 16 columns of row r from c: all inside the row (full), or those of mask
@@ -333,8 +376,11 @@ static inline int row(int kind, float *y, int64_t *id, const float *const *rows,
 {
     switch (kind) {
     case FC_ROWK_ARGMAX2X2:
-        if (nr != 2) return 0;
-        argmax2x2(y, id, rows[0], rows[1], ow, w, pos);
+        if (nr != 2 || w >= INT32_MAX) return 0;
+        {
+            int nan = 0;
+            argmax2x2_row(y, id, rows[0], rows[1], ow, w, pos, &nan, 0);
+        }
         return 1;
     case FC_ROWK_MAX2X2:
         if (nr != 2) return 0;
@@ -372,7 +418,7 @@ ptrdiff_t fc_pool_rows_f32_avx512(int kind, float *y, int64_t *id, const float *
                                   const ptrdiff_t *lo_h, const ptrdiff_t *cnt_h, ptrdiff_t oh0, ptrdiff_t oh1,
                                   ptrdiff_t w, ptrdiff_t ow, ptrdiff_t pl, const float *div)
 {
-    int nan = 0; /* the previous max3s2p1 row read a NaN */
+    int nan = 0; /* the previous max3s2p1 / argmax2x2 row read a NaN */
     for (ptrdiff_t oh = oh0; oh < oh1; ++oh, y += ow, id = id ? id + ow : NULL) {
         const ptrdiff_t nr = cnt_h[oh];
         if (nr > 3) return oh - oh0;
@@ -383,6 +429,8 @@ ptrdiff_t fc_pool_rows_f32_avx512(int kind, float *y, int64_t *id, const float *
         else if (nr == 2 && kind == FC_ROWK_AVG2X2) win2x2(y, rows[0], rows[1], ow, div, 1);
         else if (nr == 3 && kind == FC_ROWK_AVG3S1) avg3s1(y, rows, 3, w, div);
         else if (nr == 3 && kind == FC_ROWK_MAX3S2 && pl == 1) max3s2p1_row(y, rows, 3, w, ow, &nan, 1);
+        else if (nr == 2 && kind == FC_ROWK_ARGMAX2X2 && w < INT32_MAX)
+            argmax2x2_row(y, id, rows[0], rows[1], ow, w, (int64_t)(lo_h[oh] * w), &nan, 1);
         else if (nr == 3 && kind == FC_ROWK_MAX3S2) max3s2(y, rows, 3, w, ow, pl);
         else if (!row(kind, y, id, rows, nr, w, ow, pl, div, (int64_t)(lo_h[oh] * w))) return oh - oh0;
     }
