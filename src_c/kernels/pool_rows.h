@@ -14,7 +14,10 @@
  * window's neutral element, as the padded row buffer does).  Every output is
  * the same operations, in the same order, as the generic path, so the bits
  * equal the AVX2 and generic copies' (tests/test_pool.py checks them at every
- * ISA level).
+ * ISA level); the 3x3/2 pad 1 max and the 2x2 max with indices take plain
+ * max / greater-than on rows that hold no NaN (the same bits there) and redo
+ * a row with the NaN rule when it read one.  Runs of rows (fc_pool_rows_*)
+ * of those two kinds prefetch about 2 KiB ahead of the rows they read.
  */
 #ifndef FC_POOL_ROWS_H
 #define FC_POOL_ROWS_H
