@@ -36,6 +36,9 @@ cdef extern from "fastconv.h" nogil:
 
     double fc_fma_probe(long iters, int nthreads)
 
+    int fc_all_finite_f32(const float *x, Py_ssize_t n)
+    int fc_all_finite_f64(const double *x, Py_ssize_t n)
+
     ctypedef struct fc_gemm_blocking:
         int mr, nr, mc, kc, nc
     void fc_gemm_get_blocking(int dtype_size, fc_gemm_blocking *out)

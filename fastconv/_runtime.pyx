@@ -2,10 +2,14 @@
 from fastconv._cfastconv cimport (
     fc_isa_best, fc_isa_name, fc_isa_compiled, fc_get_num_threads,
     fc_set_num_threads, fc_have_openmp, fc_openmp_version, fc_compiler,
-    fc_gemm_blocking, fc_gemm_get_blocking, fc_fma_probe,
+    fc_gemm_blocking, fc_gemm_get_blocking, fc_fma_probe, fc_all_finite_f32, fc_all_finite_f64,
 )
 
 include "_isa.pxi"
+
+ctypedef fused floating:
+    float
+    double
 
 
 def isa_best():
@@ -52,3 +56,16 @@ def fma_probe(long iters, int nthreads=0):
     with nogil:
         flops = fc_fma_probe(iters, nthreads)
     return flops
+
+
+def all_finite(const floating[::1] x):
+    """Whether a contiguous float32/float64 vector holds no inf or NaN."""
+    cdef int ok
+    if x.shape[0] == 0:
+        return True
+    with nogil:
+        if floating is float:
+            ok = fc_all_finite_f32(&x[0], x.shape[0])
+        else:
+            ok = fc_all_finite_f64(&x[0], x.shape[0])
+    return bool(ok)

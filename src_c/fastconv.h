@@ -85,6 +85,12 @@ typedef struct {
 } fc_gemm_blocking;
 void fc_gemm_get_blocking(int dtype_size, fc_gemm_blocking *out);
 
+/* ---- finiteness ------------------------------------------------------------ */
+/* 1 when every value of x[0..n) is finite (no inf or NaN), else 0; on all
+ * threads for long arrays. */
+int fc_all_finite_f32(const float *x, ptrdiff_t n);
+int fc_all_finite_f64(const double *x, ptrdiff_t n);
+
 /* ---- FMA throughput probe (benchmarks time it to report the peak) ------- */
 /* Runs `iters` iterations of independent FMA chains at the active ISA level
  * on `nthreads` threads (<= 0: all); returns the float32 FLOPs executed. */

@@ -27,6 +27,11 @@ const fc_kernel_table *fc_kernels(void);
 
 #define FC_ALIGN 64
 
+/* finite.c's per-block check at AVX2 (kernels/finite_avx2.c): 1 when every
+ * value of x[0..n) is finite. */
+int fc_finite_f32_avx2(const float *x, ptrdiff_t n);
+int fc_finite_f64_avx2(const double *x, ptrdiff_t n);
+
 /* Inside a parallel region: this thread's contiguous share [*lo, *hi) of n
  * items (a static partition fixed by the team size); returns the thread
  * number. */

@@ -122,3 +122,34 @@ def test_threadpoolctl_controls_fastconv():
     assert libs, "fastconv's OpenMP runtime should be visible to threadpoolctl"
     with threadpoolctl.threadpool_limits(1, user_api="openmp"):
         assert fastconv.get_num_threads() == 1
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_all_finite_matches_numpy(isa, dtype):
+    """The C finiteness check behind algorithm='auto' (one inf, -inf or NaN
+    anywhere, including the vector tails and the 65536-element task edges,
+    at 1 and 2 threads) answers as numpy.isfinite(...).all(); huge finite
+    values, subnormals and -0 are finite; strided and Fortran-ordered arrays
+    too."""
+    from fastconv._validate import all_finite
+    rng = np.random.default_rng(7)
+    info = np.finfo(dtype)
+    lengths = [0, 1, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 100, 65535, 65536, 65537, 131072 + 5]
+    for n in lengths:
+        base = rng.standard_normal(n).astype(dtype)
+        if n:
+            base[rng.integers(n, size=min(n, 4))] = rng.choice([info.max, -info.max, info.tiny / 4, -0.0], min(n, 4))
+        for nt in (1, 2):
+            with fastconv.threads(nt):
+                assert all_finite(base) == bool(np.isfinite(base).all()), (n, nt)
+                for pos in {0, n // 2, n - 1, 65535, 65536} if n else set():
+                    if pos >= n:
+                        continue
+                    for bad in (np.inf, -np.inf, np.nan):
+                        a = base.copy()
+                        a[pos] = bad
+                        assert not all_finite(a), (n, pos, bad, nt)
+    m = rng.standard_normal((40, 30)).astype(dtype)
+    assert all_finite(np.asfortranarray(m)) and all_finite(m[::2, 1::3])
+    m[17, 5] = np.nan
+    assert not all_finite(np.asfortranarray(m)) and not all_finite(m[1::2, ::5])
