@@ -37,21 +37,24 @@ static int block_f64(const double *x, ptrdiff_t n)
     return acc[0] + acc[1] + acc[2] + acc[3] == 0;
 }
 
-#define FC_ALL_FINITE(SUF, T)                                                              \
-    int fc_all_finite_##SUF(const T *x, ptrdiff_t n)                                       \
-    {                                                                                      \
-        if (n <= 0) return 1;                                                              \
-        const ptrdiff_t blocks = (n + FC_FINITE_BLOCK - 1) / FC_FINITE_BLOCK;              \
-        int nt = fc_resolve_threads(0);                                                    \
-        if (nt > blocks) nt = (int)blocks;                                                 \
-        int ok = 1;                                                                        \
-        _Pragma("omp parallel for num_threads(nt) schedule(static) reduction(&& : ok) if (nt > 1)") \
-        for (ptrdiff_t b = 0; b < blocks; ++b) {                                           \
-            const ptrdiff_t lo = b * FC_FINITE_BLOCK;                                      \
-            ok = ok && block_##SUF(x + lo, FC_MIN(n - lo, (ptrdiff_t)FC_FINITE_BLOCK));    \
-        }                                                                                  \
-        return ok;                                                                         \
-    }
+static int block_f32v(const void *x, ptrdiff_t n) { return block_f32((const float *)x, n); }
+static int block_f64v(const void *x, ptrdiff_t n) { return block_f64((const double *)x, n); }
 
-FC_ALL_FINITE(f32, float)
-FC_ALL_FINITE(f64, double)
+/* x[0..n) of `size`-byte values in tasks of FC_FINITE_BLOCK, on every thread */
+static int all_finite(const char *x, ptrdiff_t n, size_t size, int (*block)(const void *, ptrdiff_t))
+{
+    if (n <= 0) return 1;
+    const ptrdiff_t blocks = (n + FC_FINITE_BLOCK - 1) / FC_FINITE_BLOCK;
+    int nt = fc_resolve_threads(0);
+    if (nt > blocks) nt = (int)blocks;
+    int ok = 1;
+#pragma omp parallel for num_threads(nt) schedule(static) reduction(&& : ok) if (nt > 1)
+    for (ptrdiff_t b = 0; b < blocks; ++b) {
+        const ptrdiff_t lo = b * FC_FINITE_BLOCK;
+        ok = ok && block(x + (size_t)lo * size, FC_MIN(n - lo, (ptrdiff_t)FC_FINITE_BLOCK));
+    }
+    return ok;
+}
+
+int fc_all_finite_f32(const float *x, ptrdiff_t n) { return all_finite((const char *)x, n, sizeof(float), block_f32v); }
+int fc_all_finite_f64(const double *x, ptrdiff_t n) { return all_finite((const char *)x, n, sizeof(double), block_f64v); }
