@@ -84,13 +84,19 @@ static inline void pairs2x2(const float *r0, const float *r1, ptrdiff_t c, __mma
 
 /* y[o] = max(max(r0[2o], r1[2o]), max(r0[2o+1], r1[2o+1])), or
  * ((r0[2o] + r1[2o]) + (r0[2o+1] + r1[2o+1])) / div[o] when avg; whole
- * steps without masks, the row's tail masked */
+ * steps without masks, the row's tail masked.  pf: prefetch two rows' bytes
+ * a row about WIN2X2_PF bytes after r1 (runs of rows out of L3). */
+#define WIN2X2_PF 2048
 static inline __attribute__((always_inline)) void win2x2(float *restrict y, const float *r0, const float *r1,
-                                                         ptrdiff_t ow, const float *div, const int avg)
+                                                         ptrdiff_t ow, const float *div, const int avg,
+                                                         const int pf)
 {
     __m512 e, d;
     ptrdiff_t o = 0;
     for (; o + 16 <= ow; o += 16) {
+        if (pf)
+            for (int q = 0; q < 4; ++q)
+                _mm_prefetch((const char *)(r1 + WIN2X2_PF / sizeof(float) + 4 * o + 16 * q), _MM_HINT_T0);
         pairs2x2(r0, r1, 2 * o, 0xFFFF, 0xFFFF, avg, &e, &d);
         _mm512_storeu_ps(y + o, avg ? _mm512_div_ps(_mm512_add_ps(e, d), _mm512_loadu_ps(div + o)) : nanmax(e, d));
     }
@@ -384,11 +390,11 @@ static inline int row(int kind, float *y, int64_t *id, const float *const *rows,
         return 1;
     case FC_ROWK_MAX2X2:
         if (nr != 2) return 0;
-        win2x2(y, rows[0], rows[1], ow, NULL, 0);
+        win2x2(y, rows[0], rows[1], ow, NULL, 0, 0);
         return 1;
     case FC_ROWK_AVG2X2:
         if (nr != 2) return 0;
-        win2x2(y, rows[0], rows[1], ow, div, 1);
+        win2x2(y, rows[0], rows[1], ow, div, 1, 0);
         return 1;
     case FC_ROWK_MAX3S2:
         if (nr < 1 || nr > 3) return 0;
@@ -425,8 +431,8 @@ ptrdiff_t fc_pool_rows_f32_avx512(int kind, float *y, int64_t *id, const float *
         const float *rows[3];
         for (ptrdiff_t r = 0; r < nr; ++r) rows[r] = plane + (lo_h[oh] + r * dh) * rs;
         /* the common rows (all but the borders) with nr a constant, inlined */
-        if (nr == 2 && kind == FC_ROWK_MAX2X2) win2x2(y, rows[0], rows[1], ow, NULL, 0);
-        else if (nr == 2 && kind == FC_ROWK_AVG2X2) win2x2(y, rows[0], rows[1], ow, div, 1);
+        if (nr == 2 && kind == FC_ROWK_MAX2X2) win2x2(y, rows[0], rows[1], ow, NULL, 0, 1);
+        else if (nr == 2 && kind == FC_ROWK_AVG2X2) win2x2(y, rows[0], rows[1], ow, div, 1, 0);
         else if (nr == 3 && kind == FC_ROWK_AVG3S1) avg3s1(y, rows, 3, w, div);
         else if (nr == 3 && kind == FC_ROWK_MAX3S2 && pl == 1) max3s2p1_row(y, rows, 3, w, ow, &nan, 1);
         else if (nr == 2 && kind == FC_ROWK_ARGMAX2X2 && w < INT32_MAX)
