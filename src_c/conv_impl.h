@@ -1187,6 +1187,19 @@ static int FN(backward_input_as_conv)(const fc_conv_geom *g, const FT *dy, const
     t.algorithm = FC_CONV_AUTO;
     if (t.pad_top < 0 || t.pad_left < 0 || t.pad_bottom < 0 || t.pad_right < 0) return 0;
     if (fc_conv_geom_check(&t) != FC_OK) return 0;
+    {   /* The convolution's output channels (this layer's input channels)
+         * are the vector lanes of the indirect GEMM kernel: with few of them,
+         * or (NCHW) a partial 32-channel pair at AVX-512, most lanes would
+         * multiply padding, and the GEMM + col2im path is faster -- unless
+         * the convolution is a Winograd, direct or plain 1x1 one.  (Input
+         * gradients at 1 thread: ResNet-50 conv1 5.1x NCHW / 1.7x NHWC,
+         * LeNet's second layer 1.8x / 1.7x, 24 and 48 channels 5x5 NCHW
+         * 1.2-1.3x; 24 and 48 channels NHWC measured 0.87-0.97x, so stay.) */
+        const ptrdiff_t Cg = g->in_channels / g->groups, lanes = fc_isa_active() >= FC_ISA_AVX512 ? 32 : 16;
+        const int partial = g->layout == FC_LAYOUT_NCHW && Cg < 2 * lanes && Cg % lanes != 0;
+        if (fc_conv2d_auto_algorithm(&t) == FC_CONV_GEMM && !conv_plain_1x1(&t) && (Cg < 16 || partial))
+            return 0;
+    }
 
     const ptrdiff_t G = g->groups, Kg = g->out_channels / G, Cg = g->in_channels / G;
     const ptrdiff_t T = KH * KW;

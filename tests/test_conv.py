@@ -301,6 +301,33 @@ def test_nhwc_window_row_segments(isa, c_in):
         assert_close(nchw(got[0]), expected.astype(np.float32))
 
 
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+@pytest.mark.parametrize("c_in", [1, 3, 6, 15, 16, 24, 32, 48])
+def test_stride1_input_gradient_paths(isa, layout, c_in):
+    """Stride-1 input gradients take the zero-padded convolution of grad_out
+    or GEMM + col2im depending on the input channels (the convolution's
+    lanes), kernel size and algorithm: both against the reference, and the
+    thread count changes no bit."""
+    rng = np.random.default_rng(c_in)
+    for k, pad, groups, c_out in [(3, 1, 1, 20), (5, 2, 1, 16), (5, 0, 1, 40), (1, 0, 1, 24), (3, 0, 2, 8), (2, 1, 1, 33)]:
+        if c_in % groups:
+            continue
+        x = rng.standard_normal((3, c_in, 11, 13)).astype(np.float32)
+        w = rng.standard_normal((c_out, c_in // groups, k, k)).astype(np.float32)
+        oh, ow = 11 + 2 * pad - k + 1, 13 + 2 * pad - k + 1
+        dy = rng.standard_normal((3, c_out, oh, ow)).astype(np.float32)
+        egi, _, _ = ref.conv2d_grads(dy.astype(np.float64), x.astype(np.float64), w.astype(np.float64), (1, 1),
+                                     [(pad, pad)] * 2, (1, 1), groups)
+        dyin, xin = (dy, x) if layout == "NCHW" else (nhwc(dy), nhwc(x))
+        got = []
+        for nt in (1, 2):
+            with fastconv.threads(nt):
+                got.append(fastconv.conv2d_backward(dyin, xin, w, 1, pad, groups=groups, layout=layout,
+                                                    needs=("input",))[0])
+        np.testing.assert_array_equal(got[0], got[1])
+        assert_close(got[0] if layout == "NCHW" else nchw(got[0]), egi.astype(np.float32))
+
+
 WINOGRAD_CASES = [
     ((1, 3, 5, 5), 2, 1), ((2, 5, 9, 13), 7, 1), ((1, 20, 17, 40), 18, (0, 2)), ((2, 4, 1, 1), 3, 1),
     ((1, 2, 3, 3), 1, 0), ((3, 9, 20, 37), 13, ((2, 0), (1, 3))), ((1, 70, 12, 12), 17, "same"),
