@@ -1236,10 +1236,15 @@ static int FN(backward_input_as_conv)(const fc_conv_geom *g, const FT *dy, const
     return 1;
 }
 
-/* The input gradient of image n by GEMM + col2im, group by group, on nt
- * threads (col: a Ktot x P workspace; wp: NHWC weights in (r, s, c) order). */
-static int FN(dgrad_image)(const fc_conv_geom *g, const FT *dy, const FT *w, const FT *wp, FT *col, FT *dx,
-                           ptrdiff_t n, int nt)
+#define FC_DGRAD_PIXELS 512
+
+/* The input gradient of images [n, n + nb) by GEMM + col2im, group by group,
+ * on nt threads (col: a Ktot x nb*P workspace; NCHW with nb > 1: gath, a Kg x
+ * nb*P one for the images' grad_out side by side; wp: NHWC weights in (r, s, c)
+ * order).  Several images share one GEMM where their pixels are few: the
+ * GEMM's bits do not depend on its width. */
+static int FN(dgrad_images)(const fc_conv_geom *g, const FT *dy, const FT *w, const FT *wp, FT *col, FT *gath,
+                            FT *dx, ptrdiff_t n, ptrdiff_t nb, int nt)
 {
     const ptrdiff_t G = g->groups, C = g->in_channels, K = g->out_channels;
     const ptrdiff_t Cg = C / G, Kg = K / G, HW = g->in_h * g->in_w;
@@ -1247,13 +1252,24 @@ static int FN(dgrad_image)(const fc_conv_geom *g, const FT *dy, const FT *w, con
     for (ptrdiff_t gi = 0; gi < G; ++gi) {
         int e;
         if (g->layout == FC_LAYOUT_NCHW) {
-            e = FC_CONV_GEMM_FN(Ktot, P, Kg, 1, w + gi * Kg * Ktot, 1, Ktot,
-                                dy + (n * K + gi * Kg) * P, P, 1, 0, col, P, nt);
-            if (!e) FN(fc_col2im_image)(g, Cg, 1, col, dx + (n * C + gi * Cg) * HW, nt);
+            const FT *b = dy + (n * K + gi * Kg) * P;
+            if (nb > 1) {                        /* gath[k][j * P + p] = dy[n + j][gi * Kg + k][p] */
+                for (ptrdiff_t k = 0; k < Kg; ++k)
+                    for (ptrdiff_t j = 0; j < nb; ++j) {
+                        const FT *src = dy + ((n + j) * K + gi * Kg + k) * P;
+                        FT *dst = gath + k * nb * P + j * P;
+                        for (ptrdiff_t p = 0; p < P; ++p) dst[p] = src[p];
+                    }
+                b = gath;
+            }
+            e = FC_CONV_GEMM_FN(Ktot, nb * P, Kg, 1, w + gi * Kg * Ktot, 1, Ktot, b, nb * P, 1, 0, col, nb * P, nt);
+            for (ptrdiff_t j = 0; j < nb && !e; ++j)
+                FN(fc_col2im_image)(g, Cg, 1, col + j * P, nb * P, dx + ((n + j) * C + gi * Cg) * HW, nt);
         } else {
-            e = FC_CONV_GEMM_FN(P, Ktot, Kg, 1, dy + n * P * K + gi * Kg, K, 1,
+            e = FC_CONV_GEMM_FN(nb * P, Ktot, Kg, 1, dy + n * P * K + gi * Kg, K, 1,
                                 wp + gi * Kg * Ktot, Ktot, 1, 0, col, Ktot, nt);
-            if (!e) FN(fc_col2im_image)(g, Cg, C, col, dx + n * HW * C + gi * Cg, nt);
+            for (ptrdiff_t j = 0; j < nb && !e; ++j)
+                FN(fc_col2im_image)(g, Cg, C, col + j * P * Ktot, 0, dx + (n + j) * HW * C + gi * Cg, nt);
         }
         if (e) return 1;
     }
@@ -1281,18 +1297,28 @@ int FN(fc_conv2d_backward_input)(const fc_conv_geom *g, const FT *dy, const FT *
         return FC_OK;
     }
 
-    /* General case, image by image and group by group:
-     *   NCHW dcol[Ktot x P] = W_g^T . dy_g,  NHWC dcol[P x Ktot] = dy_g . W_g (k as (r, s, c))
-     * then col2im into the group's channels.  With several images and the
-     * memory to spare, images run in parallel on serial GEMMs (the same
-     * GEMM call per image, so the same bits). */
-    size_t colsz, wpsz = 0, bytes;
-    if (fc_size_mul3((size_t)Ktot, (size_t)P, sizeof(FT), &colsz)) return FC_EOVERFLOW;
-    colsz = (colsz + FC_ALIGN - 1) / FC_ALIGN * FC_ALIGN;
+    /* General case, a few images at a time and group by group:
+     *   NCHW dcol[Ktot x nb*P] = W_g^T . dy_g,  NHWC dcol[nb*P x Ktot] = dy_g . W_g (k as (r, s, c))
+     * then col2im into the group's channels.  nb images share a GEMM when
+     * an image has few pixels (nb depends on the shape only, never on the
+     * threads): about FC_DGRAD_PIXELS columns, within the memory budget.
+     * With several image chunks and the memory to spare, chunks run in
+     * parallel on serial GEMMs (the same GEMM calls, so the same bits). */
+    const size_t budget0 = (size_t)64 << 20;
+    ptrdiff_t nb = P >= FC_DGRAD_PIXELS ? 1 : FC_MIN(N, (FC_DGRAD_PIXELS + P - 1) / P);
+    size_t colsz, gathsz, wpsz = 0, bytes;
+    for (;; nb = (nb + 1) / 2) {
+        if (fc_size_mul3((size_t)Ktot, (size_t)(nb * P), sizeof(FT), &colsz) ||
+            fc_size_mul3((size_t)(nchw && nb > 1 ? K / G : 0), (size_t)(nb * P), sizeof(FT), &gathsz))
+            return FC_EOVERFLOW;
+        if (nb == 1 || colsz + gathsz <= budget0) break;
+    }
+    colsz = (colsz + gathsz + FC_ALIGN - 1) / FC_ALIGN * FC_ALIGN;
     if (!nchw && fc_size_mul3((size_t)K, (size_t)Ktot, sizeof(FT), &wpsz)) return FC_EOVERFLOW;
-    const size_t budget = FC_MAX(colsz, (size_t)64 << 20);
+    const size_t budget = FC_MAX(colsz, budget0);
+    const ptrdiff_t chunks = (N + nb - 1) / nb;
     int ways = 1;
-    if (N > 1 && nt > 1 && colsz * (size_t)nt <= budget) ways = (int)FC_MIN((ptrdiff_t)nt, N);
+    if (chunks > 1 && nt > 1 && colsz * (size_t)nt <= budget) ways = (int)FC_MIN((ptrdiff_t)nt, chunks);
     if (fc_size_mul3(colsz, (size_t)ways, 1, &bytes) || bytes > SIZE_MAX - wpsz) return FC_EOVERFLOW;
     FT *ws = (FT *)fc_aligned_alloc(bytes + wpsz);
     if (!ws) return FC_ENOMEM;
@@ -1303,21 +1329,24 @@ int FN(fc_conv2d_backward_input)(const fc_conv_geom *g, const FT *dy, const FT *
             for (ptrdiff_t c = 0; c < Cg; ++c)
                 for (ptrdiff_t q = 0; q < T; ++q) wp[ko * Ktot + q * Cg + c] = w[(ko * Cg + c) * T + q];
     }
+    const size_t colonly = (size_t)Ktot * (size_t)(nb * P);
     int err = 0;
     if (ways > 1) {
 #pragma omp parallel for num_threads(ways) schedule(static) reduction(| : err)
-        for (ptrdiff_t n = 0; n < N; ++n) {
+        for (ptrdiff_t ch = 0; ch < chunks; ++ch) {
 #ifdef _OPENMP
             const int tid = omp_get_thread_num();
 #else
             const int tid = 0;
 #endif
-            err |= FN(dgrad_image)(g, dy, w, wp, (FT *)((char *)ws + (size_t)tid * colsz), dx, n, 1);
+            FT *col = (FT *)((char *)ws + (size_t)tid * colsz);
+            err |= FN(dgrad_images)(g, dy, w, wp, col, col + colonly, dx, ch * nb, FC_MIN(nb, N - ch * nb), 1);
         }
     } else {
         /* (no enclosing parallel region: one inside, even an inactive one,
          * would leave the GEMM and col2im teams a single thread) */
-        for (ptrdiff_t n = 0; n < N && !err; ++n) err = FN(dgrad_image)(g, dy, w, wp, ws, dx, n, nt);
+        for (ptrdiff_t ch = 0; ch < chunks && !err; ++ch)
+            err = FN(dgrad_images)(g, dy, w, wp, (FT *)ws, (FT *)ws + colonly, dx, ch * nb, FC_MIN(nb, N - ch * nb), nt);
     }
     fc_aligned_free(ws);
     if (err) return FC_ENOMEM;

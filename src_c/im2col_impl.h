@@ -69,7 +69,7 @@ void FN(fc_im2col_image)(const fc_conv_geom *g, ptrdiff_t channels, ptrdiff_t pi
 }
 
 void FN(fc_col2im_image)(const fc_conv_geom *g, ptrdiff_t channels, ptrdiff_t pixel_stride,
-                         const FT *col, FT *x, int nt)
+                         const FT *col, ptrdiff_t col_ld, FT *x, int nt)
 {
     const ptrdiff_t H = g->in_h, W = g->in_w, OH = g->out_h, OW = g->out_w;
     const ptrdiff_t KH = g->kernel_h, KW = g->kernel_w, L = OH * OW;
@@ -77,6 +77,7 @@ void FN(fc_col2im_image)(const fc_conv_geom *g, ptrdiff_t channels, ptrdiff_t pi
     const ptrdiff_t pt = g->pad_top, pl = g->pad_left;
 
     if (g->layout == FC_LAYOUT_NCHW) {
+        const ptrdiff_t ld = col_ld ? col_ld : L;
         /* one task per input row (c, ih): it adds every col row segment that
          * lands on it, kernel row by kernel row */
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
@@ -92,7 +93,7 @@ void FN(fc_col2im_image)(const fc_conv_geom *g, ptrdiff_t channels, ptrdiff_t pi
                     const ptrdiff_t off_w = s * dw - pl;
                     ptrdiff_t lo, hi;
                     fc_valid_range(OW, W, sw, off_w, &lo, &hi);
-                    const FT *cr = col + ((c * KH + r) * KW + s) * L + oh * OW;
+                    const FT *cr = col + ((c * KH + r) * KW + s) * ld + oh * OW;
                     FT *xo = xr + off_w;
                     if (sw == 1)
                         for (ptrdiff_t ow = lo; ow < hi; ++ow) xo[ow] += cr[ow];
@@ -158,7 +159,7 @@ int FN(fc_col2im)(const fc_conv_geom *g, const FT *col, FT *x)
     const ptrdiff_t cols = C * g->kernel_h * g->kernel_w * g->out_h * g->out_w;
     const ptrdiff_t ps = g->layout == FC_LAYOUT_NCHW ? 1 : C;
     for (ptrdiff_t n = 0; n < g->batch; ++n)
-        FN(fc_col2im_image)(g, C, ps, col + n * cols, x + n * img, nt);
+        FN(fc_col2im_image)(g, C, ps, col + n * cols, 0, x + n * img, nt);
     return FC_OK;
 }
 

@@ -328,6 +328,34 @@ def test_stride1_input_gradient_paths(isa, layout, c_in):
         assert_close(got[0] if layout == "NCHW" else nchw(got[0]), egi.astype(np.float32))
 
 
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+def test_input_gradient_of_small_images_in_chunks(isa, layout):
+    """Images with few pixels share one GEMM (a chunk of images side by side,
+    the last chunk shorter): the reference's values, every image alike
+    whatever chunk it falls in, and the same bits at 1 and 2 threads."""
+    rng = np.random.default_rng(3)
+    for n, c, hw, k_out, k, stride, pad, groups in [(7, 16, (10, 10), 24, 3, 2, 1, 1), (13, 20, (5, 5), 30, 5, 1, 0, 1),
+                                                    (9, 8, (3, 4), 12, 2, 1, 0, 2), (40, 6, (1, 1), 10, 1, 1, 0, 1),
+                                                    (5, 12, (6, 7), 64, 3, 1, 2, 4)]:
+        x = rng.standard_normal((n, c) + hw).astype(np.float32)
+        w = rng.standard_normal((k_out, c // groups, k, k)).astype(np.float32)
+        oh, ow = ((v + 2 * pad - k) // stride + 1 for v in hw)
+        dy = rng.standard_normal((n, k_out, oh, ow)).astype(np.float32)
+        egi, _, _ = ref.conv2d_grads(dy, x, w, (stride, stride), [(pad, pad)] * 2, (1, 1), groups)
+        dyin, xin = (dy, x) if layout == "NCHW" else (nhwc(dy), nhwc(x))
+        got = []
+        for nt in (1, 2):
+            with fastconv.threads(nt):
+                got.append(fastconv.conv2d_backward(dyin, xin, w, stride, pad, groups=groups, layout=layout,
+                                                    needs=("input",))[0])
+        np.testing.assert_array_equal(got[0], got[1])
+        assert_close(got[0] if layout == "NCHW" else nchw(got[0]), egi.astype(np.float32))
+        # one image alone (its own GEMM) gives that image's bits
+        one = fastconv.conv2d_backward(dyin[-1:], xin[-1:], w, stride, pad, groups=groups, layout=layout,
+                                       needs=("input",))[0]
+        np.testing.assert_array_equal(one[0], got[0][-1])
+
+
 WINOGRAD_CASES = [
     ((1, 3, 5, 5), 2, 1), ((2, 5, 9, 13), 7, 1), ((1, 20, 17, 40), 18, (0, 2)), ((2, 4, 1, 1), 3, 1),
     ((1, 2, 3, 3), 1, 0), ((3, 9, 20, 37), 13, ((2, 0), (1, 3))), ((1, 70, 12, 12), 17, "same"),
