@@ -44,12 +44,12 @@ static inline void fc_valid_range(ptrdiff_t n_out, ptrdiff_t n_in, ptrdiff_t str
  *   NCHW: x planes of in_h * in_w; col rows (c, r, s), out_h * out_w columns.
  *   NHWC: pixels `pixel_stride` elements apart; col rows are output pixels,
  *         columns (r, s, c).
- * col2im writes (overwrites) only the slice; its NCHW col rows lie col_ld
- * apart (0: out_h * out_w).  nt threads (1: serial). */
+ * col2im writes (overwrites) only the slice.  NCHW col rows lie col_ld apart
+ * (0: out_h * out_w).  nt threads (1: serial). */
 void fc_im2col_image_f32(const fc_conv_geom *g, ptrdiff_t channels, ptrdiff_t pixel_stride,
-                         const float *x, float *col, int nt);
+                         const float *x, float *col, ptrdiff_t col_ld, int nt);
 void fc_im2col_image_f64(const fc_conv_geom *g, ptrdiff_t channels, ptrdiff_t pixel_stride,
-                         const double *x, double *col, int nt);
+                         const double *x, double *col, ptrdiff_t col_ld, int nt);
 void fc_col2im_image_f32(const fc_conv_geom *g, ptrdiff_t channels, ptrdiff_t pixel_stride,
                          const float *col, ptrdiff_t col_ld, float *x, int nt);
 void fc_col2im_image_f64(const fc_conv_geom *g, ptrdiff_t channels, ptrdiff_t pixel_stride,

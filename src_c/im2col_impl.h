@@ -11,7 +11,7 @@
 #define FN(name) FC_CAT(name, FSUF)
 
 void FN(fc_im2col_image)(const fc_conv_geom *g, ptrdiff_t channels, ptrdiff_t pixel_stride,
-                         const FT *x, FT *col, int nt)
+                         const FT *x, FT *col, ptrdiff_t col_ld, int nt)
 {
     const ptrdiff_t H = g->in_h, W = g->in_w, OH = g->out_h, OW = g->out_w;
     const ptrdiff_t KH = g->kernel_h, KW = g->kernel_w, L = OH * OW;
@@ -28,7 +28,7 @@ void FN(fc_im2col_image)(const fc_conv_geom *g, ptrdiff_t channels, ptrdiff_t pi
             ptrdiff_t lo, hi;
             fc_valid_range(OW, W, sw, off_w, &lo, &hi);
             const FT *xc = x + c * H * W;
-            FT *dst = col + row * L;
+            FT *dst = col + row * (col_ld ? col_ld : L);
             for (ptrdiff_t oh = 0; oh < OH; ++oh) {
                 const ptrdiff_t ih = oh * sh - pt + r * dh;
                 FT *d = dst + oh * OW;
@@ -144,7 +144,7 @@ int FN(fc_im2col)(const fc_conv_geom *g, const FT *x, FT *col)
     const ptrdiff_t cols = C * g->kernel_h * g->kernel_w * g->out_h * g->out_w;
     const ptrdiff_t ps = g->layout == FC_LAYOUT_NCHW ? 1 : C;
     for (ptrdiff_t n = 0; n < g->batch; ++n)
-        FN(fc_im2col_image)(g, C, ps, x + n * img, col + n * cols, nt);
+        FN(fc_im2col_image)(g, C, ps, x + n * img, col + n * cols, 0, nt);
     return FC_OK;
 }
 

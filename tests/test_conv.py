@@ -329,10 +329,11 @@ def test_stride1_input_gradient_paths(isa, layout, c_in):
 
 
 @pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
-def test_input_gradient_of_small_images_in_chunks(isa, layout):
+def test_gradients_of_small_images_in_chunks(isa, layout):
     """Images with few pixels share one GEMM (a chunk of images side by side,
-    the last chunk shorter): the reference's values, every image alike
-    whatever chunk it falls in, and the same bits at 1 and 2 threads."""
+    the last chunk shorter) in the input and weight gradients: the
+    reference's values, every image's input gradient alike whatever chunk it
+    falls in, and the same bits at 1 and 2 threads."""
     rng = np.random.default_rng(3)
     for n, c, hw, k_out, k, stride, pad, groups in [(7, 16, (10, 10), 24, 3, 2, 1, 1), (13, 20, (5, 5), 30, 5, 1, 0, 1),
                                                     (9, 8, (3, 4), 12, 2, 1, 0, 2), (40, 6, (1, 1), 10, 1, 1, 0, 1),
@@ -341,15 +342,19 @@ def test_input_gradient_of_small_images_in_chunks(isa, layout):
         w = rng.standard_normal((k_out, c // groups, k, k)).astype(np.float32)
         oh, ow = ((v + 2 * pad - k) // stride + 1 for v in hw)
         dy = rng.standard_normal((n, k_out, oh, ow)).astype(np.float32)
-        egi, _, _ = ref.conv2d_grads(dy, x, w, (stride, stride), [(pad, pad)] * 2, (1, 1), groups)
+        egi, egw, _ = ref.conv2d_grads(dy, x, w, (stride, stride), [(pad, pad)] * 2, (1, 1), groups)
         dyin, xin = (dy, x) if layout == "NCHW" else (nhwc(dy), nhwc(x))
-        got = []
+        got, gotw = [], []
         for nt in (1, 2):
             with fastconv.threads(nt):
-                got.append(fastconv.conv2d_backward(dyin, xin, w, stride, pad, groups=groups, layout=layout,
-                                                    needs=("input",))[0])
+                gi, gw, _ = fastconv.conv2d_backward(dyin, xin, w, stride, pad, groups=groups, layout=layout,
+                                                     needs=("input", "weight"))
+            got.append(gi)
+            gotw.append(gw)
         np.testing.assert_array_equal(got[0], got[1])
+        np.testing.assert_array_equal(gotw[0], gotw[1])
         assert_close(got[0] if layout == "NCHW" else nchw(got[0]), egi.astype(np.float32))
+        assert_close(gotw[0], egw.astype(np.float32))
         # one image alone (its own GEMM) gives that image's bits
         one = fastconv.conv2d_backward(dyin[-1:], xin[-1:], w, stride, pad, groups=groups, layout=layout,
                                        needs=("input",))[0]
