@@ -661,8 +661,10 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
         ``"gemm"``: implicit GEMM -- the im2col matrix is never stored: for
         float32 on AVX2 and AVX-512 the micro-kernel (6 pixels x 16, or x 32
         output channels) reads each output pixel's input through a pointer
-        per kernel tap, elsewhere im2col panels are gathered block by block
-        into the GEMM's packing buffers.  ``"direct"``: the depthwise
+        per kernel tap (NHWC one-group layers under 32 channels: per row of the
+        window, ``kernel_w`` pixels of all channels at once), elsewhere
+        im2col panels are gathered block by block into the GEMM's packing
+        buffers.  ``"direct"``: the depthwise
         SIMD kernel (``groups == C_in`` only).  ``"winograd"``: Winograd
         F(2x2, 3x3) (3x3 kernel, stride 1, dilation 1, ``groups=1``),
         2.25 times fewer multiplications; its transforms only add, subtract
