@@ -670,6 +670,7 @@ typedef struct {
     int rowk;   /* FC_ROWK_* kind of the ISA's row kernel (FC_POOL_ROWK), 0 for none */
     ptrdiff_t kw, sw, dw, dh, pl, nfused;
     FT neutral;
+    int prefetch; /* the input is larger than the caches (software prefetch) */
 } FN(nchw_call);
 
 /*
@@ -764,7 +765,11 @@ static void FN(nchw_row)(const FN(nchw_call) *k, const FT **rows, ptrdiff_t oh, 
     const FT *src = rows[0];
     if (nr > 1 || !k->in_place) {
         if (max) FN(vmax)(buf + pl, rows, nr, W);
+#ifdef FC_POOL_VSUM
+        else if (!FC_POOL_VSUM(buf + pl, rows, nr, W, k->prefetch)) FN(vsum)(buf + pl, rows, nr, W); /* pool_rows.h */
+#else
         else FN(vsum)(buf + pl, rows, nr, W);
+#endif
         src = buf;
     }
     if (k->reg && o0 == 0) {
@@ -835,6 +840,7 @@ static int FN(forward_nchw)(const fc_pool_geom *g, const fc_pool_windows *w, int
      * (short rows, many of them: the hardware prefetchers alone leave one
      * core at about half its copy bandwidth) */
     const int prefetch = FC_POOL_CAN_PREFETCH && g->batch * C * g->in_h * W * sizeof(FT) >= FC_POOL_PREFETCH_MIN;
+    k.prefetch = prefetch;
     const ptrdiff_t pf_rows = k.reg ? g->stride_h : w->max_cnt_h;
     /* whole runs of rows of a plane to the row kernel: inputs in the caches
      * (no prefetch, no staged stores), one set of divisors for every row */
@@ -2023,6 +2029,7 @@ const FC_POOL_OPS_T FC_POOL_OPS = {
 #undef SINK_FLUSH
 #undef FC_POOL_TILE2
 #undef FC_POOL_AVG3S1
+#undef FC_POOL_VSUM
 #undef FC_POOL_ROWK
 #undef FC_POOL_ROWK_READY
 #undef FC_POOL_ROWS

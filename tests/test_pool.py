@@ -1122,3 +1122,40 @@ X = np.zeros((1, 2, 6, 6), np.float32)
 def test_invalid_arguments(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+@pytest.mark.parametrize("layer", [("adaptive", (7, 7)), ("adaptive", (1, 1)), ("adaptive", (3, 5)),
+                                   ("avg", ((5, 5), 1, 2)), ("avg", ((8, 2), (2, 1), (1, 0), False, False)),
+                                   ("avg", ((4, 3), (3, 1), 0, True))])
+def test_avg_vertical_sums_kernel(isa, rng, torch, layer):
+    """The AVX-512 vertical sums of average windows (adaptive ones, and windows of more than three
+    rows: every row's sum in a register, in the generic path's order; rows whose width is a multiple
+    of 8) and the generic path's own for other widths: bitwise equal to the baseline copy at 1 and 2
+    threads (with -0, +inf and NaN in the rows), close to PyTorch's on finite inputs."""
+    kind, args = layer
+    for w in (7, 8, 16, 24, 40, 113, 120, 1032):
+        for h in (5, 16, 23):
+            x = rng.standard_normal((2, 3, h, w)).astype(np.float32)
+            x[rng.random(x.shape) < 0.05] = -0.0
+            if kind == "adaptive":
+                f = lambda a: fastconv.adaptive_avg_pool2d(a, args)
+                ft = lambda a: torch.nn.functional.adaptive_avg_pool2d(torch.from_numpy(a), args)
+            else:
+                f = lambda a: fastconv.avg_pool2d(a, *args)
+                ft = lambda a: torch.nn.functional.avg_pool2d(torch.from_numpy(a), *args)
+            try:
+                np.testing.assert_allclose(f(x), ft(x).numpy(), rtol=1e-5, atol=1e-5)
+            except ValueError:  # a window larger than the input
+                continue
+            x[rng.random(x.shape) < 0.01] = np.inf
+            x.view(np.uint32)[rng.random(x.shape) < 0.01] = 0x7FC01234
+            previous = fastconv.get_isa()
+            fastconv.set_isa("generic")
+            try:
+                y0 = f(x)
+            finally:
+                fastconv.set_isa(previous)
+            for threads in (1, 2):
+                with fastconv.threads(threads):
+                    y = f(x)
+                assert y.tobytes() == y0.tobytes(), (w, h, threads)
