@@ -980,7 +980,18 @@ def _conv_backward(grad_out, x, weight, stride, padding, dilation, groups, layou
         _conv.backward_input(geom, gd(), _flat(_dense(weight, dtype)), None, _flat(gi))
 
     def fill_weight(gw):
-        _conv.backward_weight(geom, gd(), _flat(_to4d(_dense(xb, dtype), nd, lay)), _flat(gw))
+        xw, g, dy = _dense(xb, dtype), geom, gd()
+        if any(a or b for a, b in plan.pads) and not all_finite(dy):
+            # PyTorch multiplies the zero padding by grad_out (0 * inf = NaN);
+            # some kernels skip padded taps, so pad x explicitly here
+            first = 2 if lay == _LAYOUT_NCHW else 1
+            widths = [(0, 0)] * xw.ndim
+            widths[first:first + nd] = plan.pads
+            xw = np.pad(xw, widths)
+            in_sp = tuple(v + a + b for v, (a, b) in zip(plan.in_sp, plan.pads))
+            g = _geom(plan.n, plan.c_in, in_sp, plan.c_out, plan.out_sp, plan.kernel, plan.stride,
+                      plan.dilation, tuple((0, 0) for _ in plan.pads), plan.groups, plan.layout)
+        _conv.backward_weight(g, dy, _flat(_to4d(xw, nd, lay)), _flat(gw))
 
     return _backward_results(plan, lay, want, gb, batched, dtype, fill_input, fill_weight)
 

@@ -1231,6 +1231,11 @@ static int FN(backward_input_as_conv)(const fc_conv_geom *g, const FT *dy, const
                 }
         }
     }
+    /* Winograd mixes a 4x4 tile of grad_out into every output of its 2x2
+     * tile: an inf/NaN there takes the GEMM, which keeps it to its own taps */
+    if (fc_conv2d_auto_algorithm(&t) == FC_CONV_WINOGRAD &&
+        !FN(fc_all_finite)(dy, t.batch * t.in_channels * t.in_h * t.in_w))
+        t.algorithm = FC_CONV_GEMM;
     *status = FN(fc_conv2d_forward)(&t, dy, wf, bias, dx);
     fc_aligned_free(wf);
     return 1;

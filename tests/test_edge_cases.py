@@ -560,3 +560,53 @@ def test_every_public_compute_function_has_edge_cases():
     nonfinite = {name.split(" ")[0] for name in NONFINITE}
     assert public <= zero, sorted(public - zero)
     assert public <= nonfinite, sorted(public - nonfinite)
+
+
+def _torch_conv_grads(x, w, dy, stride, padding, groups, nd):
+    conv = F.conv2d if nd == 2 else F.conv1d
+    xt = torch.from_numpy(x.astype(np.float64)).requires_grad_()
+    wt = torch.from_numpy(w.astype(np.float64)).requires_grad_()
+    conv(xt, wt, None, stride, padding, 1, groups).backward(torch.from_numpy(dy.astype(np.float64)))
+    return xt.grad.numpy(), wt.grad.numpy()
+
+
+def _same_nonfinite(a, b, what):
+    np.testing.assert_array_equal(np.isnan(a), np.isnan(b), err_msg=f"{what}: NaN positions")
+    np.testing.assert_array_equal(np.isinf(a), np.isinf(b), err_msg=f"{what}: inf positions")
+
+
+@needs_torch
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gradients_with_non_finite_values_like_autograd(isa, layout, dtype):
+    """Where autograd multiplies the zero padding by an inf/NaN grad_out (the
+    weight gradient: NaN), where a NaN of x lies beyond every window (no
+    effect), and where Winograd would spread an inf grad_out over a tile
+    (the stride-1 input gradient): NaN and inf positions as PyTorch's."""
+    rng = np.random.default_rng(11)
+    mv = (lambda a: np.ascontiguousarray(np.moveaxis(a, 1, -1))) if layout == "NHWC" else (lambda a: a)
+    back = (lambda a: np.moveaxis(a, -1, 1)) if layout == "NHWC" else (lambda a: a)
+    lay1 = "NLC" if layout == "NHWC" else "NCL"
+    cases = [  # (x shape, w shape, stride, padding, groups, where the non-finite value goes)
+        ((2, 3, 9, 9), (3, 1, 3, 3), 1, 1, 3, "dy"), ((2, 1, 8, 8), (4, 1, 5, 5), 1, 2, 1, "dy"),
+        ((2, 6, 20), (6, 6, 3), 1, 1, 1, "dy"), ((2, 4, 20), (4, 1, 3), 2, 1, 4, "dy"),
+        ((1, 2, 7, 7), (2, 1, 2, 5), 1, 3, 2, "x_last"), ((1, 1, 7, 7), (1, 1, 2, 5), 1, 3, 1, "x_last"),
+        ((1, 32, 10, 10), (40, 32, 3, 3), 1, 1, 1, "dy"),
+    ]
+    for xs, ws, stride, pad, groups, where in cases:
+        nd = len(xs) - 2
+        for bad in (np.inf, -np.inf, np.nan):
+            x = rng.standard_normal(xs).astype(dtype)
+            w = rng.standard_normal(ws).astype(dtype)
+            osz = tuple((v + 2 * pad - k) // stride + 1 for v, k in zip(xs[2:], ws[2:]))
+            dy = rng.standard_normal(xs[:1] + ws[:1] + osz).astype(dtype)
+            if where == "dy":
+                dy[(0, 0) + (0,) * nd] = bad        # an output whose window reads padding
+                dy[(-1, -1) + tuple(o // 2 for o in osz)] = bad
+            else:
+                x[(0, 0) + tuple(v - 1 for v in xs[2:])] = bad
+            egi, egw = _torch_conv_grads(x, w, dy, stride, pad, groups, nd)
+            fn = fastconv.conv2d_backward if nd == 2 else fastconv.conv1d_backward
+            gi, gw, _ = fn(mv(dy), mv(x), w, stride, pad, groups=groups, layout=layout if nd == 2 else lay1)
+            _same_nonfinite(back(gi), egi, f"grad_input {xs} {ws} {bad}")
+            _same_nonfinite(gw, egw, f"grad_weight {xs} {ws} {bad}")

@@ -189,10 +189,16 @@ int fc_dwconv_wgrad_plane_avx2_f32(const fc_conv_geom *g, const float *xp, const
         for (ptrdiff_t oh = 0; oh < OH; ++oh) {
             const float *row = pad + oh * sh * WP;
             const float *yr = dyp + oh * OW;
-            for (ptrdiff_t c = 0; c < OW; c += 8) {
-                const __m256 yv = c < n8 ? _mm256_loadu_ps(yr + c) : _mm256_maskload_ps(yr + c, mask);
+            for (ptrdiff_t c = 0; c < n8; c += 8) {
+                const __m256 yv = _mm256_loadu_ps(yr + c);
                 const float *xc = row + c;
                 for (int t = 0; t < nt; ++t) acc[t] = _mm256_fmadd_ps(yv, _mm256_loadu_ps(xc + to[t]), acc[t]);
+            }
+            if (n8 < OW) {   /* the tail: x masked too, so that a NaN or inf no window reads stays out */
+                const __m256 yv = _mm256_maskload_ps(yr + n8, mask);
+                const float *xc = row + n8;
+                for (int t = 0; t < nt; ++t)
+                    acc[t] = _mm256_fmadd_ps(yv, _mm256_maskload_ps(xc + to[t], mask), acc[t]);
             }
         }
         for (int t = 0; t < nt; ++t) {
