@@ -1162,17 +1162,9 @@ static int FN(backward_input_as_conv)(const fc_conv_geom *g, const FT *dy, const
     const int nhwc_depthwise = g->layout == FC_LAYOUT_NHWC && g->in_channels == g->groups;
     if (in_px > 2.0 * out_px && !nhwc_depthwise) return 0;
     const ptrdiff_t KH = g->kernel_h, KW = g->kernel_w;
-    {   /* An inf/NaN weight would meet the zero border of dy (0 * inf = NaN),
-         * which the scatter (GEMM + col2im) never multiplies: PyTorch's rule. */
-        const ptrdiff_t nw = g->out_channels * (g->in_channels / g->groups) * KH * KW;
-        FT acc[16] = {0};                    /* 16 lanes: a vector loop, not one chain */
-        ptrdiff_t i = 0;
-        for (; i + 16 <= nw; i += 16)
-            for (int l = 0; l < 16; ++l) acc[l] += w[i + l] * 0;
-        for (; i < nw; ++i) acc[0] += w[i] * 0;
-        for (int l = 1; l < 16; ++l) acc[0] += acc[l];
-        if (acc[0] != acc[0]) return 0;
-    }
+    /* An inf/NaN weight would meet the zero border of dy (0 * inf = NaN),
+     * which the scatter (GEMM + col2im) never multiplies: PyTorch's rule. */
+    if (!FN(fc_all_finite)(w, g->out_channels * (g->in_channels / g->groups) * KH * KW)) return 0;
     fc_conv_geom t = *g;
     t.in_channels = g->out_channels;
     t.out_channels = g->in_channels;
@@ -1187,6 +1179,7 @@ static int FN(backward_input_as_conv)(const fc_conv_geom *g, const FT *dy, const
     t.algorithm = FC_CONV_AUTO;
     if (t.pad_top < 0 || t.pad_left < 0 || t.pad_bottom < 0 || t.pad_right < 0) return 0;
     if (fc_conv_geom_check(&t) != FC_OK) return 0;
+    const int talg = fc_conv2d_auto_algorithm(&t);
     {   /* The convolution's output channels (this layer's input channels)
          * are the vector lanes of the indirect GEMM kernel: with few of them,
          * or (NCHW) a partial 32-channel pair at AVX-512, most lanes would
@@ -1197,7 +1190,7 @@ static int FN(backward_input_as_conv)(const fc_conv_geom *g, const FT *dy, const
          * 1.2-1.3x; 24 and 48 channels NHWC measured 0.87-0.97x, so stay.) */
         const ptrdiff_t Cg = g->in_channels / g->groups, lanes = fc_isa_active() >= FC_ISA_AVX512 ? 32 : 16;
         const int partial = g->layout == FC_LAYOUT_NCHW && Cg < 2 * lanes && Cg % lanes != 0;
-        if (fc_conv2d_auto_algorithm(&t) == FC_CONV_GEMM && !conv_plain_1x1(&t) && (Cg < 16 || partial))
+        if (talg == FC_CONV_GEMM && !conv_plain_1x1(&t) && (Cg < 16 || partial))
             return 0;
     }
 
@@ -1233,8 +1226,7 @@ static int FN(backward_input_as_conv)(const fc_conv_geom *g, const FT *dy, const
     }
     /* Winograd mixes a 4x4 tile of grad_out into every output of its 2x2
      * tile: an inf/NaN there takes the GEMM, which keeps it to its own taps */
-    if (fc_conv2d_auto_algorithm(&t) == FC_CONV_WINOGRAD &&
-        !FN(fc_all_finite)(dy, t.batch * t.in_channels * t.in_h * t.in_w))
+    if (talg == FC_CONV_WINOGRAD && !FN(fc_all_finite)(dy, t.batch * t.in_channels * t.in_h * t.in_w))
         t.algorithm = FC_CONV_GEMM;
     *status = FN(fc_conv2d_forward)(&t, dy, wf, bias, dx);
     fc_aligned_free(wf);
@@ -1242,6 +1234,41 @@ static int FN(backward_input_as_conv)(const fc_conv_geom *g, const FT *dy, const
 }
 
 #define FC_DGRAD_PIXELS 512
+#define FC_DGRAD_BUDGET ((size_t)64 << 20)
+
+/* Images per GEMM in the gradients: nb images of P pixels side by side,
+ * about FC_DGRAD_PIXELS columns (1 when not `allowed` or P is large), halved
+ * until the workspace fits FC_DGRAD_BUDGET: col_rows x nb*P values, plus
+ * gath_rows x nb*P for grad_out gathered side by side when nb > 1.  nb
+ * depends on the shape only, never on the threads.  *bytes: the workspace,
+ * rounded up to FC_ALIGN. */
+static int FN(images_per_gemm)(ptrdiff_t N, ptrdiff_t P, int allowed, ptrdiff_t col_rows, ptrdiff_t gath_rows,
+                               ptrdiff_t *nb_out, size_t *bytes)
+{
+    ptrdiff_t nb = allowed && P < FC_DGRAD_PIXELS ? FC_MIN(N, (FC_DGRAD_PIXELS + P - 1) / P) : 1;
+    size_t colsz, gathsz;
+    for (;; nb = (nb + 1) / 2) {
+        if (fc_size_mul3((size_t)col_rows, (size_t)(nb * P), sizeof(FT), &colsz) ||
+            fc_size_mul3((size_t)(nb > 1 ? gath_rows : 0), (size_t)(nb * P), sizeof(FT), &gathsz))
+            return FC_EOVERFLOW;
+        if (nb == 1 || colsz + gathsz <= FC_DGRAD_BUDGET) break;
+    }
+    *nb_out = nb;
+    *bytes = (colsz + gathsz + FC_ALIGN - 1) / FC_ALIGN * FC_ALIGN;
+    return FC_OK;
+}
+
+/* dst[k][j * P + p] = src[j * img + k * P + p] (k < rows, j < nb): the same
+ * rows of nb images side by side, as one GEMM operand */
+static void FN(side_by_side)(const FT *src, ptrdiff_t img, ptrdiff_t rows, ptrdiff_t P, ptrdiff_t nb, FT *dst)
+{
+    for (ptrdiff_t k = 0; k < rows; ++k)
+        for (ptrdiff_t j = 0; j < nb; ++j) {
+            const FT *sr = src + j * img + k * P;
+            FT *d = dst + k * nb * P + j * P;
+            for (ptrdiff_t p = 0; p < P; ++p) d[p] = sr[p];
+        }
+}
 
 /* The input gradient of images [n, n + nb) by GEMM + col2im, group by group,
  * on nt threads (col: a Ktot x nb*P workspace; NCHW with nb > 1: gath, a Kg x
@@ -1258,13 +1285,8 @@ static int FN(dgrad_images)(const fc_conv_geom *g, const FT *dy, const FT *w, co
         int e;
         if (g->layout == FC_LAYOUT_NCHW) {
             const FT *b = dy + (n * K + gi * Kg) * P;
-            if (nb > 1) {                        /* gath[k][j * P + p] = dy[n + j][gi * Kg + k][p] */
-                for (ptrdiff_t k = 0; k < Kg; ++k)
-                    for (ptrdiff_t j = 0; j < nb; ++j) {
-                        const FT *src = dy + ((n + j) * K + gi * Kg + k) * P;
-                        FT *dst = gath + k * nb * P + j * P;
-                        for (ptrdiff_t p = 0; p < P; ++p) dst[p] = src[p];
-                    }
+            if (nb > 1) {
+                FN(side_by_side)(b, K * P, Kg, P, nb, gath);
                 b = gath;
             }
             e = FC_CONV_GEMM_FN(Ktot, nb * P, Kg, 1, w + gi * Kg * Ktot, 1, Ktot, b, nb * P, 1, 0, col, nb * P, nt);
@@ -1309,18 +1331,11 @@ int FN(fc_conv2d_backward_input)(const fc_conv_geom *g, const FT *dy, const FT *
      * threads): about FC_DGRAD_PIXELS columns, within the memory budget.
      * With several image chunks and the memory to spare, chunks run in
      * parallel on serial GEMMs (the same GEMM calls, so the same bits). */
-    const size_t budget0 = (size_t)64 << 20;
-    ptrdiff_t nb = P >= FC_DGRAD_PIXELS ? 1 : FC_MIN(N, (FC_DGRAD_PIXELS + P - 1) / P);
-    size_t colsz, gathsz, wpsz = 0, bytes;
-    for (;; nb = (nb + 1) / 2) {
-        if (fc_size_mul3((size_t)Ktot, (size_t)(nb * P), sizeof(FT), &colsz) ||
-            fc_size_mul3((size_t)(nchw && nb > 1 ? K / G : 0), (size_t)(nb * P), sizeof(FT), &gathsz))
-            return FC_EOVERFLOW;
-        if (nb == 1 || colsz + gathsz <= budget0) break;
-    }
-    colsz = (colsz + gathsz + FC_ALIGN - 1) / FC_ALIGN * FC_ALIGN;
+    ptrdiff_t nb;
+    size_t colsz, wpsz = 0, bytes;
+    if (FN(images_per_gemm)(N, P, 1, Ktot, nchw ? K / G : 0, &nb, &colsz)) return FC_EOVERFLOW;
     if (!nchw && fc_size_mul3((size_t)K, (size_t)Ktot, sizeof(FT), &wpsz)) return FC_EOVERFLOW;
-    const size_t budget = FC_MAX(colsz, budget0);
+    const size_t budget = FC_MAX(colsz, FC_DGRAD_BUDGET);
     const ptrdiff_t chunks = (N + nb - 1) / nb;
     int ways = 1;
     if (chunks > 1 && nt > 1 && colsz * (size_t)nt <= budget) ways = (int)FC_MIN((ptrdiff_t)nt, chunks);
@@ -1741,15 +1756,9 @@ int FN(fc_conv2d_backward_weight)(const fc_conv_geom *g, const FT *dy, const FT 
      * gathered dy: about FC_DGRAD_PIXELS columns, within 64 MiB; nb from the
      * shape only).  Not for plain 1x1 layers, whose images the GEMM reads in
      * place (gathering them measured 0.91-0.95x for 512 channels of 7x7). */
-    ptrdiff_t nb = nchw && !plain && P < FC_DGRAD_PIXELS ? FC_MIN(N, (FC_DGRAD_PIXELS + P - 1) / P) : 1;
-    size_t colsz = 0, accsz = 0, dygsz = 0;
-    for (;; nb = (nb + 1) / 2) {
-        if (fc_size_mul3((size_t)(nchw && !plain ? Ktot : 0), (size_t)(nb * P), sizeof(FT), &colsz) ||
-            fc_size_mul3((size_t)(nb > 1 ? Kg : 0), (size_t)(nb * P), sizeof(FT), &dygsz))
-            return FC_EOVERFLOW;
-        if (nb == 1 || colsz + dygsz <= ((size_t)64 << 20)) break;
-    }
-    colsz = (colsz + dygsz + FC_ALIGN - 1) / FC_ALIGN * FC_ALIGN;
+    ptrdiff_t nb;
+    size_t colsz, accsz = 0;
+    if (FN(images_per_gemm)(N, P, nchw && !plain, nchw && !plain ? Ktot : 0, Kg, &nb, &colsz)) return FC_EOVERFLOW;
     /* NCHW through the per-tap path: a chunk of images (up to 32 MiB, at
      * least one) of x and dy transposed to pixels at a time */
     ptrdiff_t chunk = 0;
@@ -1797,13 +1806,9 @@ int FN(fc_conv2d_backward_weight)(const fc_conv_geom *g, const FT *dy, const FT 
             const FT beta = n > 0 ? 1 : 0;
             if (nchw) {
                 const FT *a = dy + (n * K + gi * Kg) * P, *b = x + (n * C + gi * Cg) * HW;
-                if (nb > 1) {                    /* dyg[k][j * P + p] = dy[n + j][gi * Kg + k][p] */
+                if (nb > 1) {                    /* grad_out after the col buffer */
                     FT *dyg = col + (size_t)Ktot * nb * P;
-                    for (ptrdiff_t k = 0; k < Kg; ++k)
-                        for (ptrdiff_t j = 0; j < m; ++j) {
-                            const FT *src = dy + ((n + j) * K + gi * Kg + k) * P;
-                            for (ptrdiff_t p = 0; p < P; ++p) dyg[k * ld + j * P + p] = src[p];
-                        }
+                    FN(side_by_side)(a, K * P, Kg, P, m, dyg);
                     a = dyg;
                 }
                 if (!plain) {
