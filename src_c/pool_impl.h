@@ -849,11 +849,22 @@ static int FN(forward_nchw)(const fc_pool_geom *g, const fc_pool_windows *w, int
     if (runs && op == FC_POOL_AVG)
         for (ptrdiff_t oh = 1; oh < OH; ++oh) runs &= w->dv_h[oh] == w->dv_h[0];
 #endif
+    /* 3x3/1 pad 1 averages of inputs in the caches: whole planes on the
+     * output's alignment (kernels/pool_rows.h), the same bits as the rows */
+    int avg3x3 = 0;
+#ifdef FC_POOL_AVG3X3
+    avg3x3 = k.rowk == FC_ROWK_AVG3S1 && !stream && !prefetch && g->kernel_h == 3 && g->stride_h == 1 &&
+             g->pad_top == 1 && k.dh == 1 && OH == g->in_h && OH >= 2 && W >= 16 && xs[2] == W &&
+             (g->batch == 1 || xs[0] == C * xs[1]) && w->dv_h[OH - 1] == w->dv_h[0];
+    for (ptrdiff_t oh = 2; avg3x3 && oh < OH - 1; ++oh) avg3x3 = w->dv_h[oh] == w->dv_h[1];
+#endif
     int status = FC_OK;
 
 #pragma omp parallel num_threads(nt) if (nt > 1 && items * (W * nrows + OW) > FC_POOL_PARALLEL_MIN)
     {
-        FT *buf = (FT *)fc_aligned_alloc((size_t)(len + OW + cap) * sizeof(FT));
+        /* avg3x3: two rows of divisors (w + 16 each) and W mask words */
+        const ptrdiff_t extra = avg3x3 ? 3 * W + 32 : 0;
+        FT *buf = (FT *)fc_aligned_alloc((size_t)(len + OW + cap + extra) * sizeof(FT));
         int64_t *ibuf = stream && idx ? (int64_t *)fc_aligned_alloc((size_t)cap * sizeof(int64_t)) : NULL;
         const FT **rows = (const FT **)malloc((size_t)nrows * sizeof(FT *));
         const int ok = buf && rows && (ibuf || !(stream && idx));
@@ -867,6 +878,17 @@ static int FN(forward_nchw)(const fc_pool_geom *g, const fc_pool_windows *w, int
             FN(fill)(buf, idx ? (FT)-INFINITY : k.neutral, len);
         }
         FT *div = buf + len;
+#ifdef FC_POOL_AVG3X3
+        if (avg3x3 && ok) {
+            FT *dmid = div + OW + cap, *dedge = dmid + W + 16;
+            const ptrdiff_t mid = OH > 2 ? 1 : 0;
+            for (ptrdiff_t o = 0; o < OW; ++o) {
+                dmid[o] = (FT)(w->dv_h[mid] * w->dv_w[o]);
+                dedge[o] = (FT)(w->dv_h[0] * w->dv_w[o]);
+            }
+            if (FC_POOL_AVG3X3(y, x, xs[1], OH, W, lo, hi, dmid, dedge, (uint32_t *)(dedge + W + 16))) hi = lo;
+        }
+#endif
         FN(sink) sk = {y + lo * OW, div + OW, 0};
         FN(isink) isk = {idx ? idx + lo * OW : NULL, ibuf, 0};
         ptrdiff_t div_h = -1; /* the row whose divisors div holds */
@@ -2033,6 +2055,7 @@ const FC_POOL_OPS_T FC_POOL_OPS = {
 #undef FC_POOL_ROWK
 #undef FC_POOL_ROWK_READY
 #undef FC_POOL_ROWS
+#undef FC_POOL_AVG3X3
 #undef FC_POOL_NHWC_AVG3
 #undef FC_POOL_GATHER_ROW
 #undef FN

@@ -618,6 +618,52 @@ def test_avg_3wide_stride1_rows(isa, rng, h, count_include_pad, divisor_override
             np.testing.assert_array_equal(y[~fin], exact[~fin])
 
 
+def offset_copy(a, offset):
+    """a copied into a fresh buffer starting offset elements past a 64-byte boundary."""
+    buf = np.empty(a.size + 32, a.dtype)
+    start = (-buf.ctypes.data // a.itemsize) % (64 // a.itemsize) + offset
+    out = buf[start:start + a.size].reshape(a.shape)
+    out[...] = a
+    return out
+
+
+@pytest.mark.parametrize("count_include_pad,divisor_override", [(True, None), (False, None), (True, 5)])
+def test_avg_3x3_stride1_planes(isa, rng, count_include_pad, divisor_override):
+    """NCHW float32 3x3/1 pad 1 averages of contiguous planes: the AVX-512 whole-plane kernel (blocks
+    on the output's 64-byte alignment, spanning rows; the input's lines realigned when its offset
+    differs) against the baseline copy: planes of 2 to 21 rows, widths 16 to 130, input and output
+    at every offset within a cache line, -0, NaN and inf, 1 and 2 threads. Values bitwise equal,
+    NaN at the same places, and within the float64 reference's bound."""
+    args = ((3, 3), (1, 1), (1, 1), False, count_include_pad, divisor_override)
+    for trial in range(60):
+        h, w = int(rng.integers(2, 22)), int(rng.choice([16, 17, 31, 32, 48, 56, 63, 64, 112, 130]))
+        n, c = int(rng.integers(1, 3)), int(rng.integers(1, 4))
+        x = rng.standard_normal((n, c, h, w)).astype(np.float32)
+        x[x > 1.6] = -0.0
+        if trial % 3 == 0:
+            x[rng.random(x.shape) < 0.01] = np.nan
+            x[rng.random(x.shape) < 0.01] = -np.inf
+        x = offset_copy(x, int(rng.integers(0, 16)))
+        out = offset_copy(np.zeros_like(x), int(rng.integers(0, 16)))
+        previous = fastconv.get_isa()
+        fastconv.set_isa("generic")
+        try:
+            want = fastconv.avg_pool2d(x, *args)
+        finally:
+            fastconv.set_isa(previous)
+        for threads in (1, 2):
+            with fastconv.threads(threads):
+                got = fastconv.avg_pool2d(x, *args, out=out)
+            assert got is out
+            nan = np.isnan(want)
+            np.testing.assert_array_equal(np.isnan(got), nan)
+            assert got[~nan].tobytes() == want[~nan].tobytes(), (n, c, h, w, threads)
+        x64 = x.astype(np.float64)
+        exact = ref.avg_pool2d(x64, *args)
+        fin = np.isfinite(exact)
+        assert_sum_close(got[fin], exact[fin], ref.avg_pool2d(np.abs(x64), *args)[fin], 9, np.float32)
+
+
 @pytest.mark.parametrize("op,k,s,p,d", [("max", 2, 2, 0, 1), ("avg", 2, 2, 0, 1), ("max", 3, 2, 1, 1),
                                         ("max", 3, 2, 0, 1), ("max", (2, 3), 2, (1, 0), (2, 1)),
                                         ("max", (1, 3), (1, 2), (0, 1), 1)])

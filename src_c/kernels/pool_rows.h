@@ -62,6 +62,17 @@ int fc_pool_nhwc_avg3s1_f32_avx512(float *y, const float *r0, const float *r1, c
                                    ptrdiff_t q0col, ptrdiff_t n, ptrdiff_t w, ptrdiff_t c, const float *p0,
                                    const float *q0, ptrdiff_t dvh, const ptrdiff_t *dvw);
 
+/* NCHW float average of 3x3 stride-1 windows with one padded row and column
+ * on each side (output size = input size): output rows it0 <= it < it1 of
+ * planes of h >= 2 rows of w >= 16 floats (plane it / h, row it % h; the
+ * input's planes xps floats apart, its rows contiguous; y contiguous, row it
+ * at y + it * w), divided by dmid[c] in the middle rows and dedge[c] in the
+ * first and last.  dmid and dedge hold w + 16 floats (the first w given; the
+ * rest is written), keep w scratch words.  The bits of fc_pool_rows_*'s
+ * FC_ROWK_AVG3S1 rows.  Returns 0, computing nothing, for other sizes. */
+int fc_pool_avg3x3_f32_avx512(float *y, const float *x, ptrdiff_t xps, ptrdiff_t h, ptrdiff_t w, ptrdiff_t it0,
+                              ptrdiff_t it1, float *dmid, float *dedge, uint32_t *keep);
+
 /* dst[0..n) = the vertical sums of the nr rows, pool_impl.h's vsum, the same
  * bits; returns 0, computing nothing, unless nr >= 2 and n is a multiple of
  * 8 (the caller then takes vsum).  pf: prefetch the next window's rows

@@ -442,6 +442,233 @@ int fc_pool_vsum_f32_avx512(float *dst, const float *const *rows, ptrdiff_t nr, 
 }
 #undef VSUM_STEP
 
+/* ---- 3x3 stride-1 averages over whole planes, on the output's alignment ----
+ *
+ * NumPy's large arrays start 16 bytes past a cache line, so the row kernel's
+ * loads and stores (avg3s1) each straddle two lines: one thread reached about
+ * half of numpy.copyto's bandwidth on an in-cache (1, 64, 112, 112) input.
+ * Here the plane is one flat run of h * w floats: block g holds the 16 outputs
+ * from flat position g, g chosen so that y + g is 64-byte aligned, and every
+ * lane does the row kernel's operations on its own (row, column): vertical sums
+ * (r0 + r1) + r2 of the rows above, at and below it (the first and last rows
+ * add their two rows), then ((v[o-1] + v[o]) + v[o+1]) / div with +0 for the
+ * neighbour beyond the row's first or last column.  The neighbouring columns
+ * are lane alignments of the previous / next block's sums, zeroed by a mask
+ * per column (keep[c]); blocks that touch the first or last row, or the ends
+ * of the range, take masked loads.  A block's lanes may belong to two rows:
+ * no per-row setup, and the input (same offset as the output in a plane) is
+ * read with aligned loads too.  The bits are the row kernel's. */
+
+/* lanes l with lo <= l < hi */
+static inline __mmask16 lane_range(ptrdiff_t lo, ptrdiff_t hi)
+{
+    lo = lo < 0 ? 0 : lo;
+    hi = hi > 16 ? 16 : hi;
+    if (hi <= lo) return 0;
+    return (__mmask16)((((uint32_t)1 << hi) - 1) & ~(((uint32_t)1 << lo) - 1));
+}
+
+/* the position in its plane of each of the 16 lanes from position pos */
+static inline __m512i plane_pos(ptrdiff_t pos)
+{
+    return _mm512_add_epi32(_mm512_set1_epi32((int)pos),
+                            _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+}
+
+/* vertical sums of block g (plane position g), lanes outside [f0, f1) read
+ * nothing; the first and last rows sum their two rows */
+static __m512 avg3_vsum_any(const float *x, ptrdiff_t g, ptrdiff_t f0, ptrdiff_t f1, ptrdiff_t w, ptrdiff_t hw)
+{
+    const __mmask16 valid = lane_range(f0 - g, f1 - g);
+    const __m512i pv = plane_pos(g);
+    const __mmask16 top = _mm512_cmplt_epi32_mask(pv, _mm512_set1_epi32((int)w));
+    const __mmask16 bot = _mm512_cmpge_epi32_mask(pv, _mm512_set1_epi32((int)(hw - w)));
+    const float *p = x + g;
+    const __m512 a = _mm512_maskz_loadu_ps(valid & ~top, p - w);
+    const __m512 b = _mm512_maskz_loadu_ps(valid, p);
+    const __m512 c = _mm512_maskz_loadu_ps(valid & ~bot, p + w);
+    const __m512 ab = add_first(b, a);
+    const __m512 v = _mm512_mask_blend_ps(bot, add_first(ab, c), ab);
+    return _mm512_mask_blend_ps(top, v, add_first(c, b));
+}
+
+/* the same for a block of middle rows inside the range */
+static inline __m512 avg3_vsum_mid(const float *p, ptrdiff_t w)
+{
+    return add_first(add_first(_mm512_loadu_ps(p), _mm512_loadu_ps(p - w)), _mm512_loadu_ps(p + w));
+}
+
+/* ((left + cur) + right) over the lanes, left / right from the neighbouring
+ * blocks; km: lanes keeping their left (bits 0-15) and right (16-31) neighbour */
+static inline __m512 avg3_hsum(__m512 prev, __m512 cur, __m512 next, uint32_t km)
+{
+    const __m512i ci = _mm512_castps_si512(cur);
+    const __m512 left = _mm512_castsi512_ps(_mm512_maskz_alignr_epi32((__mmask16)km, ci, _mm512_castps_si512(prev), 15));
+    const __m512 right =
+        _mm512_castsi512_ps(_mm512_maskz_alignr_epi32((__mmask16)(km >> 16), _mm512_castps_si512(next), ci, 1));
+    return add_first(add_first(cur, left), right);
+}
+
+/* the float offset of p past a 64-byte boundary */
+static inline ptrdiff_t lane_offset(const float *p)
+{
+    return (ptrdiff_t)(((uintptr_t)p & 63) / sizeof(float));
+}
+
+/* lanes d .. d + 15 of the 32 lanes lo:hi */
+static inline __m512 lanes_from(__m512 lo, __m512 hi, __m512i idx)
+{
+    return _mm512_permutex2var_ps(lo, idx, hi);
+}
+
+static inline __m512i lane_index(ptrdiff_t d)
+{
+    return _mm512_add_epi32(_mm512_set1_epi32((int)d),
+                            _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+}
+
+/* n blocks from *g, each with its next block in middle rows: the input's
+ * loads straight (mode 0: the rows on the output's alignment), or whole
+ * aligned lines realigned by a two-source permute (split loads cost about a
+ * third of the time): of the vertical sums when the three rows share one
+ * offset (mode 1), of each row when not (mode 2) */
+static inline __attribute__((always_inline)) void avg3_run(float *y, const float *x, ptrdiff_t *g_, ptrdiff_t *col_,
+                                                           ptrdiff_t n, ptrdiff_t w, const float *dmid,
+                                                           const uint32_t *keep, __m512 *prev_, __m512 *cur_,
+                                                           const int uniform, const int mode)
+{
+    ptrdiff_t g = *g_, col = *col_;
+    __m512 prev = *prev_, cur = *cur_;
+    const __m512 d1 = _mm512_set1_ps(dmid[0]);
+    const float *pa = x + g + 16 - w, *pb = x + g + 16, *pc = x + g + 16 + w;
+    const ptrdiff_t oa = lane_offset(pa), ob = lane_offset(pb), oc = lane_offset(pc);
+    const __m512i ia = lane_index(oa), ib = lane_index(ob), ic = lane_index(oc);
+    pa -= oa;
+    pb -= ob;
+    pc -= oc;
+    __m512 la = _mm512_setzero_ps(), lb = la, lc = la;
+    if (mode == 1) lb = avg3_vsum_mid(pb, w);
+    if (mode == 2) {
+        la = _mm512_load_ps(pa);
+        lb = _mm512_load_ps(pb);
+        lc = _mm512_load_ps(pc);
+    }
+    for (; n > 0; --n) {
+        __m512 next;
+        if (mode == 0) {
+            next = avg3_vsum_mid(x + g + 16, w);
+        } else if (mode == 1) {
+            const __m512 hb = avg3_vsum_mid(pb + 16, w);
+            next = lanes_from(lb, hb, ib);
+            lb = hb;
+        } else {
+            const __m512 ha = _mm512_load_ps(pa + 16), hb = _mm512_load_ps(pb + 16), hc = _mm512_load_ps(pc + 16);
+            next = add_first(add_first(lanes_from(lb, hb, ib), lanes_from(la, ha, ia)), lanes_from(lc, hc, ic));
+            la = ha;
+            lb = hb;
+            lc = hc;
+            pa += 16;
+            pc += 16;
+        }
+        pb += 16;
+        const __m512 s = avg3_hsum(prev, cur, next, keep[col]);
+        _mm512_store_ps(y + g, _mm512_div_ps(s, uniform ? d1 : _mm512_loadu_ps(dmid + col)));
+        prev = cur;
+        cur = next;
+        g += 16;
+        col += 16;
+        col = col >= w ? col - w : col;
+    }
+    *g_ = g;
+    *col_ = col;
+    *prev_ = prev;
+    *cur_ = cur;
+}
+
+/* outputs f0 <= f < f1 (whole rows) of one plane of h rows */
+static inline __attribute__((always_inline)) void avg3x3_plane(float *y, const float *x, ptrdiff_t f0, ptrdiff_t f1,
+                                                               ptrdiff_t h, ptrdiff_t w, const float *dmid,
+                                                               const float *dedge, const uint32_t *keep,
+                                                               const int uniform)
+{
+    const ptrdiff_t hw = h * w;
+    ptrdiff_t g = f0 - (ptrdiff_t)(((uintptr_t)(y + f0) & 63) / sizeof(float));
+    ptrdiff_t col = g % w;
+    col = col < 0 ? col + w : col;
+    __m512 prev = _mm512_setzero_ps(), cur = avg3_vsum_any(x, g, f0, f1, w, hw);
+    while (g < f1) {
+        /* blocks whose outputs and next block are whole, in range and in
+         * middle rows (and, realigning, the aligned lines after the next) */
+        const ptrdiff_t da = lane_offset(x + g + 16 - w), db = lane_offset(x + g + 16), dc = lane_offset(x + g + 16 + w);
+        const int mode = (da | db | dc) == 0 ? 0 : da == db && db == dc ? 1 : 2;
+        ptrdiff_t n = 0;
+        if (g >= f0 && g >= w) {
+            const ptrdiff_t a = hw - w - g - (mode ? 48 : 32), b = f1 - g - 32, m = a < b ? a : b;
+            n = m >= 0 ? m / 16 + 1 : 0;
+        }
+        if (n > 0) {
+            if (uniform) {
+                if (mode == 0) avg3_run(y, x, &g, &col, n, w, dmid, keep, &prev, &cur, 1, 0);
+                else if (mode == 1) avg3_run(y, x, &g, &col, n, w, dmid, keep, &prev, &cur, 1, 1);
+                else avg3_run(y, x, &g, &col, n, w, dmid, keep, &prev, &cur, 1, 2);
+            } else {
+                if (mode == 0) avg3_run(y, x, &g, &col, n, w, dmid, keep, &prev, &cur, 0, 0);
+                else if (mode == 1) avg3_run(y, x, &g, &col, n, w, dmid, keep, &prev, &cur, 0, 1);
+                else avg3_run(y, x, &g, &col, n, w, dmid, keep, &prev, &cur, 0, 2);
+            }
+        }
+        if (g >= f1) break;
+        /* one block anywhere */
+        const __m512 next = g + 16 < f1 ? avg3_vsum_any(x, g + 16, f0, f1, w, hw) : _mm512_setzero_ps();
+        const __m512 s = avg3_hsum(prev, cur, next, keep[col]);
+        __m512 d = _mm512_loadu_ps(dmid + col);
+        if (g < w || g + 16 > hw - w) {
+            const __m512i pv = plane_pos(g);
+            const __mmask16 edge = _mm512_cmplt_epi32_mask(pv, _mm512_set1_epi32((int)w)) |
+                                   _mm512_cmpge_epi32_mask(pv, _mm512_set1_epi32((int)(hw - w)));
+            d = _mm512_mask_loadu_ps(d, edge, dedge + col);
+        }
+        const __m512 o = _mm512_div_ps(s, d);
+        if (g >= f0 && g + 16 <= f1) _mm512_store_ps(y + g, o);
+        else _mm512_mask_storeu_ps(y + g, lane_range(f0 - g, f1 - g), o);
+        prev = cur;
+        cur = next;
+        g += 16;
+        col += 16;
+        col = col >= w ? col - w : col;
+    }
+}
+
+int fc_pool_avg3x3_f32_avx512(float *y, const float *x, ptrdiff_t xps, ptrdiff_t h, ptrdiff_t w, ptrdiff_t it0,
+                              ptrdiff_t it1, float *dmid, float *dedge, uint32_t *keep)
+{
+    if (h < 2 || w < 16 || h * w > INT32_MAX - 64) return 0;
+    /* periodic divisors: d[c] = d[c mod w] for c < w + 16 */
+    int uniform = 1;
+    for (ptrdiff_t c = 0; c < 16; ++c) {
+        dmid[w + c] = dmid[c % w];
+        dedge[w + c] = dedge[c % w];
+    }
+    for (ptrdiff_t c = 0; c < w; ++c) uniform &= dmid[c] == dmid[0];
+    for (ptrdiff_t c = 0; c < w; ++c) {
+        /* the lanes at column 0 and w - 1 of a block starting at column c */
+        ptrdiff_t l0 = c == 0 ? 0 : w - c, r0 = w - 1 - c;
+        l0 = l0 < 16 ? l0 : 16;
+        r0 = r0 < 16 ? r0 : 16;
+        keep[c] = (uint32_t)(uint16_t)~(1u << l0) | ((uint32_t)(uint16_t)~(1u << r0) << 16);
+    }
+    const ptrdiff_t hw = h * w;
+    for (ptrdiff_t it = it0; it < it1;) {
+        const ptrdiff_t p = it / h, r = it - p * h, r1 = it1 - p * h < h ? it1 - p * h : h;
+        float *yp = y + p * hw;
+        const float *xp = x + p * xps;
+        if (uniform) avg3x3_plane(yp, xp, r * w, r1 * w, h, w, dmid, dedge, keep, 1);
+        else avg3x3_plane(yp, xp, r * w, r1 * w, h, w, dmid, dedge, keep, 0);
+        it += r1 - r;
+    }
+    return 1;
+}
+
 /* one output row; 0 when the kernel does not cover nr rows */
 static inline int row(int kind, float *y, int64_t *id, const float *const *rows, ptrdiff_t nr, ptrdiff_t w,
                       ptrdiff_t ow, ptrdiff_t pl, const float *div, int64_t pos)
