@@ -468,6 +468,14 @@ static inline __mmask16 lane_range(ptrdiff_t lo, ptrdiff_t hi)
     return (__mmask16)((((uint32_t)1 << hi) - 1) & ~(((uint32_t)1 << lo) - 1));
 }
 
+/* lanes m of the 16 floats at p, +0 elsewhere; no access at all when m is
+ * empty (a masked load whose masked-off lanes fall on an unmapped page takes
+ * a microcode assist of hundreds of cycles: the rows above the first row) */
+static inline __m512 load_lanes(__mmask16 m, const float *p)
+{
+    return m == 0xFFFF ? _mm512_loadu_ps(p) : m ? _mm512_maskz_loadu_ps(m, p) : _mm512_setzero_ps();
+}
+
 /* the position in its plane of each of the 16 lanes from position pos */
 static inline __m512i plane_pos(ptrdiff_t pos)
 {
@@ -484,9 +492,9 @@ static __m512 avg3_vsum_any(const float *x, ptrdiff_t g, ptrdiff_t f0, ptrdiff_t
     const __mmask16 top = _mm512_cmplt_epi32_mask(pv, _mm512_set1_epi32((int)w));
     const __mmask16 bot = _mm512_cmpge_epi32_mask(pv, _mm512_set1_epi32((int)(hw - w)));
     const float *p = x + g;
-    const __m512 a = _mm512_maskz_loadu_ps(valid & ~top, p - w);
-    const __m512 b = _mm512_maskz_loadu_ps(valid, p);
-    const __m512 c = _mm512_maskz_loadu_ps(valid & ~bot, p + w);
+    const __m512 a = load_lanes(valid & ~top, p - w);
+    const __m512 b = load_lanes(valid, p);
+    const __m512 c = load_lanes(valid & ~bot, p + w);
     const __m512 ab = add_first(b, a);
     const __m512 v = _mm512_mask_blend_ps(bot, add_first(ab, c), ab);
     return _mm512_mask_blend_ps(top, v, add_first(c, b));
