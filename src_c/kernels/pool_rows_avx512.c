@@ -733,7 +733,7 @@ ptrdiff_t fc_pool_rows_f32_avx512(int kind, float *y, int64_t *id, const float *
         for (ptrdiff_t r = 0; r < nr; ++r) rows[r] = plane + (lo_h[oh] + r * dh) * rs;
         /* the common rows (all but the borders) with nr a constant, inlined */
         if (nr == 2 && kind == FC_ROWK_MAX2X2) win2x2(y, rows[0], rows[1], ow, NULL, 0, 1);
-        else if (nr == 2 && kind == FC_ROWK_AVG2X2) win2x2(y, rows[0], rows[1], ow, div, 1, 0);
+        else if (nr == 2 && kind == FC_ROWK_AVG2X2) win2x2(y, rows[0], rows[1], ow, div, 1, 1);
         else if (nr == 3 && kind == FC_ROWK_AVG3S1) avg3s1(y, rows, 3, w, div);
         else if (nr == 3 && kind == FC_ROWK_MAX3S2 && pl == 1) max3s2p1_row(y, rows, 3, w, ow, &nan, 1);
         else if (nr == 2 && kind == FC_ROWK_ARGMAX2X2 && w < INT32_MAX)
