@@ -1079,7 +1079,7 @@ static int FN(forward_nhwc)(const fc_pool_geom *g, const fc_pool_windows *w, int
         FT *obuf = stream ? (FT *)fc_aligned_alloc((size_t)cap * sizeof(FT)) : NULL;
         int64_t *ibuf = stream && idx ? (int64_t *)fc_aligned_alloc((size_t)cap * sizeof(int64_t)) : NULL;
         /* separable: the row buffer, then (max3s2) the carried column and a pixel of -inf */
-        FT *row = separable ? (FT *)fc_aligned_alloc((size_t)((len + 3) * C) * sizeof(FT)) : NULL;
+        FT *row = separable ? (FT *)fc_aligned_alloc((size_t)((len + 5) * C) * sizeof(FT)) : NULL;
         const FT **rows = (const FT **)malloc((size_t)nrows * sizeof(FT *));
         const int ok = rows && (!stream || (obuf && (ibuf || !idx))) && (!separable || row);
         ptrdiff_t lo, hi;
@@ -1089,10 +1089,10 @@ static int FN(forward_nhwc)(const fc_pool_geom *g, const fc_pool_windows *w, int
             status = FC_ENOMEM;
             hi = lo;
         } else if (separable) {
-            FN(fill)(row, neutral, (len + 3) * C);
+            FN(fill)(row, neutral, (len + 5) * C);
         }
         /* max3s2: the carried column and a pixel of -inf; avg3s1: two carried columns and
-         * a pixel of +0 */
+         * a pixel of +0 (and two more for a second row) */
         FT *carry = separable ? row + len * C : NULL;
         const FT *ninf = separable ? carry + C : NULL;
         FT *carry2 = separable ? row + (len + 2) * C : NULL;
@@ -1118,6 +1118,23 @@ static int FN(forward_nhwc)(const fc_pool_geom *g, const fc_pool_windows *w, int
                 fr2 = nr == 3 ? xn + (h0 + 2 * dh) * xs[2] : fr1;
                 FN(col_sum)(cp, fr0, fr1, fr2, nr, o0 - pl, W, C);
                 FN(col_sum)(cq, fr0, fr1, fr2, nr, o0 - pl + 1, W, C);
+#ifdef FC_POOL_NHWC_AVG3X2
+                /* with the next output row, when it is this one's next three rows:
+                 * each input pixel read once for both (kernels/pool_rows.h) */
+                if (avg3_segments && nr == 3 && dh == 1 && segs == 1 && it + 1 < hi && oh + 1 < OH &&
+                    w->cnt_h[oh + 1] == 3 && w->lo_h[oh + 1] == h0 + 1 && w->dv_h[oh + 1] == w->dv_h[oh]) {
+                    const FT *fr3 = xn + (h0 + 3) * xs[2];
+                    FT *carry3 = carry2 + C, *carry4 = carry2 + 2 * C; /* the second row's */
+                    FN(col_sum)(carry3, fr1, fr2, fr3, 3, o0 - pl, W, C);
+                    FN(col_sum)(carry4, fr1, fr2, fr3, 3, o0 - pl + 1, W, C);
+                    if (FC_POOL_NHWC_AVG3X2(y + (ro * OW + o0) * C, y + ((ro + 1) * OW + o0) * C, fr0, fr1, fr2, fr3,
+                                            o0 - pl, o1 - o0, W, C, cp, cq, carry3, carry4, w->dv_h[oh],
+                                            w->dv_w + o0)) {
+                        ++it; /* the loop steps past the second row */
+                        continue;
+                    }
+                }
+#endif
 #ifdef FC_POOL_NHWC_AVG3
                 /* the segment's pixels with the carried sums in registers (kernels/pool_rows.h) */
                 if (avg3_segments &&
@@ -2061,6 +2078,7 @@ const FC_POOL_OPS_T FC_POOL_OPS = {
 #undef FC_POOL_ROWS
 #undef FC_POOL_AVG3X3
 #undef FC_POOL_NHWC_AVG3
+#undef FC_POOL_NHWC_AVG3X2
 #undef FC_POOL_GATHER_ROW
 #undef FN
 #undef FC_PCAT

@@ -627,34 +627,38 @@ def offset_copy(a, offset):
     return out
 
 
+@pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("count_include_pad,divisor_override", [(True, None), (False, None), (True, 5)])
-def test_avg_3x3_stride1_planes(isa, rng, count_include_pad, divisor_override):
-    """NCHW float32 3x3/1 pad 1 averages of contiguous planes: the AVX-512 whole-plane kernel (blocks
-    on the output's 64-byte alignment, spanning rows; the input's lines realigned when its offset
-    differs) against the baseline copy: planes of 2 to 21 rows, widths 16 to 130, input and output
-    at every offset within a cache line, -0, NaN and inf, 1 and 2 threads. Values bitwise equal,
-    NaN at the same places, and within the float64 reference's bound."""
+def test_avg_3x3_stride1_planes(isa, rng, layout, count_include_pad, divisor_override):
+    """Float32 3x3/1 pad 1 averages against the baseline copy. NCHW: the AVX-512 whole-plane kernel
+    (blocks on the output's 64-byte alignment, spanning rows; the input's lines realigned when its
+    offset differs): planes of 2 to 21 rows, widths 16 to 130. NHWC: the per-pixel kernel taking two
+    output rows per pass (16 to 64 channels) and its one-row and generic neighbours. Input and output
+    at every offset within a cache line, -0, NaN and inf, 1 and 2 threads. Values bitwise equal, NaN
+    at the same places, and within the float64 reference's bound."""
     args = ((3, 3), (1, 1), (1, 1), False, count_include_pad, divisor_override)
     for trial in range(60):
         h, w = int(rng.integers(2, 22)), int(rng.choice([16, 17, 31, 32, 48, 56, 63, 64, 112, 130]))
         n, c = int(rng.integers(1, 3)), int(rng.integers(1, 4))
+        if layout == "NHWC":
+            w, c = int(rng.integers(1, 24)), int(rng.choice([8, 16, 32, 48, 64, 80]))
         x = rng.standard_normal((n, c, h, w)).astype(np.float32)
         x[x > 1.6] = -0.0
         if trial % 3 == 0:
             x[rng.random(x.shape) < 0.01] = np.nan
             x[rng.random(x.shape) < 0.01] = -np.inf
-        x = offset_copy(x, int(rng.integers(0, 16)))
-        out = offset_copy(np.zeros_like(x), int(rng.integers(0, 16)))
+        xl = offset_copy(to_layout(x, layout), int(rng.integers(0, 16)))
+        out = offset_copy(np.zeros_like(xl), int(rng.integers(0, 16)))
         previous = fastconv.get_isa()
         fastconv.set_isa("generic")
         try:
-            want = fastconv.avg_pool2d(x, *args)
+            want = to_nchw(fastconv.avg_pool2d(xl, *args, layout=layout), layout)
         finally:
             fastconv.set_isa(previous)
         for threads in (1, 2):
             with fastconv.threads(threads):
-                got = fastconv.avg_pool2d(x, *args, out=out)
-            assert got is out
+                assert fastconv.avg_pool2d(xl, *args, layout=layout, out=out) is out
+            got = to_nchw(out, layout)
             nan = np.isnan(want)
             np.testing.assert_array_equal(np.isnan(got), nan)
             assert got[~nan].tobytes() == want[~nan].tobytes(), (n, c, h, w, threads)

@@ -73,6 +73,15 @@ int fc_pool_nhwc_avg3s1_f32_avx512(float *y, const float *r0, const float *r1, c
 int fc_pool_avg3x3_f32_avx512(float *y, const float *x, ptrdiff_t xps, ptrdiff_t h, ptrdiff_t w, ptrdiff_t it0,
                               ptrdiff_t it1, float *dmid, float *dedge, uint32_t *keep);
 
+/* fc_pool_nhwc_avg3s1_f32_avx512 for two output rows at once, both of
+ * three input rows: ra, rb, rc for ya (carried column sums pa0, qa0) and rb,
+ * rc, rd for yb (pb0, qb0), the same divisors; the same bits as two calls.
+ * Returns 0 for other channel counts. */
+int fc_pool_nhwc_avg3s1x2_f32_avx512(float *ya, float *yb, const float *ra, const float *rb, const float *rc,
+                                     const float *rd, ptrdiff_t q0col, ptrdiff_t n, ptrdiff_t w, ptrdiff_t c,
+                                     const float *pa0, const float *qa0, const float *pb0, const float *qb0,
+                                     ptrdiff_t dvh, const ptrdiff_t *dvw);
+
 /* dst[0..n) = the vertical sums of the nr rows, pool_impl.h's vsum, the same
  * bits; returns 0, computing nothing, unless nr >= 2 and n is a multiple of
  * 8 (the caller then takes vsum).  pf: prefetch the next window's rows

@@ -376,6 +376,67 @@ int fc_pool_nhwc_avg3s1_f32_avx512(float *y, const float *r0, const float *r1, c
     return 0;
 }
 
+/* two output rows of nhwc_avg3 at once, both of three rows: ra..rd the four
+ * input rows (row A sums ra, rb, rc; row B rb, rc, rd), each input pixel read
+ * once for both (the rows of a 112-pixel, 64-channel image are 28 KiB: three
+ * do not stay in L1, and the loads from L2 were the limit) */
+static inline __attribute__((always_inline)) void nhwc_avg3x2(float *restrict ya, float *restrict yb, const float *ra,
+                                                              const float *rb, const float *rc, const float *rd,
+                                                              ptrdiff_t q0col, ptrdiff_t n, ptrdiff_t w,
+                                                              const float *pa0, const float *qa0, const float *pb0,
+                                                              const float *qb0, ptrdiff_t dvh, const ptrdiff_t *dvw,
+                                                              const int NB)
+{
+    const ptrdiff_t C = 16 * NB;
+    __m512 PA[4], QA[4], PB[4], QB[4];
+    for (int b = 0; b < NB; ++b) {
+        PA[b] = _mm512_loadu_ps(pa0 + 16 * b);
+        QA[b] = _mm512_loadu_ps(qa0 + 16 * b);
+        PB[b] = _mm512_loadu_ps(pb0 + 16 * b);
+        QB[b] = _mm512_loadu_ps(qb0 + 16 * b);
+    }
+    for (ptrdiff_t i = 0; i < n; ++i, ya += C, yb += C) {
+        const ptrdiff_t col = q0col + 2 + i;
+        const int in = col >= 0 && col < w;
+        const __m512 dv = _mm512_set1_ps((float)(dvh * dvw[i]));
+        for (int b = 0; b < NB; ++b) {
+            __m512 va = _mm512_setzero_ps(), vb = va;
+            if (in) {
+                const ptrdiff_t off = col * C + 16 * b;
+                const __m512 xb = _mm512_loadu_ps(rb + off), xc = _mm512_loadu_ps(rc + off);
+                va = _mm512_add_ps(_mm512_add_ps(_mm512_loadu_ps(ra + off), xb), xc);
+                vb = _mm512_add_ps(_mm512_add_ps(xb, xc), _mm512_loadu_ps(rd + off));
+            }
+            _mm512_storeu_ps(ya + 16 * b, _mm512_div_ps(_mm512_add_ps(_mm512_add_ps(PA[b], QA[b]), va), dv));
+            _mm512_storeu_ps(yb + 16 * b, _mm512_div_ps(_mm512_add_ps(_mm512_add_ps(PB[b], QB[b]), vb), dv));
+            PA[b] = QA[b];
+            QA[b] = va;
+            PB[b] = QB[b];
+            QB[b] = vb;
+        }
+    }
+}
+
+int fc_pool_nhwc_avg3s1x2_f32_avx512(float *ya, float *yb, const float *ra, const float *rb, const float *rc,
+                                     const float *rd, ptrdiff_t q0col, ptrdiff_t n, ptrdiff_t w, ptrdiff_t c,
+                                     const float *pa0, const float *qa0, const float *pb0, const float *qb0,
+                                     ptrdiff_t dvh, const ptrdiff_t *dvw)
+{
+    if (c % 16 || c < 16 || c > 64) return 0;
+#define NHWC_AVG3X2_CASE(NB)                                                                       \
+    case NB:                                                                                       \
+        nhwc_avg3x2(ya, yb, ra, rb, rc, rd, q0col, n, w, pa0, qa0, pb0, qb0, dvh, dvw, NB);        \
+        return 1;
+    switch (c / 16) {
+        NHWC_AVG3X2_CASE(1)
+        NHWC_AVG3X2_CASE(2)
+        NHWC_AVG3X2_CASE(3)
+        NHWC_AVG3X2_CASE(4)
+    }
+#undef NHWC_AVG3X2_CASE
+    return 0;
+}
+
 /* a + b with a NaN a returned before a NaN b: x86 returns the first
  * source's NaN, and the compiler, taking the addition for commutative, may
  * swap an intrinsic's operands, which would change which of two NaNs'
