@@ -843,7 +843,7 @@ static int FN(forward_nchw)(const fc_pool_geom *g, const fc_pool_windows *w, int
     const int prefetch = FC_POOL_CAN_PREFETCH && g->batch * C * g->in_h * W * sizeof(FT) >= FC_POOL_PREFETCH_MIN;
     /* the vertical sums of many-row windows (adaptive ones) prefetch the next
      * window's rows once the input outgrows L2 (in L3 as well: 112 -> 7 at
-     * batch 1, one thread, 1.2-1.3x) */
+     * batch 1, 1.13-1.15x at one thread, 1.19x at two) */
     k.prefetch = prefetch || (FC_POOL_CAN_PREFETCH && g->batch * C * g->in_h * W * sizeof(FT) >= FC_POOL_VSUM_PREFETCH_MIN);
     const ptrdiff_t pf_rows = k.reg ? g->stride_h : w->max_cnt_h;
     /* whole runs of rows of a plane to the row kernel: inputs in the caches
@@ -861,6 +861,10 @@ static int FN(forward_nchw)(const fc_pool_geom *g, const fc_pool_windows *w, int
              g->pad_top == 1 && k.dh == 1 && OH == g->in_h && OH >= 2 && W >= 16 && xs[2] == W &&
              (g->batch == 1 || xs[0] == C * xs[1]) && w->dv_h[OH - 1] == w->dv_h[0];
     for (ptrdiff_t oh = 2; avg3x3 && oh < OH - 1; ++oh) avg3x3 = w->dv_h[oh] == w->dv_h[1];
+#endif
+#ifdef FC_POOL_AVG_ROWS
+    /* adaptive averages of inputs that fit L3: runs of a plane's rows per call */
+    const int avg_runs = op == FC_POOL_AVG && !k.reg && !idx && !stream && !prefetch && FC_POOL_ROWK_READY();
 #endif
     int status = FC_OK;
 
@@ -917,6 +921,18 @@ static int FN(forward_nchw)(const fc_pool_geom *g, const fc_pool_windows *w, int
                                                     oh, oh + FC_MIN(hi - it, OH - oh), W, OW, k.pl, div);
                 if (done > 0) {
                     it += done - 1; /* the loop steps past the last one */
+                    oh += done - 1;
+                    continue;
+                }
+            }
+#endif
+#ifdef FC_POOL_AVG_ROWS
+            if (avg_runs) {
+                const ptrdiff_t done = FC_POOL_AVG_ROWS(y + it * OW, buf, plane, xs[2], w->lo_h, w->cnt_h, w->dv_h, oh,
+                                                        oh + FC_MIN(hi - it, OH - oh), W, OW, w->lo_w, w->cnt_w,
+                                                        w->dv_w, k.prefetch);
+                if (done > 0) {
+                    it += done - 1;
                     oh += done - 1;
                     continue;
                 }
@@ -2077,6 +2093,7 @@ const FC_POOL_OPS_T FC_POOL_OPS = {
 #undef FC_POOL_ROWK_READY
 #undef FC_POOL_ROWS
 #undef FC_POOL_AVG3X3
+#undef FC_POOL_AVG_ROWS
 #undef FC_POOL_NHWC_AVG3
 #undef FC_POOL_NHWC_AVG3X2
 #undef FC_POOL_GATHER_ROW

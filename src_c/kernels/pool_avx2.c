@@ -197,6 +197,8 @@ static int64_t gather_row_f32(float *restrict d, const int32_t *const *ring, con
     (FC_POOL_ROWK_READY() && fc_pool_avg3x3_f32_avx512(y, x, xps, h, w, it0, it1, dmid, dedge, keep))
 #define FC_POOL_NHWC_AVG3X2(ya, yb, ra, rb, rc, rd, q0col, n, w, c, pa, qa, pb, qb, dvh, dvw) \
     fc_pool_nhwc_avg3s1x2_f32_avx512(ya, yb, ra, rb, rc, rd, q0col, n, w, c, pa, qa, pb, qb, dvh, dvw)
+#define FC_POOL_AVG_ROWS(y, buf, plane, rs, lo_h, cnt_h, dv_h, oh0, oh1, w, ow, lo_w, cnt_w, dv_w, pf) \
+    fc_pool_avg_rows_f32_avx512(y, buf, plane, rs, lo_h, cnt_h, dv_h, oh0, oh1, w, ow, lo_w, cnt_w, dv_w, pf)
 #define FC_POOL_VSUM(dst, rows, nr, n, pf) (FC_POOL_ROWK_READY() && fc_pool_vsum_f32_avx512(dst, rows, nr, n, pf))
 #include "../pool_impl.h"
 #undef FT

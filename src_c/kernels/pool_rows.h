@@ -82,6 +82,18 @@ int fc_pool_nhwc_avg3s1x2_f32_avx512(float *ya, float *yb, const float *ra, cons
                                      const float *pa0, const float *qa0, const float *pb0, const float *qb0,
                                      ptrdiff_t dvh, const ptrdiff_t *dvw);
 
+/* Output rows oh0 <= oh < oh1 of one plane of average windows of consecutive
+ * rows (adaptive ones; rows rs floats apart): pool_impl.h's generic rows
+ * (vertical sums into buf, w floats, then each output's columns lo_w[o] ..
+ * + cnt_w[o] left to right over (float)(dv_h[oh] * dv_w[o])), the same
+ * bits.  Returns the rows done: it stops before a row of fewer than two or
+ * more than 256 window rows, or when w is not a multiple of 8.  pf: as
+ * fc_pool_vsum_f32_avx512's. */
+ptrdiff_t fc_pool_avg_rows_f32_avx512(float *y, float *buf, const float *plane, ptrdiff_t rs,
+                                      const ptrdiff_t *lo_h, const ptrdiff_t *cnt_h, const ptrdiff_t *dv_h,
+                                      ptrdiff_t oh0, ptrdiff_t oh1, ptrdiff_t w, ptrdiff_t ow, const ptrdiff_t *lo_w,
+                                      const ptrdiff_t *cnt_w, const ptrdiff_t *dv_w, int pf);
+
 /* dst[0..n) = the vertical sums of the nr rows, pool_impl.h's vsum, the same
  * bits; returns 0, computing nothing, unless nr >= 2 and n is a multiple of
  * 8 (the caller then takes vsum).  pf: prefetch the next window's rows
