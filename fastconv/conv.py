@@ -804,10 +804,10 @@ class _TransposedPlan:
         self.x_shape, self.w_shape = tuple(x_shape), tuple(w_shape)
         self.y_shape = _join_shape(n, c_out, out_sp, layout)
 
-    def geom(self):
+    def geom(self, algorithm=0):
         # the convolution whose input gradient this is: input = our output
         return _geom(self.n, self.c_out, self.out_sp, self.c_in, self.in_sp, self.kernel,
-                     self.stride, self.dilation, self.pads, self.groups, self.layout)
+                     self.stride, self.dilation, self.pads, self.groups, self.layout, algorithm)
 
     @property
     def empty(self):
@@ -1069,8 +1069,11 @@ def _conv_transpose_backward(grad_out, x, weight, stride, padding, output_paddin
     gd = lambda: _flat(_to4d(_dense(gb, dtype), nd, lay))  # noqa: E731
 
     def fill_input(gi):
-        # the input gradient of a transposed convolution is the convolution of grad_out
-        _conv.forward(geom, gd(), _flat(_dense(weight, dtype)), None, _flat(gi))
+        # the input gradient of a transposed convolution is the convolution of grad_out,
+        # on the kernel algorithm="auto" takes for these values (inf/NaN: not Winograd,
+        # not the direct kernels that skip padded taps)
+        g, wd = gd(), _flat(_dense(weight, dtype))
+        _conv.forward(plan.geom(_auto_algorithm(plan, g, wd)), g, wd, None, _flat(gi))
 
     def fill_weight(gw):
         # x plays the convolution's output gradient, grad_out its input

@@ -610,3 +610,38 @@ def test_gradients_with_non_finite_values_like_autograd(isa, layout, dtype):
             gi, gw, _ = fn(mv(dy), mv(x), w, stride, pad, groups=groups, layout=layout if nd == 2 else lay1)
             _same_nonfinite(back(gi), egi, f"grad_input {xs} {ws} {bad}")
             _same_nonfinite(gw, egw, f"grad_weight {xs} {ws} {bad}")
+
+
+@needs_torch
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_transposed_gradients_with_non_finite_weights_like_autograd(isa, layout, dtype):
+    """The input gradient of a transposed convolution is a convolution of grad_out with w: an inf/NaN
+    weight must neither be spread over a Winograd tile (3x3 stride 1) nor miss autograd's
+    0 * inf = NaN at padded taps (depthwise and 1-D kernels that skip them). NaN and inf positions
+    of both gradients as PyTorch's."""
+    rng = np.random.default_rng(12)
+    mv = (lambda a: np.ascontiguousarray(np.moveaxis(a, 1, -1))) if layout == "NHWC" else (lambda a: a)
+    back = (lambda a: np.moveaxis(a, -1, 1)) if layout == "NHWC" else (lambda a: a)
+    cases = [  # (x shape, w shape, stride, padding, groups)
+        ((4, 32, 14, 14), (32, 24, 3, 3), 1, 1, 1), ((2, 4, 6, 6), (4, 1, 3, 3), 1, 1, 4),
+        ((2, 16, 6, 3), (16, 1, 6, 1), 1, 1, 4), ((2, 3, 5), (3, 8, 9), 2, 2, 3), ((2, 6, 9), (6, 1, 3), 1, 1, 6),
+    ]
+    for xs, ws, stride, pad, groups in cases:
+        nd = len(xs) - 2
+        tconv = F.conv_transpose2d if nd == 2 else F.conv_transpose1d
+        fn = fastconv.conv_transpose2d_backward if nd == 2 else fastconv.conv_transpose1d_backward
+        lay = layout if nd == 2 else {"NCHW": "NCL", "NHWC": "NLC"}[layout]
+        for bad in (np.inf, -np.inf, np.nan):
+            x = rng.standard_normal(xs).astype(dtype)
+            w = rng.standard_normal(ws).astype(dtype)
+            w[(0, 0) + (0,) * nd] = bad
+            w[(-1, -1) + tuple(k // 2 for k in ws[2:])] = bad
+            xt = torch.from_numpy(x.astype(np.float64)).requires_grad_()
+            wt = torch.from_numpy(w.astype(np.float64)).requires_grad_()
+            y = tconv(xt, wt, None, stride, pad, 0, groups)
+            dy = rng.standard_normal(tuple(y.shape)).astype(dtype)
+            y.backward(torch.from_numpy(dy.astype(np.float64)))
+            gi, gw, _ = fn(mv(dy), mv(x), w, stride, pad, groups=groups, layout=lay)
+            _same_nonfinite(back(gi), xt.grad.numpy(), f"grad_input {xs} {ws} {bad}")
+            _same_nonfinite(gw, wt.grad.numpy(), f"grad_weight {xs} {ws} {bad}")
