@@ -86,8 +86,8 @@ int fc_pool_nhwc_avg3s1x2_f32_avx512(float *ya, float *yb, const float *ra, cons
  * rows (adaptive ones; rows rs floats apart): pool_impl.h's generic rows
  * (vertical sums into buf, w floats, then each output's columns lo_w[o] ..
  * + cnt_w[o] left to right over (float)(dv_h[oh] * dv_w[o])), the same
- * bits.  Returns the rows done: it stops before a row of fewer than two or
- * more than 256 window rows, or when w is not a multiple of 8.  pf: as
+ * bits.  Returns the rows done: it stops before a row of fewer than two
+ * window rows, or when w is not a multiple of 8.  pf: as
  * fc_pool_vsum_f32_avx512's. */
 ptrdiff_t fc_pool_avg_rows_f32_avx512(float *y, float *buf, const float *plane, ptrdiff_t rs,
                                       const ptrdiff_t *lo_h, const ptrdiff_t *cnt_h, const ptrdiff_t *dv_h,

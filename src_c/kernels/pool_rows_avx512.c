@@ -491,11 +491,46 @@ static inline __m256 add_first8(__m256 a, __m256 b)
         STORE(dst + i, acc);                                                                                  \
     } while (0)
 
+/* The same sums of rows rs floats apart from p: addresses from one base
+ * instead of a pointer per row (loaded again for every 16 columns), about a
+ * fifth faster over a 16-row window of an in-L3 plane */
+#define VSUM_STRIDED_STEP(V, ADD, LOAD, STORE)                                                                     \
+    do {                                                                                                           \
+        const float *q = p + i;                                                                                    \
+        if (pf)                                                                                                    \
+            for (ptrdiff_t r = 0; r < nr; ++r) _mm_prefetch((const char *)(q + r * rs + ahead), _MM_HINT_T0);      \
+        V acc = nr == 3 ? ADD(ADD(LOAD(q), LOAD(q + rs)), LOAD(q + 2 * rs)) : ADD(LOAD(q), LOAD(q + rs));          \
+        ptrdiff_t r = nr == 3 ? 3 : 2;                                                                             \
+        for (; r + 4 <= nr; r += 4) {                                                                              \
+            const float *u = q + r * rs;                                                                           \
+            acc = ADD(ADD(ADD(LOAD(u + rs), LOAD(u)), ADD(LOAD(u + 2 * rs), LOAD(u + 3 * rs))), acc);              \
+        }                                                                                                          \
+        for (; r < nr; ++r) acc = ADD(LOAD(q + r * rs), acc);                                                      \
+        STORE(dst + i, acc);                                                                                       \
+    } while (0)
+
+static void vsum_strided(float *dst, const float *p, ptrdiff_t rs, ptrdiff_t nr, ptrdiff_t n, int pf,
+                         ptrdiff_t ahead)
+{
+    ptrdiff_t i = 0;
+    for (; i + 16 <= n; i += 16) VSUM_STRIDED_STEP(__m512, add_first, _mm512_loadu_ps, _mm512_storeu_ps);
+    if (i < n) VSUM_STRIDED_STEP(__m256, add_first8, _mm256_loadu_ps, _mm256_storeu_ps);
+}
+#undef VSUM_STRIDED_STEP
+
 int fc_pool_vsum_f32_avx512(float *dst, const float *const *rows, ptrdiff_t nr, ptrdiff_t n, int pf)
 {
     if (nr < 2 || n % 8) return 0;
     /* the same columns of the next window's rows, when the windows are runs of rows one after another */
     const ptrdiff_t ahead = (rows[nr - 1] - rows[0]) + (rows[1] - rows[0]);
+    /* rows evenly spaced (windows without gaps): from one base */
+    const ptrdiff_t rs = rows[1] - rows[0];
+    ptrdiff_t r = 2;
+    while (r < nr && rows[r] == rows[0] + r * rs) ++r;
+    if (r == nr) {
+        vsum_strided(dst, rows[0], rs, nr, n, pf, ahead);
+        return 1;
+    }
     ptrdiff_t i = 0;
     for (; i + 16 <= n; i += 16) VSUM_STEP(__m512, add_first, _mm512_loadu_ps, _mm512_storeu_ps);
     if (i < n) VSUM_STEP(__m256, add_first8, _mm256_loadu_ps, _mm256_storeu_ps);
@@ -505,23 +540,20 @@ int fc_pool_vsum_f32_avx512(float *dst, const float *const *rows, ptrdiff_t nr, 
 
 /* Average windows of two or more consecutive rows (adaptive ones), the output
  * rows oh0 <= oh < oh1 of one plane: the vertical sums into buf
- * (fc_pool_vsum_f32_avx512), then each output's columns left to right,
+ * (vsum_strided), then each output's columns left to right,
  * divided by (float)(dv_h[oh] * dv_w[o]) -- pool_impl.h's generic row, the
  * same bits, without its per-row calls and checks (about a fifth of a
  * 112 -> 7 plane's time at batch 1).  Returns the rows done: it stops before
- * a row of fewer than two or more than 256 window rows, or when w is not a
- * multiple of 8. */
+ * a row of fewer than two window rows, or when w is not a multiple of 8. */
 ptrdiff_t fc_pool_avg_rows_f32_avx512(float *y, float *buf, const float *plane, ptrdiff_t rs,
                                       const ptrdiff_t *lo_h, const ptrdiff_t *cnt_h, const ptrdiff_t *dv_h,
                                       ptrdiff_t oh0, ptrdiff_t oh1, ptrdiff_t w, ptrdiff_t ow, const ptrdiff_t *lo_w,
                                       const ptrdiff_t *cnt_w, const ptrdiff_t *dv_w, int pf)
 {
-    const float *rows[256];
     for (ptrdiff_t oh = oh0; oh < oh1; ++oh, y += ow) {
         const ptrdiff_t nr = cnt_h[oh];
-        if (nr < 2 || nr > 256 || w % 8) return oh - oh0;
-        for (ptrdiff_t r = 0; r < nr; ++r) rows[r] = plane + (lo_h[oh] + r) * rs;
-        fc_pool_vsum_f32_avx512(buf, rows, nr, w, pf);
+        if (nr < 2 || w % 8) return oh - oh0;
+        vsum_strided(buf, plane + lo_h[oh] * rs, rs, nr, w, pf, nr * rs);
         const ptrdiff_t fh = dv_h[oh];
         for (ptrdiff_t o = 0; o < ow; ++o) {
             const float *t = buf + lo_w[o];
