@@ -1170,6 +1170,13 @@ static int FN(forward_nhwc)(const fc_pool_geom *g, const fc_pool_windows *w, int
                 } else {
                     FN(fill)(carry, neutral, C);
                 }
+#ifdef FC_POOL_NHWC_MAX3S2
+                /* inputs in the caches, written in place: the segment's pixels with the
+                 * carried column in registers (kernels/pool_rows.h) */
+                if (!stream && !pf3s2 && FC_POOL_ROWK_READY() &&
+                    FC_POOL_NHWC_MAX3S2(y + (ro * OW + o0) * C, fr0, fr1, fr2, o0 * sw - pl + 1, o1 - o0, W, C, carry))
+                    continue;
+#endif
             }
             if (sep) {
                 /* input pixels [a, b) that the segment's windows read */
@@ -2096,6 +2103,7 @@ const FC_POOL_OPS_T FC_POOL_OPS = {
 #undef FC_POOL_AVG_ROWS
 #undef FC_POOL_NHWC_AVG3
 #undef FC_POOL_NHWC_AVG3X2
+#undef FC_POOL_NHWC_MAX3S2
 #undef FC_POOL_GATHER_ROW
 #undef FN
 #undef FC_PCAT

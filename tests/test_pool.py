@@ -668,6 +668,42 @@ def test_avg_3x3_stride1_planes(isa, rng, layout, count_include_pad, divisor_ove
         assert_sum_close(got[fin], exact[fin], ref.avg_pool2d(np.abs(x64), *args)[fin], 9, np.float32)
 
 
+def test_nhwc_max_3wide_stride2_segments(isa, rng):
+    """NHWC float32 max of 3-wide stride-2 windows (3x3/2 and 2x3, padding 0 or 1, ceil_mode): the
+    AVX-512 segment kernel (16-64 channels, the carried column in registers) and the per-pixel path
+    for other channel counts, against the baseline copy bitwise (NaN payloads, -0, -inf included),
+    1 and 2 threads, input and output at any offset; and equal to the NumPy reference."""
+    for trial in range(80):
+        n, h, w = int(rng.integers(1, 3)), int(rng.integers(1, 16)), int(rng.integers(1, 24))
+        c = int(rng.choice([8, 16, 32, 48, 64, 80]))
+        x = rng.standard_normal((n, c, h, w)).astype(np.float32)
+        m = rng.random(x.shape) < 0.02
+        x[m] = (0x7FC00000 | rng.integers(0, 1 << 22, int(m.sum()))).astype(np.uint32).view(np.float32)
+        x[rng.random(x.shape) < 0.01] = -np.inf
+        x[rng.random(x.shape) < 0.05] = -0.0
+        k, st = (int(rng.choice([2, 3])), 3), (int(rng.integers(1, 3)), 2)
+        pad, ceil = (int(rng.integers(0, k[0] // 2 + 1)), int(rng.integers(0, 2))), bool(rng.integers(0, 2))
+        args = (k, st, pad, 1, ceil)
+        xl = offset_copy(to_layout(x, "NHWC"), int(rng.integers(0, 16)))
+        previous = fastconv.get_isa()
+        fastconv.set_isa("generic")
+        try:
+            base = fastconv.max_pool2d(xl, *args, layout="NHWC")
+        except ValueError:  # no output (a window past the input)
+            continue
+        finally:
+            fastconv.set_isa(previous)
+        want = ref.max_pool2d(x, k, st, pad, (1, 1), ceil)[0]
+        out = offset_copy(np.zeros_like(base), int(rng.integers(0, 16)))
+        for threads in (1, 2):
+            with fastconv.threads(threads):
+                assert fastconv.max_pool2d(xl, *args, layout="NHWC", out=out) is out
+            assert out.tobytes() == base.tobytes(), (x.shape, args, threads)
+        got = to_nchw(out, "NHWC")
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+        np.testing.assert_array_equal(got[~np.isnan(got)], want[~np.isnan(want)])
+
+
 @pytest.mark.parametrize("op,k,s,p,d", [("max", 2, 2, 0, 1), ("avg", 2, 2, 0, 1), ("max", 3, 2, 1, 1),
                                         ("max", 3, 2, 0, 1), ("max", (2, 3), 2, (1, 0), (2, 1)),
                                         ("max", (1, 3), (1, 2), (0, 1), 1)])

@@ -199,6 +199,8 @@ static int64_t gather_row_f32(float *restrict d, const int32_t *const *ring, con
     fc_pool_nhwc_avg3s1x2_f32_avx512(ya, yb, ra, rb, rc, rd, q0col, n, w, c, pa, qa, pb, qb, dvh, dvw)
 #define FC_POOL_AVG_ROWS(y, buf, plane, rs, lo_h, cnt_h, dv_h, oh0, oh1, w, ow, lo_w, cnt_w, dv_w, pf) \
     fc_pool_avg_rows_f32_avx512(y, buf, plane, rs, lo_h, cnt_h, dv_h, oh0, oh1, w, ow, lo_w, cnt_w, dv_w, pf)
+#define FC_POOL_NHWC_MAX3S2(y, r0, r1, r2, q1first, n, w, c, carry) \
+    fc_pool_nhwc_max3s2_f32_avx512(y, r0, r1, r2, q1first, n, w, c, carry)
 #define FC_POOL_VSUM(dst, rows, nr, n, pf) (FC_POOL_ROWK_READY() && fc_pool_vsum_f32_avx512(dst, rows, nr, n, pf))
 #include "../pool_impl.h"
 #undef FT

@@ -94,6 +94,15 @@ ptrdiff_t fc_pool_avg_rows_f32_avx512(float *y, float *buf, const float *plane, 
                                       ptrdiff_t oh0, ptrdiff_t oh1, ptrdiff_t w, ptrdiff_t ow, const ptrdiff_t *lo_w,
                                       const ptrdiff_t *cnt_w, const ptrdiff_t *dv_w, int pf);
 
+/* NHWC max of 3-wide stride-2 windows (pool_impl.h's pix_max3s2), the n
+ * output pixels of one row segment at once, c (16, 32, 48 or 64) channels a
+ * pixel, the carried column in registers: output i reads columns q1first +
+ * 2 i and the next (-inf outside [0, w)) of rows r0, r1, r2 (r2 = r1 for two
+ * rows); carry holds the column before the first and, on return, the last
+ * column read.  The same bits.  Returns 0 for other channel counts. */
+int fc_pool_nhwc_max3s2_f32_avx512(float *y, const float *r0, const float *r1, const float *r2, ptrdiff_t q1first,
+                                   ptrdiff_t n, ptrdiff_t w, ptrdiff_t c, float *carry);
+
 /* dst[0..n) = the vertical sums of the nr rows, pool_impl.h's vsum, the same
  * bits; returns 0, computing nothing, unless nr >= 2 and n is a multiple of
  * 8 (the caller then takes vsum).  pf: prefetch the next window's rows

@@ -437,6 +437,52 @@ int fc_pool_nhwc_avg3s1x2_f32_avx512(float *ya, float *yb, const float *ra, cons
     return 0;
 }
 
+/* NHWC max of 3-wide stride-2 windows over nr = 2 or 3 rows (pool_impl.h's
+ * pix_max3s2), the n output pixels of one row segment, NB blocks of 16
+ * channels with the carried column in registers: output i's columns are
+ * q1 = q1first + 2 i and q1 + 1 (columns outside [0, w) are -inf),
+ * y = nanmax(nanmax(carry, V(q1)), V(q1 + 1)), V(q) = nanmax(nanmax(r0, r1), r2)
+ * (r2 = r1 for two rows), then carry = V(q1 + 1). */
+static inline __attribute__((always_inline)) void nhwc_max3s2(float *restrict y, const float *r0, const float *r1,
+                                                              const float *r2, ptrdiff_t q1first, ptrdiff_t n,
+                                                              ptrdiff_t w, float *carry, const int NB)
+{
+    const ptrdiff_t C = 16 * NB;
+    const __m512 ninf = _mm512_set1_ps(-INFINITY);
+    __m512 K[4];
+    for (int b = 0; b < NB; ++b) K[b] = _mm512_loadu_ps(carry + 16 * b);
+    for (ptrdiff_t i = 0; i < n; ++i, y += C) {
+        const ptrdiff_t q1 = q1first + 2 * i, q2 = q1 + 1;
+        const int in1 = q1 >= 0 && q1 < w, in2 = q2 >= 0 && q2 < w;
+        for (int b = 0; b < NB; ++b) {
+            __m512 v1 = ninf, v2 = ninf;
+            if (in1) {
+                const ptrdiff_t o = q1 * C + 16 * b;
+                v1 = nanmax(nanmax(_mm512_loadu_ps(r0 + o), _mm512_loadu_ps(r1 + o)), _mm512_loadu_ps(r2 + o));
+            }
+            if (in2) {
+                const ptrdiff_t o = q2 * C + 16 * b;
+                v2 = nanmax(nanmax(_mm512_loadu_ps(r0 + o), _mm512_loadu_ps(r1 + o)), _mm512_loadu_ps(r2 + o));
+            }
+            _mm512_storeu_ps(y + 16 * b, nanmax(nanmax(K[b], v1), v2));
+            K[b] = v2;
+        }
+    }
+    for (int b = 0; b < NB; ++b) _mm512_storeu_ps(carry + 16 * b, K[b]);
+}
+
+int fc_pool_nhwc_max3s2_f32_avx512(float *y, const float *r0, const float *r1, const float *r2, ptrdiff_t q1first,
+                                   ptrdiff_t n, ptrdiff_t w, ptrdiff_t c, float *carry)
+{
+    if (c % 16 || c < 16 || c > 64) return 0;
+    switch (c / 16) {
+    case 1: nhwc_max3s2(y, r0, r1, r2, q1first, n, w, carry, 1); return 1;
+    case 2: nhwc_max3s2(y, r0, r1, r2, q1first, n, w, carry, 2); return 1;
+    case 3: nhwc_max3s2(y, r0, r1, r2, q1first, n, w, carry, 3); return 1;
+    default: nhwc_max3s2(y, r0, r1, r2, q1first, n, w, carry, 4); return 1;
+    }
+}
+
 /* a + b with a NaN a returned before a NaN b: x86 returns the first
  * source's NaN, and the compiler, taking the addition for commutative, may
  * swap an intrinsic's operands, which would change which of two NaNs'
