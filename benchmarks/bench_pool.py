@@ -9,7 +9,7 @@ directly through torch.ops.aten).  fastconv is timed twice: returning a new
 array per call, like PyTorch (the speed-up compares these), and writing into
 reused arrays with out=, as numpy.copyto does.  Bandwidth is bytes read plus
 bytes written over time, quoted against what numpy.copyto reaches on the same
-array in the same run.
+array, timed alternately with each case (this VM's speed drifts within a run).
 
     python benchmarks/bench_pool.py [--quick] [--threads 1,2] [--json PATH]
         [--shape batch32|batch1] [--layout NCHW|NHWC] [--pass forward|backward] [--op TEXT]
@@ -158,18 +158,23 @@ def run(threads=(1, 2), quick=False, progress=True, only_shape=None, only_layout
                         if (only_pass is not None and direction != only_pass) or (
                                 only_op is not None and only_op not in name):
                             continue
+                        # the copy alternates with the competitors too: each case's share of the
+                        # copy bandwidth compares the two at the same moment of this noisy machine
+                        comp = dict(comp, copy=lambda: np.copyto(dst, x_nchw))
                         t = harness.time_alternating(comp, repeats=repeats, target=target,
                                              cooldown=cooldown)
                         fc_s, out_s = t["fastconv"].median, t["fastconv_out"].median
+                        case_gbps = 2 * x_nchw.nbytes / t["copy"].median / 1e9
                         row = {
                             "batch": shape[0], "shape": shape_name, "layout": layout, "threads": nt,
                             "direction": direction, "op": name, "bytes": nbytes,
                             "fastconv_s": fc_s, "fastconv_spread": (t["fastconv"].low, t["fastconv"].high),
                             "fastconv_gbps": nbytes / fc_s / 1e9,
-                            "pct_copy": 100 * nbytes / fc_s / 1e9 / copy_gbps,
+                            "copy_gbps": case_gbps,
+                            "pct_copy": 100 * nbytes / fc_s / 1e9 / case_gbps,
                             "fastconv_out_s": out_s,
                             "fastconv_out_spread": (t["fastconv_out"].low, t["fastconv_out"].high),
-                            "pct_copy_out": 100 * nbytes / out_s / 1e9 / copy_gbps,
+                            "pct_copy_out": 100 * nbytes / out_s / 1e9 / case_gbps,
                             "torch_s": None, "ratio_vs_torch": None,
                         }
                         if "torch" in t:
@@ -185,7 +190,8 @@ def run(threads=(1, 2), quick=False, progress=True, only_shape=None, only_layout
 def report(results) -> str:
     lines = []
     for key, gbps in results["copy_gbps"].items():
-        lines.append(f"numpy.copyto bandwidth, {key.replace('/t', ', threads ')}: {gbps:.1f} GB/s (read + write)")
+        lines.append(f"numpy.copyto bandwidth, {key.replace('/t', ', threads ')}: {gbps:.1f} GB/s (read + write; "
+                     f"each case's % uses the copy timed alternately with it)")
     if not results.get("torch"):
         lines.append("PyTorch not installed: its columns are skipped.")
     lines.append("")

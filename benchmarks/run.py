@@ -122,9 +122,10 @@ def plot(area, result, out_dir, machine_peaks=None):
     if copy_gbps and all(isinstance(g, (int, float)) for g in gb):
         fig, ax = plt.subplots(figsize=(width_for(len(rows)), 5))
         ax.bar(range(len(rows)), gb, color="tab:blue", label="fastconv")
-        ref = [copy_gbps.get(f"{r.get('shape')}/t{r.get('threads')}", float("nan")) for r in rows]
+        ref = [r.get("copy_gbps") or copy_gbps.get(f"{r.get('shape')}/t{r.get('threads')}", float("nan"))
+               for r in rows]
         ax.step(range(len(rows)), ref, where="mid", color="black", linestyle="--", linewidth=0.8,
-                label="numpy.copyto bandwidth at the case's size and thread count")
+                label="numpy.copyto bandwidth at the case's size and thread count, timed alternately with it")
         ax.set_ylabel("GB/s (bytes read + written)")
         save(fig, ax, range(len(rows)), "GB/s against the measured copy bandwidth", f"bandwidth_{area}.png",
              legend_size=7)
