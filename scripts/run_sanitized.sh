@@ -36,7 +36,8 @@ WORK="$(cd "$WORK" && pwd)"
 #   conv:       every ISA level, direct/im2col/indirect/depthwise/winograd,
 #               transposed, backward, im2col/col2im
 #   pool:       max/avg/adaptive/global/stochastic, 1-D, backward, unpooling,
-#               NaN/inf, views, out=
+#               NaN/inf, views, out=, the aligned-block 3x3/1 averages and
+#               the NHWC 3-wide stride-2 max at any input/output offset
 #   signal:     1-D and 2-D, direct and FFT, integer and complex, every ISA
 #   local:      local/tiled forward and backward (every ISA), linear
 CI_SUBSET=(
@@ -47,7 +48,7 @@ CI_FILES=(
     "tests/test_fuzz.py tests/test_edge_cases.py"
     "tests/test_gemm.py::test_matches_numpy tests/test_gemm.py::test_any_strides tests/test_gemm.py::test_out_with_strides_and_overlap tests/test_gemm.py::test_empty_operands"
     "tests/test_conv.py -k conv2d_every_isa or winograd_matches_reference or conv2d_special_shapes or transpose2d_matches_reference or conv2d_backward_matches_reference or im2col_col2im_match_reference or conv1d_matches_reference"
-    "tests/test_pool.py -k max_pool2d or avg_pool2d or pool1d or adaptive or global or stochastic_values or unpool2d or non_contiguous or out_argument"
+    "tests/test_pool.py -k max_pool2d or avg_pool2d or pool1d or adaptive or global or stochastic_values or unpool2d or non_contiguous or out_argument or avg_3x3_stride1_planes or nhwc_max_3wide"
     "tests/test_signal.py -k 1d_matches_reference or 2d_matches_reference or wraparound or fft_matches_direct or isa_levels or nonfinite"
     "tests/test_local.py -k forward_matches_reference or every_isa or linear_matches_reference or backward_matches_reference or larger_shapes or empty_shapes"
 )
