@@ -626,8 +626,9 @@ ptrdiff_t fc_pool_avg_rows_f32_avx512(float *y, float *buf, const float *plane, 
  * are lane alignments of the previous / next block's sums, zeroed by a mask
  * per column (keep[c]); blocks that touch the first or last row, or the ends
  * of the range, take masked loads.  A block's lanes may belong to two rows:
- * no per-row setup, and the input (same offset as the output in a plane) is
- * read with aligned loads too.  The bits are the row kernel's. */
+ * no per-row setup.  An input at the output's offset is read with aligned
+ * loads too; at another offset, by whole aligned lines realigned with
+ * permutes (avg3_run).  The bits are the row kernel's. */
 
 /* lanes l with lo <= l < hi */
 static inline __mmask16 lane_range(ptrdiff_t lo, ptrdiff_t hi)
