@@ -104,9 +104,9 @@ int fc_pool_nhwc_max3s2_f32_avx512(float *y, const float *r0, const float *r1, c
                                    ptrdiff_t n, ptrdiff_t w, ptrdiff_t c, float *carry);
 
 /* dst[0..n) = the vertical sums of the nr rows, pool_impl.h's vsum, the same
- * bits; returns 0, computing nothing, unless nr >= 2 and n is a multiple of
- * 8 (the caller then takes vsum).  pf: prefetch the next window's rows
- * (inputs larger than the caches). */
+ * bits; returns 0, computing nothing, unless nr >= 2, n is a multiple of 8
+ * and the rows are evenly spaced (the caller then takes vsum).  pf: prefetch
+ * the next window's rows (inputs larger than the caches). */
 int fc_pool_vsum_f32_avx512(float *dst, const float *const *rows, ptrdiff_t nr, ptrdiff_t n, int pf);
 
 #endif /* FC_POOL_ROWS_H */

@@ -509,37 +509,20 @@ static inline __m256 add_first8(__m256 a, __m256 b)
 #endif
 }
 
-/* pool_impl.h's vsum (the vertical sums of nr >= 2 rows, in its order: the
- * first two (three when nr == 3), then groups of four added as
- * ((c0 + c1) + (c2 + c3)), then one at a time) over 16 columns a step with
- * every row's sum in a register, instead of adding the rows into the
- * destination row (a load and a store of it per group) 8 columns at a time.
- * The operands come in the order GCC gave them in the AVX2 copy's 8-column
- * loop (the NaN kept when two meet: add_first), which covers every column
- * when n is a multiple of 8 (its 4-column and scalar tails order some sums
- * differently): returns 0, computing nothing, for other n.  pf: prefetch
- * (to L1) the same columns of the next window's rows (windows of rows one
- * after another: adaptive ones), for inputs larger than the caches
- * (adaptive 32x64x112x112 -> 7x7 float32 at one thread 1.58x, two 1.17x;
- * at batch 1, in L3, it measured 1.1x at one thread but 0.9x at two). */
-#define VSUM_STEP(V, ADD, LOAD, STORE)                                                                        \
-    do {                                                                                                      \
-        if (pf)                                                                                               \
-            for (ptrdiff_t r = 0; r < nr; ++r) _mm_prefetch((const char *)(rows[r] + i + ahead), _MM_HINT_T0); \
-        V acc = nr == 3 ? ADD(ADD(LOAD(rows[0] + i), LOAD(rows[1] + i)), LOAD(rows[2] + i))                   \
-                        : ADD(LOAD(rows[0] + i), LOAD(rows[1] + i));                                          \
-        ptrdiff_t r = nr == 3 ? 3 : 2;                                                                        \
-        for (; r + 4 <= nr; r += 4)                                                                           \
-            acc = ADD(ADD(ADD(LOAD(rows[r + 1] + i), LOAD(rows[r] + i)), ADD(LOAD(rows[r + 2] + i),           \
-                                                                             LOAD(rows[r + 3] + i))),         \
-                      acc);                                                                                   \
-        for (; r < nr; ++r) acc = ADD(LOAD(rows[r] + i), acc);                                                \
-        STORE(dst + i, acc);                                                                                  \
-    } while (0)
-
-/* The same sums of rows rs floats apart from p: addresses from one base
- * instead of a pointer per row (loaded again for every 16 columns), about a
- * fifth faster over a 16-row window of an in-L3 plane */
+/* pool_impl.h's vsum (the vertical sums of nr >= 2 rows, rs floats apart
+ * from p, in its order: the first two (three when nr == 3), then groups of
+ * four added as ((c0 + c1) + (c2 + c3)), then one at a time) over 16 columns
+ * a step with every row's sum in a register, instead of adding the rows into
+ * the destination row (a load and a store of it per group) 8 columns at a
+ * time.  The operands come in the order GCC gave them in the AVX2 copy's
+ * 8-column loop (the NaN kept when two meet: add_first), which covers every
+ * column when n is a multiple of 8 (its 4-column and scalar tails order some
+ * sums differently).  Rows are addressed from one base and the row stride (a
+ * pointer per row, loaded again for every 16 columns, was about a fifth
+ * slower over a 16-row window of an in-L3 plane).  pf: prefetch (to L1) the
+ * same columns ahead floats on (the next window's rows, for windows of rows
+ * one after another: adaptive ones; adaptive 32x64x112x112 -> 7x7 float32 at
+ * one thread 1.58x, two 1.17x). */
 #define VSUM_STRIDED_STEP(V, ADD, LOAD, STORE)                                                                     \
     do {                                                                                                           \
         const float *q = p + i;                                                                                    \
@@ -569,20 +552,14 @@ int fc_pool_vsum_f32_avx512(float *dst, const float *const *rows, ptrdiff_t nr, 
     if (nr < 2 || n % 8) return 0;
     /* the same columns of the next window's rows, when the windows are runs of rows one after another */
     const ptrdiff_t ahead = (rows[nr - 1] - rows[0]) + (rows[1] - rows[0]);
-    /* rows evenly spaced (windows without gaps): from one base */
+    /* rows evenly spaced (every window pool_impl.h builds): from one base */
     const ptrdiff_t rs = rows[1] - rows[0];
     ptrdiff_t r = 2;
     while (r < nr && rows[r] == rows[0] + r * rs) ++r;
-    if (r == nr) {
-        vsum_strided(dst, rows[0], rs, nr, n, pf, ahead);
-        return 1;
-    }
-    ptrdiff_t i = 0;
-    for (; i + 16 <= n; i += 16) VSUM_STEP(__m512, add_first, _mm512_loadu_ps, _mm512_storeu_ps);
-    if (i < n) VSUM_STEP(__m256, add_first8, _mm256_loadu_ps, _mm256_storeu_ps);
+    if (r < nr) return 0;
+    vsum_strided(dst, rows[0], rs, nr, n, pf, ahead);
     return 1;
 }
-#undef VSUM_STEP
 
 /* Average windows of two or more consecutive rows (adaptive ones), the output
  * rows oh0 <= oh < oh1 of one plane: the vertical sums into buf
